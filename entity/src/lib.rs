@@ -1,0 +1,42 @@
+//! sea-orm entities of gridwatch, one module per table.
+//!
+//! Models mirror the columns created by the `migration` crate exactly; string
+//! enumerations (roles, statuses, levels…) stay `String` here and are parsed
+//! into domain types by the service layer. All timestamps are UTC.
+
+pub mod app_user;
+pub mod auth_attempt;
+pub mod case;
+pub mod case_event;
+pub mod case_follower;
+pub mod category;
+pub mod category_time_limit;
+pub mod evidence;
+pub mod idempotency_record;
+pub mod outbox;
+pub mod refresh_token;
+pub mod region;
+pub mod supervised_site;
+pub mod tipster;
+pub mod tipster_reveal;
+pub mod work_calendar_day;
+
+/// The entities under distinct names, for glob import.
+pub mod prelude {
+    pub use super::app_user::Entity as AppUser;
+    pub use super::auth_attempt::Entity as AuthAttempt;
+    pub use super::case::Entity as Case;
+    pub use super::case_event::Entity as CaseEvent;
+    pub use super::case_follower::Entity as CaseFollower;
+    pub use super::category::Entity as Category;
+    pub use super::category_time_limit::Entity as CategoryTimeLimit;
+    pub use super::evidence::Entity as Evidence;
+    pub use super::idempotency_record::Entity as IdempotencyRecord;
+    pub use super::outbox::Entity as Outbox;
+    pub use super::refresh_token::Entity as RefreshToken;
+    pub use super::region::Entity as Region;
+    pub use super::supervised_site::Entity as SupervisedSite;
+    pub use super::tipster::Entity as Tipster;
+    pub use super::tipster_reveal::Entity as TipsterReveal;
+    pub use super::work_calendar_day::Entity as WorkCalendarDay;
+}

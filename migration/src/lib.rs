@@ -1,0 +1,33 @@
+//! Schema migrations of gridwatch.
+//!
+//! Every migration is written with sea-orm-migration's schema builder so it
+//! runs unchanged on SQLite and PostgreSQL, and every `up` has a `down` that
+//! drops what it created in reverse order. Conventions shared by all tables:
+//! `id` is a BIGINT identity (SQLite: `INTEGER PRIMARY KEY AUTOINCREMENT`, the
+//! rowid alias), timestamps are `timestamp with time zone` in UTC (SQLite:
+//! RFC 3339 text), JSON is `jsonb` (SQLite: text), binary is `bytea` (SQLite:
+//! blob), and every foreign key and secondary index has an explicit name.
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_grid;
+mod m20261128_000002_accounts;
+mod m20261128_000003_cases;
+mod m20261128_000004_infra;
+mod util;
+
+/// All migrations of gridwatch, in the order they are applied.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_grid::Migration),
+            Box::new(m20261128_000002_accounts::Migration),
+            Box::new(m20261128_000003_cases::Migration),
+            Box::new(m20261128_000004_infra::Migration),
+        ]
+    }
+}

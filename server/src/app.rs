@@ -1,0 +1,131 @@
+//! Builds the application (state + router) apart from running it: `main` serves it,
+//! tests build it on port 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::domain::grid::Grid;
+use crate::graphql::{self, GridwatchSchema};
+use crate::{db, http, seed};
+
+/// What every request handler and domain call may reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration the app was built with.
+    pub config: Arc<Config>,
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// The region tree and its spatial index.
+    pub grid: Arc<Grid>,
+}
+
+/// Options of a build that are not configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// Seed demo users too (refused in production).
+    pub demo: bool,
+}
+
+/// A built application, not yet listening.
+pub struct App {
+    /// The HTTP routes.
+    pub router: Router,
+    /// Its state.
+    pub state: AppState,
+    /// The GraphQL schema with its data.
+    pub schema: GridwatchSchema,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
+}
+
+/// Connects, migrates, seeds an empty database, loads the grid and builds the router.
+pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
+    if opts.demo && config.is_production() {
+        anyhow::bail!(
+            "拒绝在生产环境写入演示数据 / refusing to seed demo data when GRIDWATCH__ENV=production"
+        );
+    }
+    let db = db::connect(&config.database).await?;
+    db::migrate(&db).await?;
+    if seed::is_empty(&db)
+        .await
+        .context("checking for base data")?
+    {
+        seed::seed_base(&db).await.context("seeding base data")?;
+    }
+    if opts.demo {
+        seed::seed_demo(&db).await.context("seeding demo data")?;
+    }
+    let grid = Arc::new(Grid::load(db.clone()).await.context("loading the grid")?);
+    let config = Arc::new(config);
+    let state = AppState {
+        config: Arc::clone(&config),
+        db,
+        grid: Arc::clone(&grid),
+    };
+    let mut builder = graphql::schema()
+        .data(state.clone())
+        .limit_depth(15)
+        .limit_complexity(2_000)
+        .limit_recursive_depth(32);
+    if config.is_production() {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    let schema = builder.finish();
+    let router = http::router(state.clone(), schema.clone());
+
+    let refresh = Duration::from_secs(config.grid.refresh_secs.max(1));
+    let background = vec![tokio::spawn(async move {
+        let mut tick = tokio::time::interval(refresh);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match grid.refresh_if_changed().await {
+                Ok(true) => tracing::info!("grid changed elsewhere; index reloaded"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = ?e, "grid refresh check failed"),
+            }
+        }
+    })];
+    Ok(App {
+        router,
+        state,
+        schema,
+        background,
+    })
+}
+
+impl App {
+    /// Serves until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = self.router.clone();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("http server")?;
+        drop(self);
+        Ok(())
+    }
+}

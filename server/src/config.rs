@@ -1,0 +1,324 @@
+//! Typed, layered configuration: defaults < `gridwatch.toml` < `GRIDWATCH__SECTION__KEY`.
+//!
+//! Passed in explicitly (never global). A bad value stops start-up with a message that
+//! names both the TOML key and the environment variable.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Where the process runs; production tightens defaults and refuses demo data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local development and tests (the default).
+    #[default]
+    Development,
+    /// A real deployment.
+    Production,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `development` (default) or `production`.
+    pub env: Environment,
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Database connection.
+    pub database: DatabaseConfig,
+    /// Evidence storage.
+    pub storage: StorageConfig,
+    /// The grid (region tree) index.
+    pub grid: GridConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address, e.g. `127.0.0.1:8080` (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// Largest accepted request body for GraphQL requests, in bytes.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path?mode=rwc` (file created if missing) or `postgres://…`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://gridwatch.db?mode=rwc".into(),
+            max_connections: 10,
+        }
+    }
+}
+
+/// Which evidence store to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A local folder served by gridwatch itself (default).
+    #[default]
+    Fs,
+    /// Any S3-compatible object store.
+    S3,
+}
+
+/// Evidence storage settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `fs` (default) or `s3`.
+    pub backend: StorageBackend,
+    /// Folder of the `fs` backend.
+    pub fs_root: PathBuf,
+    /// Settings of the `s3` backend.
+    pub s3: S3Config,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Fs,
+            fs_root: PathBuf::from("./data/evidence"),
+            s3: S3Config::default(),
+        }
+    }
+}
+
+/// S3-compatible store settings (AWS S3, Aliyun OSS, Tencent COS, Garage, MinIO, Ceph).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint URL, e.g. `http://127.0.0.1:8014`.
+    pub endpoint: String,
+    /// Region name the store expects in signatures.
+    pub region: String,
+    /// Bucket holding the evidence.
+    pub bucket: String,
+    /// Access key id.
+    pub access_key: Option<SecretString>,
+    /// Secret access key.
+    pub secret_key: Option<SecretString>,
+    /// Path-style addressing (`endpoint/bucket/key`) instead of virtual hosts.
+    pub path_style: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            bucket: "evidence".into(),
+            access_key: None,
+            secret_key: None,
+            path_style: true,
+        }
+    }
+}
+
+/// Grid index settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GridConfig {
+    /// How often (seconds) to check whether another process changed the grid.
+    pub refresh_secs: u64,
+}
+
+impl Default for GridConfig {
+    fn default() -> Self {
+        Self { refresh_secs: 10 }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON in production, compact text otherwise.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    Compact,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// `tracing` filter directives (overridden by `RUST_LOG`).
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            filter: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the offending key named.
+#[derive(Debug, thiserror::Error)]
+#[error("配置错误 / invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then the TOML file, then `GRIDWATCH__…` variables. An explicitly
+    /// named file must exist; without one, `./gridwatch.toml` is read when present.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        match file {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError(format!(
+                    "config file {} not found (--config / GRIDWATCH_CONFIG)",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("gridwatch.toml").is_file() => {
+                figment = figment.merge(Toml::file_exact("gridwatch.toml"));
+            }
+            None => {}
+        }
+        Self::from_figment(figment.merge(Env::prefixed("GRIDWATCH__").split("__")))
+    }
+
+    /// Loads from an explicit figment (tests use this to avoid the process environment).
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| {
+            let errors: Vec<String> = e
+                .into_iter()
+                .map(|err| {
+                    let key = err.path.join(".");
+                    let var = format!(
+                        "GRIDWATCH__{}",
+                        err.path
+                            .iter()
+                            .map(|p| p.to_ascii_uppercase())
+                            .collect::<Vec<_>>()
+                            .join("__")
+                    );
+                    if key.is_empty() {
+                        err.kind.to_string()
+                    } else {
+                        format!("`{key}` ({var}): {}", err.kind)
+                    }
+                })
+                .collect();
+            ConfigError(errors.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(format!(
+                "`database.url` (GRIDWATCH__DATABASE__URL): expected sqlite:… or postgres://…, got `{url}`"
+            )));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError(
+                "`database.max_connections` (GRIDWATCH__DATABASE__MAX_CONNECTIONS): must be at least 1"
+                    .into(),
+            ));
+        }
+        if self.storage.backend == StorageBackend::S3 && self.storage.s3.endpoint.is_empty() {
+            return Err(ConfigError(
+                "`storage.s3.endpoint` (GRIDWATCH__STORAGE__S3__ENDPOINT): required when storage.backend = s3"
+                    .into(),
+            ));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(ConfigError(
+                "`server.body_limit_bytes` (GRIDWATCH__SERVER__BODY_LIMIT_BYTES): must be at least 1024"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether this is a production deployment.
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut f = Figment::new();
+        for (k, v) in pairs {
+            f = f.merge(Serialized::global(k, v));
+        }
+        Config::from_figment(f)
+    }
+
+    #[test]
+    fn defaults_are_embedded_sqlite_and_fs() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.server.addr.to_string(), "127.0.0.1:8080");
+        assert!(c.database.url.starts_with("sqlite:"));
+        assert_eq!(c.storage.backend, StorageBackend::Fs);
+        assert_eq!(c.env, Environment::Development);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_variable() {
+        let cases = [
+            ("server.addr", "not-an-address", "GRIDWATCH__SERVER__ADDR"),
+            ("env", "staging", "GRIDWATCH__ENV"),
+            ("storage.backend", "ftp", "GRIDWATCH__STORAGE__BACKEND"),
+            ("database.url", "mysql://x", "GRIDWATCH__DATABASE__URL"),
+        ];
+        for (key, value, var) in cases {
+            let err = with(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn s3_backend_requires_endpoint() {
+        let err = with(&[("storage.backend", "s3")]).unwrap_err().to_string();
+        assert!(err.contains("GRIDWATCH__STORAGE__S3__ENDPOINT"), "{err}");
+    }
+}

@@ -1,0 +1,14 @@
+//! gridwatch: the backend of a county's environmental grid supervision.
+//!
+//! See `DESIGN.md` in the shared folder for the architecture; this crate holds the
+//! server binary's library: configuration, domain rules, GraphQL and HTTP edges.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod seed;
+pub mod telemetry;

@@ -1,0 +1,188 @@
+//! The `gridwatch` command: serve, migrate, seed, import-grid, export-schema.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use gridwatch::app::{self, BuildOptions};
+use gridwatch::config::Config;
+use gridwatch::domain::grid::Grid;
+use gridwatch::error::{AppError, Lang};
+use gridwatch::{db, graphql, seed, telemetry};
+
+/// gridwatch — environmental grid supervision backend (生态环境网格化监管).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// TOML configuration file (default: ./gridwatch.toml when present);
+    /// GRIDWATCH__SECTION__KEY variables override it.
+    #[arg(long, global = true, env = "GRIDWATCH_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server; an empty database is migrated and seeded first.
+    Serve {
+        /// Also seed demo users (refused when GRIDWATCH__ENV=production).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Seed base data (regions, categories, calendar); idempotent.
+    Seed {
+        /// Also seed demo users (refused in production).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Import real grid boundaries from a GeoJSON FeatureCollection, all or nothing.
+    ImportGrid {
+        /// The GeoJSON file (properties: code, name, level, parent_code).
+        file: PathBuf,
+    },
+    /// Print the GraphQL schema (SDL, sorted) to stdout or a file.
+    ExportSchema {
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::ExportSchema { out } = &cli.command {
+        return match export_schema(out.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match e.downcast_ref::<AppError>() {
+                Some(app) => eprintln!(
+                    "{} [{}]\n{}",
+                    app.message(Lang::Zh),
+                    app.code(),
+                    app.message(Lang::En)
+                ),
+                None => eprintln!("error: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn export_schema(out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let sdl = graphql::sdl();
+    match out {
+        Some(path) => {
+            std::fs::write(path, sdl).with_context(|| format!("writing {}", path.display()))
+        }
+        None => {
+            print!("{sdl}");
+            Ok(())
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { demo } => {
+            let addr = config.server.addr;
+            let app = app::build(config, BuildOptions { demo }).await?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (GRIDWATCH__SERVER__ADDR)"))?;
+            let local = listener.local_addr()?;
+            tracing::info!(%local, "gridwatch listening; GraphiQL at http://{local}/graphql");
+            app.serve(listener, shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let db = db::connect(&config.database).await?;
+            db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { demo } => {
+            if demo && config.is_production() {
+                anyhow::bail!(
+                    "拒绝在生产环境写入演示数据 / refusing to seed demo data in production"
+                );
+            }
+            let db = db::connect(&config.database).await?;
+            db::migrate(&db).await?;
+            let report = if demo {
+                seed::seed_demo(&db).await?
+            } else {
+                seed::seed_base(&db).await?
+            };
+            println!(
+                "seeded: {} regions, {} categories, {} time limits, {} calendar days",
+                report.regions, report.categories, report.time_limits, report.calendar_days
+            );
+            Ok(())
+        }
+        Command::ImportGrid { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let db = db::connect(&config.database).await?;
+            db::migrate(&db).await?;
+            let grid = Grid::load(db).await?;
+            let summary = grid.import(&text).await?;
+            println!(
+                "imported {}: {} inserted, {} updated, {} unchanged",
+                file.display(),
+                summary.inserted,
+                summary.updated,
+                summary.unchanged
+            );
+            Ok(())
+        }
+        Command::ExportSchema { .. } => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,151 @@
+//! Loads the data files of `seeds/` into the database. Idempotent: only what is
+//! missing is inserted, so seeding twice changes nothing and never overwrites what a
+//! county edited or imported since.
+
+use chrono::Utc;
+use entity::{category, category_time_limit, region, work_calendar_day};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, TransactionTrait,
+};
+
+use crate::domain::grid::{self, ImportMode};
+use crate::error::AppError;
+
+/// What a seeding run inserted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Regions inserted.
+    pub regions: usize,
+    /// Categories inserted.
+    pub categories: usize,
+    /// Time-limit rows inserted.
+    pub time_limits: usize,
+    /// Calendar days inserted.
+    pub calendar_days: usize,
+}
+
+impl SeedReport {
+    /// Whether nothing was inserted.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Whether the database has no regions yet (a brand-new deployment).
+pub async fn is_empty(db: &DatabaseConnection) -> Result<bool, AppError> {
+    Ok(region::Entity::find().count(db).await? == 0)
+}
+
+/// Seeds the base data: the Qinshui region tree, categories with time limits, and the
+/// work calendar. Each part runs in its own transaction.
+pub async fn seed_base(db: &DatabaseConnection) -> Result<SeedReport, AppError> {
+    let mut report = SeedReport::default();
+    let items = grid::parse_grid_file(seeds::QINSHUI_GRID_GEOJSON)?;
+    report.regions = grid::apply_import(db, &items, ImportMode::InsertMissing)
+        .await?
+        .inserted;
+
+    let txn = db.begin().await?;
+    let (c, l) = seed_categories(&txn).await?;
+    report.categories = c;
+    report.time_limits = l;
+    report.calendar_days = seed_calendar(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(
+        regions = report.regions,
+        categories = report.categories,
+        time_limits = report.time_limits,
+        calendar_days = report.calendar_days,
+        "base data seeded"
+    );
+    Ok(report)
+}
+
+async fn seed_categories<C: ConnectionTrait>(conn: &C) -> Result<(usize, usize), AppError> {
+    let seeds = seeds::categories().map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let existing = category::Entity::find().all(conn).await?;
+    let limits = category_time_limit::Entity::find().all(conn).await?;
+    let now = Utc::now();
+    let (mut inserted, mut limit_rows) = (0, 0);
+    for s in seeds {
+        let id = match existing.iter().find(|c| c.code == s.code) {
+            Some(c) => c.id,
+            None => {
+                let row = category::ActiveModel {
+                    code: Set(s.code.clone()),
+                    name: Set(s.name.clone()),
+                    description: Set(s.description.clone()),
+                    sort_order: Set(s.sort_order),
+                    duplicate_radius_m: Set(s.duplicate_radius_m),
+                    duplicate_window_hours: Set(s.duplicate_window_hours),
+                    checkin_radius_m: Set(s.checkin_radius_m),
+                    min_photos_before: Set(s.min_photos.before),
+                    min_photos_during: Set(s.min_photos.during),
+                    min_photos_after: Set(s.min_photos.after),
+                    active: Set(true),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(conn)
+                .await?;
+                inserted += 1;
+                row.id
+            }
+        };
+        for l in &s.limits {
+            let present = limits
+                .iter()
+                .any(|x| x.category_id == id && x.priority == l.priority && x.step == l.step);
+            if !present {
+                category_time_limit::ActiveModel {
+                    category_id: Set(id),
+                    priority: Set(l.priority.clone()),
+                    step: Set(l.step.clone()),
+                    amount: Set(l.amount),
+                    unit: Set(l.unit.clone()),
+                    ..Default::default()
+                }
+                .insert(conn)
+                .await?;
+                limit_rows += 1;
+            }
+        }
+    }
+    Ok((inserted, limit_rows))
+}
+
+async fn seed_calendar<C: ConnectionTrait>(conn: &C) -> Result<usize, AppError> {
+    let days = seeds::calendar().map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let existing: std::collections::HashSet<chrono::NaiveDate> = work_calendar_day::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|d| d.day)
+        .collect();
+    let now = Utc::now();
+    let mut inserted = 0;
+    for d in days.into_iter().filter(|d| !existing.contains(&d.date)) {
+        work_calendar_day::ActiveModel {
+            day: Set(d.date),
+            workday: Set(d.workday),
+            name: Set(d.name),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await?;
+        inserted += 1;
+    }
+    Ok(inserted)
+}
+
+/// Seeds demo data for a local trial (never in production; `build` refuses that).
+///
+/// Demo users (one county admin, a supervisor per township, an inspector per village
+/// grid, a public tester) are added with the accounts work; until then this only
+/// makes sure the base data is present.
+pub async fn seed_demo(db: &DatabaseConnection) -> Result<SeedReport, AppError> {
+    seed_base(db).await
+}

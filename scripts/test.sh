@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and the black-box integration suite, each backend
+# test on a fresh SQLite file AND a fresh PostgreSQL database.
+#
+# Needs PostgreSQL on 127.0.0.1:5432 with trust auth (override with
+# GRIDWATCH_TEST_PG_URL=postgres://user@host:port/admin_db). It is started here when it
+# is installed but stopped; if it still cannot be reached the suite FAILS — a missing
+# service is never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_URL=${GRIDWATCH_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+export GRIDWATCH_TEST_PG_URL=$PG_URL
+
+pg_up() { pg_isready -q -d "$PG_URL" 2>/dev/null; }
+if ! pg_up; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "test.sh: PostgreSQL not answering; starting the local cluster" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 50); do pg_up && break; sleep 0.2; done
+  fi
+fi
+if ! pg_up; then
+  echo "test.sh: PostgreSQL at $PG_URL is required and cannot be reached" >&2
+  exit 1
+fi
+
+# One debug build for everything; tests share it.
+cargo test --workspace --locked "$@"

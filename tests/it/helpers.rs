@@ -1,0 +1,358 @@
+//! `TestApp`: a running gridwatch on a fresh database, with typed helpers.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use gridwatch::app::{self, BuildOptions};
+use gridwatch::config::Config;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend: `both!(name, body_fn)` makes
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::helpers::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body($crate::helpers::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+/// The PostgreSQL server used for per-test databases (trust auth). CI sets nothing
+/// and gets the machine's server; a server that cannot be reached fails the tests.
+pub fn pg_admin_url() -> String {
+    std::env::var("GRIDWATCH_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn pg_url_for(db: &str) -> String {
+    let admin = pg_admin_url();
+    match admin.rfind('/') {
+        Some(i) => format!("{}/{db}", &admin[..i]),
+        None => panic!("GRIDWATCH_TEST_PG_URL has no database part: {admin}"),
+    }
+}
+
+fn unique_name(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh, empty database (nothing migrated). Dropped with the guard.
+pub struct FreshDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl FreshDb {
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("gridwatch.db");
+                Self {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let name = unique_name("gw_test");
+                admin_exec(&format!("CREATE DATABASE \"{name}\"")).await;
+                Self {
+                    url: pg_url_for(&name),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// A fresh database already migrated and seeded, copied from a per-build template
+    /// (PostgreSQL `CREATE DATABASE … TEMPLATE`), so tests do not migrate each time.
+    pub async fn seeded(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let fresh = Self::create(backend).await;
+                let db = fresh.connect().await;
+                gridwatch::db::migrate(&db).await.unwrap();
+                gridwatch::seed::seed_base(&db).await.unwrap();
+                db.close().await.unwrap();
+                fresh
+            }
+            Backend::Postgres => {
+                let template = pg_template().await;
+                let name = unique_name("gw_test");
+                admin_exec(&format!(
+                    "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                ))
+                .await;
+                Self {
+                    url: pg_url_for(&name),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(self.url.as_str()).await.unwrap()
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Drop needs async work; run it on its own small runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(admin_exec(&format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )));
+            })
+            .join();
+        }
+    }
+}
+
+async fn admin_exec(sql: &str) {
+    let admin = Database::connect(pg_admin_url()).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL at {} is required for the test suite and cannot be reached: {e}",
+            pg_admin_url()
+        )
+    });
+    admin
+        .execute_raw(Statement::from_string(admin.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    admin.close().await.ok();
+}
+
+/// The name of a migrated and seeded template database for this test binary build,
+/// created once (under an advisory lock, so parallel test processes agree) and reused.
+async fn pg_template() -> String {
+    static NAME: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    NAME.get_or_init(|| async {
+        let exe = std::env::current_exe().unwrap();
+        let meta = std::fs::metadata(&exe).unwrap();
+        let stamp = meta
+            .modified()
+            .unwrap()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let name = format!("gw_tpl_{stamp}_{}", meta.len() % 1_000_000);
+        let admin = Database::connect(pg_admin_url()).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {} is required for the test suite: {e}",
+                pg_admin_url()
+            )
+        });
+        let backend = admin.get_database_backend();
+        let txn_free_exec = |sql: String| {
+            let admin = admin.clone();
+            async move {
+                admin
+                    .execute_raw(Statement::from_string(backend, sql.clone()))
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        };
+        txn_free_exec("SELECT pg_advisory_lock(7411)".into()).await;
+        let exists = admin
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT 1 AS one FROM pg_database WHERE datname = '{name}'"),
+            ))
+            .await
+            .unwrap()
+            .is_some();
+        if !exists {
+            // Old templates of earlier builds go first.
+            let old = admin
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'gw\\_tpl\\_%'".to_owned(),
+                ))
+                .await
+                .unwrap();
+            for row in old {
+                let n: String = row.try_get("", "datname").unwrap();
+                txn_free_exec(format!("DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)")).await;
+            }
+            let building = format!("{name}_building");
+            txn_free_exec(format!(
+                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+            ))
+            .await;
+            txn_free_exec(format!("CREATE DATABASE \"{building}\"")).await;
+            {
+                let db = Database::connect(pg_url_for(&building)).await.unwrap();
+                gridwatch::db::migrate(&db).await.unwrap();
+                gridwatch::seed::seed_base(&db).await.unwrap();
+                db.close().await.unwrap();
+            }
+            txn_free_exec(format!(
+                "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+            ))
+            .await;
+        }
+        txn_free_exec("SELECT pg_advisory_unlock(7411)".into()).await;
+        admin.close().await.ok();
+        name
+    })
+    .await
+    .clone()
+}
+
+/// A running server on a fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub fresh: FreshDb,
+    pub evidence_dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// The test configuration for a database URL (no file, no process environment).
+    pub fn config(db_url: &str, evidence_root: &std::path::Path) -> Config {
+        let mut c = Config::default();
+        c.server.addr = "127.0.0.1:0".parse().unwrap();
+        c.database.url = db_url.to_owned();
+        c.database.max_connections = 5;
+        c.storage.fs_root = evidence_root.to_path_buf();
+        c.grid.refresh_secs = 1;
+        c
+    }
+
+    pub async fn spawn(backend: Backend) -> Self {
+        let fresh = FreshDb::seeded(backend).await;
+        Self::spawn_on(fresh).await
+    }
+
+    pub async fn spawn_on(fresh: FreshDb) -> Self {
+        let evidence_dir = tempfile::tempdir().unwrap();
+        let config = Self::config(&fresh.url, evidence_dir.path());
+        let app = app::build(config, BuildOptions::default()).await.unwrap();
+        let db = app.state.db.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            app.serve(listener, async {
+                rx.await.ok();
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            db,
+            fresh,
+            evidence_dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// POSTs a GraphQL request and returns the JSON body (whatever the status).
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_with(query, variables, &[]).await
+    }
+
+    pub async fn graphql_with(
+        &self,
+        query: &str,
+        variables: Value,
+        headers: &[(&str, &str)],
+    ) -> Value {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The data of a request that must succeed.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// The `extensions.code` of the first error of a request that must fail.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let body = self.graphql(query, variables).await;
+        error_code(&body)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `extensions.code` of the first error in a response body.
+pub fn error_code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body:#}"))
+        .to_owned()
+}
+
+/// Path of the built `gridwatch` binary.
+pub fn gridwatch_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gridwatch"))
+}
+
+/// A `gridwatch` command with a clean environment pointed at `db_url`.
+pub fn gridwatch_cmd(db_url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(gridwatch_bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GRIDWATCH") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("GRIDWATCH__DATABASE__URL", db_url)
+        .env("RUST_LOG", "warn");
+    cmd
+}

@@ -1,0 +1,112 @@
+//! The HTTP edge: health, readiness, GraphiQL, request ids, error shapes and languages.
+
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, error_code};
+
+async fn health_and_readiness(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    // Every response carries a request id; a client-sent one is kept.
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.headers()["x-request-id"].is_empty());
+    // GraphiQL outside production.
+    let r = app
+        .client
+        .get(format!("{}/graphql", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().to_lowercase().contains("graphiql"));
+    // Readiness reports an unreachable database as 503.
+    app.db.clone().close().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+}
+both!(health_readiness_request_id, health_and_readiness);
+
+async fn malformed_requests_are_bad_input(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Not JSON at all.
+    let r = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(error_code(&body), "BAD_INPUT");
+    // A syntax error, an unknown field, a wrong argument type.
+    for q in [
+        "{ regions { id ",
+        "{ nope }",
+        "{ locate(lat: \"x\", lng: 1) { id } }",
+    ] {
+        assert_eq!(app.error_code(q, json!({})).await, "BAD_INPUT", "{q}");
+    }
+}
+both!(malformed_requests, malformed_requests_are_bad_input);
+
+async fn messages_follow_accept_language(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let q = "{ locate(lat: 95, lng: 112) { id } }";
+    let zh = app.graphql(q, json!({})).await;
+    assert_eq!(error_code(&zh), "BAD_INPUT");
+    assert!(
+        zh["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("纬度"),
+        "{zh}"
+    );
+    let en = app
+        .graphql_with(q, json!({}), &[("accept-language", "en-US,en;q=0.9")])
+        .await;
+    assert_eq!(error_code(&en), "BAD_INPUT");
+    assert!(
+        en["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("latitude"),
+        "{en}"
+    );
+}
+both!(accept_language, messages_follow_accept_language);

@@ -1,0 +1,13 @@
+//! The black-box integration suite: a real server on port 0, a real database
+//! (a fresh SQLite file and a fresh PostgreSQL database per test), spoken to over HTTP
+//! or through the `gridwatch` binary. One test binary, one module per capability.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod cli;
+mod grid;
+mod http_edge;
+mod migrations;
+mod schema;

@@ -79,8 +79,8 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     };
     let mut builder = graphql::schema()
         .data(state.clone())
-        .limit_depth(15)
-        .limit_complexity(2_000)
+        .limit_depth(config.limits.max_depth)
+        .limit_complexity(config.limits.max_complexity)
         .limit_recursive_depth(32);
     if config.is_production() {
         builder = builder.disable_introspection().disable_suggestions();

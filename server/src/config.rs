@@ -38,6 +38,117 @@ pub struct Config {
     pub grid: GridConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Tokens and login throttling.
+    pub auth: AuthConfig,
+    /// The WeChat mini-program login.
+    pub wechat: WechatConfig,
+    /// Encryption of personal data at rest (tipster identities, phone numbers).
+    pub vault: VaultConfig,
+    /// API limits (OWASP GraphQL): depth, complexity, page size, rate limits.
+    pub limits: LimitsConfig,
+}
+
+/// Access and refresh tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HMAC key of access tokens (HS256), at least 32 bytes. Required in production;
+    /// development falls back to a fixed, public development key.
+    pub jwt_secret: Option<SecretString>,
+    /// `iss` of issued tokens, checked on every request.
+    pub issuer: String,
+    /// `aud` of issued tokens, checked on every request.
+    pub audience: String,
+    /// Access-token lifetime in seconds (at most 900).
+    pub access_ttl_secs: u64,
+    /// Refresh-token lifetime in days.
+    pub refresh_ttl_days: u64,
+    /// Failed logins of one username before it is locked.
+    pub max_failed_logins: u32,
+    /// How long a locked username stays locked, in seconds.
+    pub lockout_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            issuer: "gridwatch".into(),
+            audience: "gridwatch-api".into(),
+            access_ttl_secs: 900,
+            refresh_ttl_days: 30,
+            max_failed_logins: 5,
+            lockout_secs: 900,
+        }
+    }
+}
+
+/// WeChat mini-program settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WechatConfig {
+    /// Base URL of WeChat's API (a local stand-in in tests).
+    pub api_base: String,
+    /// The mini-program's AppID.
+    pub appid: Option<String>,
+    /// The mini-program's AppSecret.
+    pub secret: Option<SecretString>,
+    /// Timeout of one call to WeChat, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for WechatConfig {
+    fn default() -> Self {
+        Self {
+            api_base: "https://api.weixin.qq.com".into(),
+            appid: None,
+            secret: None,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+/// Keys for personal data at rest.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaultConfig {
+    /// 32-byte AES-256-GCM key, base64. Required in production; development falls back
+    /// to a fixed, public development key.
+    pub key: Option<SecretString>,
+}
+
+/// API limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Deepest allowed query.
+    pub max_depth: usize,
+    /// Highest allowed query complexity (every field counts, aliases included).
+    pub max_complexity: usize,
+    /// Largest `first` of a connection.
+    pub max_page_size: usize,
+    /// Public mutations per client IP per minute.
+    pub public_per_ip_per_minute: u32,
+    /// Public mutations per WeChat user per minute.
+    pub public_per_user_per_minute: u32,
+    /// Logins per client IP per minute.
+    pub login_per_ip_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (exact IPs).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 1_000,
+            max_page_size: 100,
+            public_per_ip_per_minute: 30,
+            public_per_user_per_minute: 10,
+            login_per_ip_per_minute: 30,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// HTTP server settings.
@@ -270,6 +381,30 @@ impl Config {
                     .into(),
             ));
         }
+        if self.auth.access_ttl_secs == 0 || self.auth.access_ttl_secs > 900 {
+            return Err(ConfigError(
+                "`auth.access_ttl_secs` (GRIDWATCH__AUTH__ACCESS_TTL_SECS): must be 1..=900".into(),
+            ));
+        }
+        if self.is_production() {
+            use secrecy::ExposeSecret;
+            let jwt_ok = self
+                .auth
+                .jwt_secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().len() >= 32 && !is_weak(s.expose_secret()));
+            if !jwt_ok {
+                return Err(ConfigError(
+                    "`auth.jwt_secret` (GRIDWATCH__AUTH__JWT_SECRET): production needs a random secret of at least 32 bytes".into(),
+                ));
+            }
+            if self.vault.key.is_none() {
+                return Err(ConfigError(
+                    "`vault.key` (GRIDWATCH__VAULT__KEY): production needs a base64 32-byte key"
+                        .into(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -277,6 +412,24 @@ impl Config {
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
     }
+}
+
+/// A secret made of one repeated character or a well-known placeholder is weak.
+fn is_weak(secret: &str) -> bool {
+    let mut chars = secret.chars();
+    let first = chars.next();
+    let all_same = first.is_some_and(|f| secret.chars().all(|c| c == f));
+    let lower = secret.to_ascii_lowercase();
+    all_same
+        || [
+            "changeme",
+            "secret",
+            "password",
+            "development",
+            "0123456789",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 #[cfg(test)]
@@ -314,6 +467,38 @@ mod tests {
             let err = with(&[(key, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn production_refuses_missing_or_weak_keys() {
+        let key = "k7Qm2vX9pL4sR8tY1wZ3nB6cD0fG5hJ2";
+        let vault = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        assert!(with(&[("env", "production"), ("vault.key", vault)]).is_err());
+        assert!(
+            with(&[
+                ("env", "production"),
+                ("auth.jwt_secret", "short"),
+                ("vault.key", vault)
+            ])
+            .is_err()
+        );
+        assert!(
+            with(&[
+                ("env", "production"),
+                ("auth.jwt_secret", &"a".repeat(40)),
+                ("vault.key", vault)
+            ])
+            .is_err()
+        );
+        assert!(with(&[("env", "production"), ("auth.jwt_secret", key)]).is_err());
+        assert!(
+            with(&[
+                ("env", "production"),
+                ("auth.jwt_secret", key),
+                ("vault.key", vault)
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

@@ -3,3 +3,4 @@
 pub mod category;
 pub mod geo;
 pub mod grid;
+pub mod phone;

@@ -4,6 +4,7 @@
 //! server binary's library: configuration, domain rules, GraphQL and HTTP edges.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;

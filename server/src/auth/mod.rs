@@ -1,0 +1,4 @@
+//! Identity: the WeChat mini-program login and the vault that keeps personal data
+//! (openids, phone numbers) encrypted at rest.
+
+pub mod vault;

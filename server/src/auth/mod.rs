@@ -2,3 +2,4 @@
 //! (openids, phone numbers) encrypted at rest.
 
 pub mod vault;
+pub mod wechat;

@@ -11,3 +11,5 @@ mod grid;
 mod http_edge;
 mod migrations;
 mod schema;
+mod wechat;
+mod wechat_stub;

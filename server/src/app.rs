@@ -10,9 +10,13 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::auth::token::TokenKeys;
+use crate::auth::vault::Vault;
+use crate::auth::wechat::WechatClient;
 use crate::config::Config;
 use crate::domain::grid::Grid;
 use crate::graphql::{self, GridwatchSchema};
+use crate::ratelimit::RateLimits;
 use crate::{db, http, seed};
 
 /// What every request handler and domain call may reach.
@@ -24,6 +28,14 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The region tree and its spatial index.
     pub grid: Arc<Grid>,
+    /// Access-token keys.
+    pub keys: Arc<TokenKeys>,
+    /// Encryption of personal data at rest.
+    pub vault: Arc<Vault>,
+    /// Rate limiters of this process.
+    pub limits: Arc<RateLimits>,
+    /// The WeChat mini-program login client.
+    pub wechat: Arc<WechatClient>,
 }
 
 /// Options of a build that are not configuration.
@@ -67,21 +79,35 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     {
         seed::seed_base(&db).await.context("seeding base data")?;
     }
+    let vault =
+        Arc::new(Vault::from_config(&config.vault, config.is_production()).context("vault key")?);
     if opts.demo {
-        seed::seed_demo(&db).await.context("seeding demo data")?;
+        seed::seed_demo(&db, &vault)
+            .await
+            .context("seeding demo data")?;
     }
     let grid = Arc::new(Grid::load(db.clone()).await.context("loading the grid")?);
+    let keys = Arc::new(TokenKeys::from_config(&config.auth).context("access-token keys")?);
+    let limits = Arc::new(RateLimits::new(&config.limits));
+    let wechat = Arc::new(WechatClient::new(&config.wechat).context("WeChat client")?);
     let config = Arc::new(config);
     let state = AppState {
         config: Arc::clone(&config),
         db,
         grid: Arc::clone(&grid),
+        keys,
+        vault,
+        limits,
+        wechat,
     };
     let mut builder = graphql::schema()
         .data(state.clone())
         .limit_depth(config.limits.max_depth)
         .limit_complexity(config.limits.max_complexity)
-        .limit_recursive_depth(32);
+        .limit_recursive_depth(32)
+        .extension(graphql::AliasLimit {
+            max: config.limits.max_aliases,
+        });
     if config.is_production() {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -125,6 +125,8 @@ pub struct LimitsConfig {
     pub max_depth: usize,
     /// Highest allowed query complexity (every field counts, aliases included).
     pub max_complexity: usize,
+    /// Most aliased fields in one request.
+    pub max_aliases: usize,
     /// Largest `first` of a connection.
     pub max_page_size: usize,
     /// Public mutations per client IP per minute.
@@ -142,6 +144,7 @@ impl Default for LimitsConfig {
         Self {
             max_depth: 12,
             max_complexity: 1_000,
+            max_aliases: 30,
             max_page_size: 100,
             public_per_ip_per_minute: 30,
             public_per_user_per_minute: 10,

@@ -76,6 +76,8 @@ impl Lang {
 pub enum AppError {
     /// No valid credentials.
     Unauthenticated,
+    /// A login with a wrong username or password (one answer for both).
+    BadCredentials,
     /// Logged in, but the role may never do this.
     Forbidden,
     /// The object does not exist or is outside the caller's scope (indistinguishable).
@@ -121,7 +123,7 @@ impl AppError {
     /// The stable `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Unauthenticated | Self::BadCredentials => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadInput { .. } => "BAD_INPUT",
@@ -160,6 +162,7 @@ impl AppError {
         };
         match self {
             Self::Unauthenticated => fixed("请先登录，或登录已过期", "authentication required"),
+            Self::BadCredentials => fixed("用户名或密码错误", "wrong username or password"),
             Self::Forbidden => fixed("无权执行此操作", "not allowed"),
             Self::NotFound(m)
             | Self::BadInput { msg: m, .. }

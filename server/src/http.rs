@@ -7,7 +7,9 @@ use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -15,6 +17,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
+use crate::domain::access::{self, Viewer};
 use crate::error::{AppError, Lang};
 use crate::graphql::GridwatchSchema;
 
@@ -33,6 +36,14 @@ pub struct RequestContext {
     pub request_id: String,
     /// The language of messages.
     pub lang: Lang,
+    /// The client's address (see [`crate::ratelimit::client_ip`]).
+    pub client_ip: IpAddr,
+    /// Who is asking; anonymous when no token was sent.
+    pub viewer: Viewer,
+    /// A token was sent but is invalid, expired, revoked or for a deactivated user:
+    /// every operation that needs a viewer answers `UNAUTHENTICATED`; public ones
+    /// (login, refresh, grid lookups) proceed as anonymous.
+    pub bad_token: bool,
 }
 
 /// All routes with their layers.
@@ -84,6 +95,7 @@ async fn graphiql(State(s): State<HttpState>) -> Response {
 
 async fn graphql(
     State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
@@ -114,18 +126,59 @@ async fn graphql(
                 .into_response();
         }
     };
+    let client_ip = crate::ratelimit::client_ip(
+        peer.ip(),
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+        &s.app.config.limits.trusted_proxies,
+    );
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let (viewer, bad_token) =
+        match access::resolve(&s.app.db, &s.app.keys, &s.app.grid.snapshot(), bearer).await {
+            Ok(v) => (v, false),
+            Err(AppError::Unauthenticated) => (Viewer::Anonymous, true),
+            Err(e) => {
+                let mut errors = vec![async_graphql::ServerError::new("", None)];
+                errors[0].source = Some(std::sync::Arc::new(e));
+                finish_errors(&mut errors, lang, &request_id);
+                let resp = async_graphql::Response::from_errors(errors);
+                return GraphQLResponse::from(resp).into_response();
+            }
+        };
     let ctx = RequestContext {
         request_id: request_id.clone(),
         lang,
+        client_ip,
+        viewer,
+        bad_token,
     };
     let mut resp = s.schema.execute(req.data(ctx)).await;
-    finish_errors(&mut resp.errors, lang, &request_id);
-    GraphQLResponse::from(resp).into_response()
+    let retry_after = finish_errors(&mut resp.errors, lang, &request_id);
+    let mut http = GraphQLResponse::from(resp).into_response();
+    if let Some(secs) = retry_after {
+        *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+            http.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    http
 }
 
 /// Gives every error its stable code and the message in the client's language; logs
 /// internal errors once, with their chain, and shows only a fixed text and request id.
-pub fn finish_errors(errors: &mut [async_graphql::ServerError], lang: Lang, request_id: &str) {
+/// Returns the longest `Retry-After` among rate-limit errors.
+pub fn finish_errors(
+    errors: &mut [async_graphql::ServerError],
+    lang: Lang,
+    request_id: &str,
+) -> Option<u64> {
+    let mut retry_after: Option<u64> = None;
     for err in errors {
         let app = err.source.clone();
         let ext = err.extensions.get_or_insert_with(Default::default);
@@ -146,6 +199,7 @@ pub fn finish_errors(errors: &mut [async_graphql::ServerError], lang: Lang, requ
                 }
                 if let AppError::RateLimited { retry_after_secs } = app {
                     ext.set("retryAfter", *retry_after_secs);
+                    retry_after = Some(retry_after.unwrap_or(0).max(*retry_after_secs));
                 }
                 err.message = message;
             }
@@ -157,6 +211,7 @@ pub fn finish_errors(errors: &mut [async_graphql::ServerError], lang: Lang, requ
             }
         }
     }
+    retry_after
 }
 
 async fn healthz() -> &'static str {

@@ -11,5 +11,6 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod ratelimit;
 pub mod seed;
 pub mod telemetry;

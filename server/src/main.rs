@@ -44,6 +44,25 @@ enum Command {
         /// The GeoJSON file (properties: code, name, level, parent_code).
         file: PathBuf,
     },
+    /// Create a staff account (e.g. the first county admin of a deployment). Works
+    /// while the server runs.
+    CreateUser {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Password (8–128 characters, at least two kinds of characters).
+        #[arg(long, env = "GRIDWATCH_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// COUNTY_ADMIN, TOWNSHIP_SUPERVISOR or INSPECTOR.
+        #[arg(long)]
+        role: String,
+        /// Code of the region the user is bound to (county / township / village).
+        #[arg(long)]
+        region: String,
+        /// Display name (defaults to the username).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Print the GraphQL schema (SDL, sorted) to stdout or a file.
     ExportSchema {
         /// Write to this file instead of stdout.
@@ -129,7 +148,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let db = db::connect(&config.database).await?;
             db::migrate(&db).await?;
             let report = if demo {
-                seed::seed_demo(&db).await?
+                let vault = gridwatch::auth::vault::Vault::from_config(&config.vault, false)?;
+                seed::seed_demo(&db, &vault).await?
             } else {
                 seed::seed_base(&db).await?
             };
@@ -152,6 +172,40 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 summary.inserted,
                 summary.updated,
                 summary.unchanged
+            );
+            Ok(())
+        }
+        Command::CreateUser {
+            username,
+            password,
+            role,
+            region,
+            name,
+        } => {
+            let db = db::connect(&config.database).await?;
+            db::migrate(&db).await?;
+            let grid = Grid::load(db.clone()).await?;
+            let snap = grid.snapshot();
+            let region_id = snap
+                .by_code(&region)
+                .map(|r| r.id)
+                .ok_or_else(|| AppError::not_found("区域", "region"))?;
+            let user = gridwatch::domain::accounts::create_user_unscoped(
+                &db,
+                &snap,
+                gridwatch::domain::accounts::NewUser {
+                    username,
+                    password,
+                    role,
+                    region_id,
+                    name,
+                    phone: None,
+                },
+            )
+            .await?;
+            println!(
+                "created user {} (id {}, {})",
+                user.username, user.id, user.role
             );
             Ok(())
         }

@@ -23,6 +23,8 @@ pub struct SeedReport {
     pub time_limits: usize,
     /// Calendar days inserted.
     pub calendar_days: usize,
+    /// Demo accounts inserted.
+    pub demo_users: usize,
 }
 
 impl SeedReport {
@@ -141,11 +143,97 @@ async fn seed_calendar<C: ConnectionTrait>(conn: &C) -> Result<usize, AppError> 
     Ok(inserted)
 }
 
-/// Seeds demo data for a local trial (never in production; `build` refuses that).
-///
-/// Demo users (one county admin, a supervisor per township, an inspector per village
-/// grid, a public tester) are added with the accounts work; until then this only
-/// makes sure the base data is present.
-pub async fn seed_demo(db: &DatabaseConnection) -> Result<SeedReport, AppError> {
-    seed_base(db).await
+/// The password of every demo account. Demo data only: `serve --demo` and
+/// `seed --demo` are refused in production.
+pub const DEMO_PASSWORD: &str = "Demo-2026-gridwatch";
+
+/// The openid of the demo public tester (a WeChat user; log in through a WeChat
+/// stand-in that maps a code to this openid).
+pub const DEMO_TESTER_OPENID: &str = "demo-openid-public-tester";
+
+/// Seeds demo accounts for a local trial, after the base data: one county admin
+/// (`demo-admin`), one supervisor per township (`demo-sup-<township code>`), one
+/// inspector per village grid (`demo-insp-<village code>`, on duty) and one public
+/// tester. All staff share [`DEMO_PASSWORD`] and are flagged `demo`. Idempotent.
+pub async fn seed_demo(
+    db: &DatabaseConnection,
+    vault: &crate::auth::vault::Vault,
+) -> Result<SeedReport, AppError> {
+    use crate::domain::grid::RegionLevel;
+    use entity::{app_user, tipster};
+    use sea_orm::{ColumnTrait, QueryFilter};
+
+    let mut report = seed_base(db).await?;
+    let regions = region::Entity::find().all(db).await?;
+    let existing: std::collections::HashSet<String> = app_user::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    // One hash for all demo accounts: hashing ~200 times would only slow start-up.
+    let hash = crate::auth::password::hash(DEMO_PASSWORD)?;
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let mut users = 0;
+    for r in regions
+        .iter()
+        .filter(|r| r.code.starts_with(seeds::COUNTY_CODE))
+    {
+        let (username, name, role) = match RegionLevel::parse(&r.level) {
+            Some(RegionLevel::County) => (
+                "demo-admin".to_owned(),
+                format!("{}演示管理员", r.name),
+                "COUNTY_ADMIN",
+            ),
+            Some(RegionLevel::Township) => (
+                format!("demo-sup-{}", r.code),
+                format!("{}演示督办员", r.name),
+                "TOWNSHIP_SUPERVISOR",
+            ),
+            Some(RegionLevel::Village) => (
+                format!("demo-insp-{}", r.code),
+                format!("{}演示网格员", r.name),
+                "INSPECTOR",
+            ),
+            None => continue,
+        };
+        if existing.contains(&username) {
+            continue;
+        }
+        app_user::ActiveModel {
+            username: Set(username),
+            password_hash: Set(hash.clone()),
+            name: Set(name),
+            phone_enc: Set(None),
+            phone_last4: Set(None),
+            role: Set(role.to_owned()),
+            region_id: Set(r.id),
+            active: Set(true),
+            failed_logins: Set(0),
+            locked_until: Set(None),
+            demo: Set(true),
+            on_duty: Set(role == "INSPECTOR"),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        users += 1;
+    }
+    let lookup = vault.lookup_hash(crate::auth::vault::LOOKUP_WECHAT_OPENID, DEMO_TESTER_OPENID);
+    let has_tester = tipster::Entity::find()
+        .filter(tipster::Column::OpenidHmac.eq(&lookup))
+        .one(&txn)
+        .await?
+        .is_some();
+    if !has_tester {
+        crate::domain::tipsters::create(&txn, vault, DEMO_TESTER_OPENID).await?;
+        users += 1;
+    }
+    txn.commit().await?;
+    report.demo_users = users;
+    tracing::info!(demo_users = users, "demo accounts seeded");
+    Ok(report)
 }

@@ -102,7 +102,7 @@ impl FreshDb {
                 let fresh = Self::create(backend).await;
                 let db = fresh.connect().await;
                 gridwatch::db::migrate(&db).await.unwrap();
-                gridwatch::seed::seed_base(&db).await.unwrap();
+                gridwatch::seed::seed_demo(&db, &dev_vault()).await.unwrap();
                 db.close().await.unwrap();
                 fresh
             }
@@ -199,7 +199,8 @@ async fn pg_template() -> String {
             .unwrap()
             .is_some();
         if !exists {
-            // Old templates of earlier builds go first.
+            // Templates of builds more than a day older go; newer ones may belong to a
+            // test run in progress elsewhere (another worktree, a CI clone).
             let old = admin
                 .query_all_raw(Statement::from_string(
                     backend,
@@ -209,7 +210,14 @@ async fn pg_template() -> String {
                 .unwrap();
             for row in old {
                 let n: String = row.try_get("", "datname").unwrap();
-                txn_free_exec(format!("DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)")).await;
+                let their_stamp = n
+                    .strip_prefix("gw_tpl_")
+                    .and_then(|r| r.split('_').next())
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if their_stamp + 86_400 < stamp {
+                    txn_free_exec(format!("DROP DATABASE IF EXISTS \"{n}\" WITH (FORCE)")).await;
+                }
             }
             let building = format!("{name}_building");
             txn_free_exec(format!(
@@ -220,7 +228,7 @@ async fn pg_template() -> String {
             {
                 let db = Database::connect(pg_url_for(&building)).await.unwrap();
                 gridwatch::db::migrate(&db).await.unwrap();
-                gridwatch::seed::seed_base(&db).await.unwrap();
+                gridwatch::seed::seed_demo(&db, &dev_vault()).await.unwrap();
                 db.close().await.unwrap();
             }
             txn_free_exec(format!(
@@ -236,11 +244,19 @@ async fn pg_template() -> String {
     .clone()
 }
 
-/// A running server on a fresh database.
+/// The vault of the test configuration (the development key).
+pub fn dev_vault() -> gridwatch::auth::vault::Vault {
+    gridwatch::auth::vault::Vault::from_config(&Default::default(), false).unwrap()
+}
+
+/// A running server on a fresh database (base data and demo accounts seeded).
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
+    pub state: gridwatch::app::AppState,
+    /// The WeChat stand-in this server logs the public in through.
+    pub wechat: crate::wechat_stub::WechatStub,
     pub fresh: FreshDb,
     pub evidence_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -255,19 +271,31 @@ impl TestApp {
         c.database.max_connections = 5;
         c.storage.fs_root = evidence_root.to_path_buf();
         c.grid.refresh_secs = 1;
+        // Tests log in often from one address; the rate-limit tests set their own.
+        c.limits.login_per_ip_per_minute = 100_000;
+        c.limits.public_per_ip_per_minute = 100_000;
+        c.limits.public_per_user_per_minute = 100_000;
         c
     }
 
     pub async fn spawn(backend: Backend) -> Self {
-        let fresh = FreshDb::seeded(backend).await;
-        Self::spawn_on(fresh).await
+        Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_on(fresh: FreshDb) -> Self {
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let fresh = FreshDb::seeded(backend).await;
+        Self::spawn_on_with(fresh, tweak).await
+    }
+
+    pub async fn spawn_on_with(fresh: FreshDb, tweak: impl FnOnce(&mut Config)) -> Self {
         let evidence_dir = tempfile::tempdir().unwrap();
-        let config = Self::config(&fresh.url, evidence_dir.path());
+        let wechat = crate::wechat_stub::WechatStub::start().await;
+        let mut config = Self::config(&fresh.url, evidence_dir.path());
+        config.wechat = wechat.config();
+        tweak(&mut config);
         let app = app::build(config, BuildOptions::default()).await.unwrap();
         let db = app.state.db.clone();
+        let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -282,6 +310,8 @@ impl TestApp {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             db,
+            state,
+            wechat,
             fresh,
             evidence_dir,
             shutdown: Some(tx),
@@ -307,6 +337,60 @@ impl TestApp {
             req = req.header(*k, *v);
         }
         req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// A GraphQL request with an optional bearer token.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Logs a demo account in (password [`gridwatch::seed::DEMO_PASSWORD`]) and returns
+    /// (access token, refresh token).
+    pub async fn login(&self, username: &str) -> (String, String) {
+        self.login_with(username, gridwatch::seed::DEMO_PASSWORD)
+            .await
+    }
+
+    pub async fn login_with(&self, username: &str, password: &str) -> (String, String) {
+        let body = self
+            .graphql(
+                "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken refreshToken } }",
+                json!({ "u": username, "p": password }),
+            )
+            .await;
+        assert!(body.get("errors").is_none(), "login {username}: {body:#}");
+        (
+            body["data"]["login"]["accessToken"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            body["data"]["login"]["refreshToken"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    }
+
+    /// A one-use `wx.login()` code for `openid` from the WeChat stand-in.
+    pub fn wechat_code(&self, openid: &str) -> String {
+        self.wechat.issue_code(openid)
+    }
+
+    /// The id of a region by code.
+    pub fn region_id(&self, code: &str) -> i64 {
+        self.state
+            .grid
+            .snapshot()
+            .by_code(code)
+            .unwrap_or_else(|| panic!("no region {code}"))
+            .id
     }
 
     /// The data of a request that must succeed.

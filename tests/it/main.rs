@@ -6,6 +6,8 @@
 
 mod helpers;
 
+mod access_matrix;
+mod auth;
 mod cli;
 mod grid;
 mod http_edge;

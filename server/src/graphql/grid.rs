@@ -76,6 +76,11 @@ impl Region {
         }
     }
 
+    /// The region with `id` in the snapshot, if any.
+    pub fn by_id(snap: &Arc<GridSnapshot>, id: i64) -> Option<Self> {
+        snap.get(id).map(|n| Self::new(snap, n))
+    }
+
     fn node(&self) -> Result<&RegionNode, AppError> {
         self.snap
             .get(self.id)

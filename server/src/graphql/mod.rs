@@ -3,32 +3,42 @@
 //! [`schema()`] returns the builder with no data or extensions; the server, the SDL
 //! export and the tests all start from it.
 
+mod auth;
 mod grid;
+mod limits;
+mod pagination;
 mod scalars;
+mod tipsters;
+mod users;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
+pub use limits::AliasLimit;
 pub use scalars::parse_id;
 
 use crate::app::AppState;
+use crate::domain::access::Viewer;
 use crate::error::AppError;
-
-/// The application state the server put into the schema's data.
-pub(crate) fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a AppState, AppError> {
-    ctx.data::<AppState>()
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("AppState missing from schema data")))
-}
+use crate::http::RequestContext;
 
 /// Every query of the API.
 #[derive(MergedObject, Default)]
-pub struct Query(grid::GridQuery);
+pub struct Query(grid::GridQuery, auth::AuthQuery, users::UserQuery);
+
+/// Every mutation of the API.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    auth::AuthMutation,
+    tipsters::TipsterMutation,
+    users::UserMutation,
+);
 
 /// The API's schema type.
-pub type GridwatchSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type GridwatchSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema builder, without data or extensions.
-pub fn schema() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// The SDL as committed in `schema.graphql`: sorted, so diffs show real changes only.
@@ -39,4 +49,27 @@ pub fn sdl() -> String {
             .sorted_arguments()
             .sorted_enum_items(),
     )
+}
+
+/// The application state the server put into the schema's data.
+pub(crate) fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a AppState, AppError> {
+    ctx.data::<AppState>()
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("AppState missing from schema data")))
+}
+
+/// This request's context (request id, language, client address, viewer).
+pub(crate) fn request<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> Result<&'a RequestContext, AppError> {
+    ctx.data::<RequestContext>()
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("RequestContext missing")))
+}
+
+/// The viewer; `UNAUTHENTICATED` when the request carried a bad token.
+pub(crate) fn viewer<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Viewer, AppError> {
+    let r = request(ctx)?;
+    if r.bad_token {
+        return Err(AppError::Unauthenticated);
+    }
+    Ok(&r.viewer)
 }

@@ -1,0 +1,198 @@
+//! Who is asking, and what their role and region let them reach.
+//!
+//! Every domain function takes a [`Viewer`] and checks scope itself; resolvers only
+//! guard "logged in" and coarse role. Objects outside the viewer's scope answer
+//! exactly like missing ones.
+
+use entity::{app_user, tipster};
+use sea_orm::{DatabaseConnection, EntityTrait};
+
+use super::grid::{GridSnapshot, RegionLevel, path_is_within};
+use crate::auth::token::{Subject, TokenKeys};
+use crate::error::{AppError, Msg};
+
+/// A role in the grid system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// County staff: everything in their county.
+    CountyAdmin,
+    /// Township supervisor: everything under their township.
+    TownshipSupervisor,
+    /// Grid inspector: their village grid and what is assigned to them.
+    Inspector,
+    /// A member of the public (WeChat mini-program).
+    Public,
+}
+
+impl Role {
+    /// The stored and exchanged name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CountyAdmin => "COUNTY_ADMIN",
+            Self::TownshipSupervisor => "TOWNSHIP_SUPERVISOR",
+            Self::Inspector => "INSPECTOR",
+            Self::Public => "PUBLIC",
+        }
+    }
+
+    /// Parses a stored staff role.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "COUNTY_ADMIN" => Some(Self::CountyAdmin),
+            "TOWNSHIP_SUPERVISOR" => Some(Self::TownshipSupervisor),
+            "INSPECTOR" => Some(Self::Inspector),
+            "PUBLIC" => Some(Self::Public),
+            _ => None,
+        }
+    }
+
+    /// The region level a staff member of this role is bound to.
+    pub fn region_level(self) -> Option<RegionLevel> {
+        match self {
+            Self::CountyAdmin => Some(RegionLevel::County),
+            Self::TownshipSupervisor => Some(RegionLevel::Township),
+            Self::Inspector => Some(RegionLevel::Village),
+            Self::Public => None,
+        }
+    }
+}
+
+/// A logged-in staff member, as of this request (re-read from the database each time,
+/// so deactivation or a new role/region takes effect on the next request).
+#[derive(Debug, Clone)]
+pub struct StaffViewer {
+    /// `app_user.id`.
+    pub user_id: i64,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// The region the user is bound to.
+    pub region_id: i64,
+    /// That region's materialised path.
+    pub region_path: String,
+}
+
+impl StaffViewer {
+    /// Whether a region path lies within this staff member's region.
+    pub fn covers(&self, path: &str) -> bool {
+        path_is_within(path, &self.region_path)
+    }
+}
+
+/// A logged-in member of the public.
+#[derive(Debug, Clone)]
+pub struct PublicViewer {
+    /// `tipster.id`.
+    pub tipster_id: i64,
+    /// The pseudonymous handle staff see.
+    pub handle: String,
+}
+
+/// Whoever sent the request.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    /// No credentials.
+    Anonymous,
+    /// A staff member.
+    Staff(StaffViewer),
+    /// A member of the public.
+    Public(PublicViewer),
+}
+
+impl Viewer {
+    /// The staff member, or `UNAUTHENTICATED` / `FORBIDDEN`.
+    pub fn staff(&self) -> Result<&StaffViewer, AppError> {
+        match self {
+            Self::Staff(s) => Ok(s),
+            Self::Anonymous => Err(AppError::Unauthenticated),
+            Self::Public(_) => Err(AppError::Forbidden),
+        }
+    }
+
+    /// The staff member if their role is one of `roles`.
+    pub fn staff_with(&self, roles: &[Role]) -> Result<&StaffViewer, AppError> {
+        let s = self.staff()?;
+        if roles.contains(&s.role) {
+            Ok(s)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// The member of the public, or `UNAUTHENTICATED` / `FORBIDDEN`.
+    pub fn public(&self) -> Result<&PublicViewer, AppError> {
+        match self {
+            Self::Public(p) => Ok(p),
+            Self::Anonymous => Err(AppError::Unauthenticated),
+            Self::Staff(_) => Err(AppError::Forbidden),
+        }
+    }
+
+    /// The role, `None` when anonymous.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Self::Anonymous => None,
+            Self::Staff(s) => Some(s.role),
+            Self::Public(_) => Some(Role::Public),
+        }
+    }
+}
+
+/// Resolves a bearer token to a viewer, re-reading the user so that deactivation and
+/// role or region changes apply at once. Any flaw in the token is `UNAUTHENTICATED`.
+pub async fn resolve(
+    db: &DatabaseConnection,
+    keys: &TokenKeys,
+    grid: &GridSnapshot,
+    bearer: Option<&str>,
+) -> Result<Viewer, AppError> {
+    let Some(token) = bearer else {
+        return Ok(Viewer::Anonymous);
+    };
+    match keys.verify(token)? {
+        Subject::User(id) => {
+            let user = app_user::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .filter(|u| u.active)
+                .ok_or(AppError::Unauthenticated)?;
+            staff_viewer(&user, grid).ok_or(AppError::Unauthenticated)
+        }
+        Subject::Tipster(id) => {
+            let t = tipster::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(AppError::Unauthenticated)?;
+            Ok(Viewer::Public(PublicViewer {
+                tipster_id: t.id,
+                handle: t.handle,
+            }))
+        }
+    }
+}
+
+/// The viewer a user row stands for, if its role and region are readable.
+pub fn staff_viewer(user: &app_user::Model, grid: &GridSnapshot) -> Option<Viewer> {
+    let role = Role::parse(&user.role).filter(|r| *r != Role::Public)?;
+    let region = grid.get(user.region_id)?;
+    Some(Viewer::Staff(StaffViewer {
+        user_id: user.id,
+        name: user.name.clone(),
+        role,
+        region_id: region.id,
+        region_path: region.path.clone(),
+    }))
+}
+
+/// Parses a role name from input (`BAD_INPUT` when unknown or not a staff role).
+pub fn parse_staff_role(s: &str) -> Result<Role, AppError> {
+    Role::parse(s)
+        .filter(|r| *r != Role::Public)
+        .ok_or_else(|| {
+            AppError::bad_input(Msg::new(
+                format!("角色 {s} 无效（应为 COUNTY_ADMIN、TOWNSHIP_SUPERVISOR 或 INSPECTOR）"),
+                format!("invalid role {s} (COUNTY_ADMIN, TOWNSHIP_SUPERVISOR or INSPECTOR)"),
+            ))
+        })
+}

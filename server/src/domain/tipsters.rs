@@ -1,0 +1,187 @@
+//! The tipster vault: a public user's WeChat identity and phone live in their own
+//! table, encrypted; staff only ever see a stable pseudonymous handle, and only county
+//! staff can reveal an identity, each reveal leaving an audit row.
+
+use chrono::Utc;
+use entity::{case, tipster, tipster_reveal};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, TransactionTrait,
+};
+
+use super::access::{Role, Viewer};
+use super::grid::path_is_within;
+use crate::auth::vault::Vault;
+use crate::error::{AppError, Msg};
+
+use crate::auth::vault::aad::{TIPSTER_OPENID as OPENID_AAD, TIPSTER_PHONE as PHONE_AAD};
+use crate::auth::vault::{LOOKUP_WECHAT_OPENID, PSEUDONYM_TIPSTER};
+
+/// Creates a tipster for an openid (the caller checked none exists).
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    vault: &Vault,
+    openid: &str,
+) -> Result<tipster::Model, AppError> {
+    let now = Utc::now();
+    // The handle is derived from the id, known only after insert: insert with a
+    // temporary unique handle, then set the real one.
+    let temp = format!("tmp-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
+    let row = tipster::ActiveModel {
+        handle: Set(temp),
+        openid_hmac: Set(vault.lookup_hash(LOOKUP_WECHAT_OPENID, openid)),
+        openid_enc: Set(vault.encrypt(openid.as_bytes(), OPENID_AAD)?),
+        phone_enc: Set(None),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    let handle = vault.pseudonym(PSEUDONYM_TIPSTER, row.id);
+    let mut am: tipster::ActiveModel = row.clone().into();
+    am.handle = Set(handle.clone());
+    match am.update(conn).await {
+        Ok(t) => Ok(t),
+        // Six characters collide now and then: the id makes the handle unique.
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            let mut am: tipster::ActiveModel = row.clone().into();
+            am.handle = Set(format!("{handle}-{}", row.id));
+            Ok(am.update(conn).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Finds or creates the tipster of a WeChat openid, touching `last_seen_at`.
+pub async fn find_or_create(
+    db: &DatabaseConnection,
+    vault: &Vault,
+    openid: &str,
+) -> Result<tipster::Model, AppError> {
+    let lookup = vault.lookup_hash(LOOKUP_WECHAT_OPENID, openid);
+    if let Some(t) = tipster::Entity::find()
+        .filter(tipster::Column::OpenidHmac.eq(&lookup))
+        .one(db)
+        .await?
+    {
+        let mut am: tipster::ActiveModel = t.into();
+        am.last_seen_at = Set(Utc::now());
+        return Ok(am.update(db).await?);
+    }
+    let txn = db.begin().await?;
+    match create(&txn, vault, openid).await {
+        Ok(t) => {
+            txn.commit().await?;
+            Ok(t)
+        }
+        Err(e) => {
+            drop(txn);
+            // A concurrent first login of the same user won the race: use its row.
+            tipster::Entity::find()
+                .filter(tipster::Column::OpenidHmac.eq(&lookup))
+                .one(db)
+                .await?
+                .ok_or(e)
+        }
+    }
+}
+
+/// Stores (encrypted) the phone number a tipster gave.
+pub async fn set_phone<C: ConnectionTrait>(
+    conn: &C,
+    vault: &Vault,
+    tipster_id: i64,
+    phone: &super::phone::Phone,
+) -> Result<(), AppError> {
+    tipster::ActiveModel {
+        id: Set(tipster_id),
+        phone_enc: Set(Some(vault.encrypt(phone.as_str().as_bytes(), PHONE_AAD)?)),
+        ..Default::default()
+    }
+    .update(conn)
+    .await?;
+    Ok(())
+}
+
+/// A revealed identity.
+#[derive(Debug, Clone)]
+pub struct RevealedTipster {
+    /// The pseudonymous handle staff normally see.
+    pub handle: String,
+    /// The WeChat openid.
+    pub openid: String,
+    /// The phone number, if the tipster gave one.
+    pub phone: Option<String>,
+}
+
+/// Reveals the identity of the tipster of a case: county admins only, for cases in
+/// their county, with a reason; writes one audit row per reveal in the same
+/// transaction. A case outside scope, or without a tipster, is `NOT_FOUND`.
+pub async fn reveal(
+    db: &DatabaseConnection,
+    vault: &Vault,
+    grid: &super::grid::GridSnapshot,
+    viewer: &Viewer,
+    case_id: i64,
+    reason: &str,
+) -> Result<RevealedTipster, AppError> {
+    let admin = viewer.staff_with(&[Role::CountyAdmin])?;
+    let reason = reason.trim();
+    if reason.chars().count() < 4 || reason.chars().count() > 500 {
+        return Err(AppError::bad_input(Msg::new(
+            "请填写查看举报人身份的理由（4 到 500 字）",
+            "give a reason for revealing the tipster (4–500 characters)",
+        )));
+    }
+    let not_found = || AppError::not_found("案件", "case");
+    let c = case::Entity::find_by_id(case_id)
+        .one(db)
+        .await?
+        .ok_or_else(not_found)?;
+    let in_scope = grid
+        .get(c.region_id)
+        .is_some_and(|r| path_is_within(&r.path, &admin.region_path));
+    if !in_scope {
+        return Err(not_found());
+    }
+    let tipster_id = c.tipster_id.ok_or_else(not_found)?;
+    let t = tipster::Entity::find_by_id(tipster_id)
+        .one(db)
+        .await?
+        .ok_or_else(not_found)?;
+    let openid = String::from_utf8(vault.decrypt(&t.openid_enc, OPENID_AAD)?)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("openid not utf-8: {e}")))?;
+    let phone = match &t.phone_enc {
+        Some(p) => Some(
+            String::from_utf8(vault.decrypt(p, PHONE_AAD)?)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("phone not utf-8: {e}")))?,
+        ),
+        None => None,
+    };
+    tipster_reveal::ActiveModel {
+        case_id: Set(c.id),
+        tipster_id: Set(t.id),
+        actor_id: Set(admin.user_id),
+        reason: Set(reason.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    tracing::info!(
+        case.id = c.id,
+        user.id = admin.user_id,
+        "tipster identity revealed"
+    );
+    Ok(RevealedTipster {
+        handle: t.handle,
+        openid,
+        phone,
+    })
+}

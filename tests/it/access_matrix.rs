@@ -1,0 +1,380 @@
+//! The authorization matrix: every query and mutation of the schema × each role ×
+//! (own object, sibling village, other township, other county) → allowed or the
+//! expected code. The operations are read from the schema itself, so a new operation
+//! without a row here fails the test.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use entity::case;
+use gridwatch::auth::token::Subject;
+use gridwatch::domain::accounts::{NewUser, create_user_unscoped};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, dev_vault};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Admin,
+    Supervisor,
+    Inspector,
+    Public,
+    Anonymous,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Own,
+    SiblingVillage,
+    OtherTownship,
+    OtherCounty,
+}
+
+impl Target {
+    fn village(self) -> &'static str {
+        match self {
+            Self::Own => "140521100201",
+            Self::SiblingVillage => "140521100202",
+            Self::OtherTownship => "140521101201",
+            Self::OtherCounty => "140522100201",
+        }
+    }
+}
+
+const WHO: [Who; 5] = [
+    Who::Admin,
+    Who::Supervisor,
+    Who::Inspector,
+    Who::Public,
+    Who::Anonymous,
+];
+const TARGETS: [Target; 4] = [
+    Target::Own,
+    Target::SiblingVillage,
+    Target::OtherTownship,
+    Target::OtherCounty,
+];
+
+/// What each operation answers, by role and target.
+fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
+    let manage = |who: Who| match who {
+        Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
+        Who::Supervisor => {
+            matches!(target, Target::OtherTownship | Target::OtherCounty).then_some("NOT_FOUND")
+        }
+        Who::Inspector | Who::Public => Some("FORBIDDEN"),
+        Who::Anonymous => Some("UNAUTHENTICATED"),
+    };
+    match op {
+        // Public reference data and the doors in.
+        "regions" | "region" | "locate" | "categories" | "login" | "refreshToken" | "logout"
+        | "loginWithWechat" => None,
+        "me" => (who == Who::Anonymous).then_some("UNAUTHENTICATED"),
+        "users" | "createUser" | "updateUser" | "deactivateUser" | "resetPassword" => manage(who),
+        "revealTipster" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
+            Who::Supervisor | Who::Inspector | Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
+        other => panic!("operation `{other}` has no row in the authorization matrix"),
+    }
+}
+
+fn schema_operations() -> BTreeSet<String> {
+    let sdl = gridwatch::graphql::sdl();
+    let mut ops = BTreeSet::new();
+    for ty in ["type Query {", "type Mutation {"] {
+        let start = sdl.find(ty).unwrap_or_else(|| panic!("no `{ty}` in SDL"));
+        let body = &sdl[start + ty.len()..];
+        let body = &body[..body.find("\n}").unwrap()];
+        let mut in_description = false;
+        for line in body.lines() {
+            // Field lines are indented by exactly one tab; descriptions sit between
+            // lines of triple quotes.
+            let Some(rest) = line.strip_prefix('\t') else {
+                continue;
+            };
+            if rest.trim_start().starts_with("\"\"\"") {
+                let inline = rest.trim().len() > 6 && rest.trim().ends_with("\"\"\"");
+                if !inline {
+                    in_description = !in_description;
+                }
+                continue;
+            }
+            if in_description || rest.starts_with('\t') || rest.starts_with('"') || rest.is_empty()
+            {
+                continue;
+            }
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                ops.insert(name);
+            }
+        }
+    }
+    ops
+}
+
+struct World {
+    admin: String,
+    supervisor: String,
+    inspector: String,
+    public: String,
+    seq: std::sync::atomic::AtomicUsize,
+}
+
+const OTHER_COUNTY: &str = r#"{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"code":"140522","name":"阳城县","level":"COUNTY","parent_code":null},"geometry":{"type":"Polygon","coordinates":[[[112.9,35.3],[113.1,35.3],[113.1,35.5],[112.9,35.5],[112.9,35.3]]]}},
+ {"type":"Feature","properties":{"code":"140522100","name":"凤城镇","level":"TOWNSHIP","parent_code":"140522"},"geometry":{"type":"Polygon","coordinates":[[[112.9,35.3],[113.1,35.3],[113.1,35.5],[112.9,35.5],[112.9,35.3]]]}},
+ {"type":"Feature","properties":{"code":"140522100201","name":"测试村","level":"VILLAGE","parent_code":"140522100"},"geometry":{"type":"Polygon","coordinates":[[[112.9,35.3],[113.1,35.3],[113.1,35.5],[112.9,35.5],[112.9,35.3]]]}}
+]}"#;
+
+impl World {
+    async fn build(app: &TestApp) -> Self {
+        app.state.grid.import(OTHER_COUNTY).await.unwrap();
+        let (admin, _) = app.login("demo-admin").await;
+        let (supervisor, _) = app.login("demo-sup-140521100").await;
+        let (inspector, _) = app.login("demo-insp-140521100201").await;
+        let tester =
+            gridwatch::domain::tipsters::find_or_create(&app.db, &dev_vault(), "matrix-openid")
+                .await
+                .unwrap();
+        let (public, _) = app.state.keys.issue(Subject::Tipster(tester.id)).unwrap();
+        Self {
+            admin,
+            supervisor,
+            inspector,
+            public,
+            seq: Default::default(),
+        }
+    }
+
+    fn token(&self, who: Who) -> Option<&str> {
+        match who {
+            Who::Admin => Some(&self.admin),
+            Who::Supervisor => Some(&self.supervisor),
+            Who::Inspector => Some(&self.inspector),
+            Who::Public => Some(&self.public),
+            Who::Anonymous => None,
+        }
+    }
+
+    fn next(&self) -> usize {
+        self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A fresh inspector bound to the target's village (so destructive rows never
+    /// touch the viewers).
+    async fn target_user(&self, app: &TestApp, target: Target) -> i64 {
+        let snap = app.state.grid.snapshot();
+        let u = create_user_unscoped(
+            &app.db,
+            &snap,
+            NewUser {
+                username: format!("target-{}", self.next()),
+                password: "Target-pass-2026".into(),
+                role: "INSPECTOR".into(),
+                region_id: app.region_id(target.village()),
+                name: None,
+                phone: None,
+            },
+        )
+        .await
+        .unwrap();
+        u.id
+    }
+
+    /// A tip-off case in the target's village with a tipster behind it.
+    async fn target_case(&self, app: &TestApp, target: Target) -> i64 {
+        let vault = dev_vault();
+        let t = gridwatch::domain::tipsters::find_or_create(
+            &app.db,
+            &vault,
+            &format!("openid-{}", self.next()),
+        )
+        .await
+        .unwrap();
+        let snap = app.state.grid.snapshot();
+        let region = snap.by_code(target.village()).unwrap();
+        let category = entity::category::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let now = Utc::now();
+        let (lat, lng) = region.centroid.unwrap();
+        case::ActiveModel {
+            number: Set(format!("T-{}", self.next())),
+            tracking_code: Set(None),
+            source: Set("TIP".into()),
+            category_id: Set(category.id),
+            title: Set("测试".into()),
+            description: Set("测试案件".into()),
+            status: Set("PENDING".into()),
+            priority: Set("NORMAL".into()),
+            region_id: Set(region.id),
+            region_path: Set(region.path.clone()),
+            lat: Set(lat),
+            lng: Set(lng),
+            outside_grid: Set(false),
+            tipster_id: Set(Some(t.id)),
+            rework_count: Set(0),
+            escalation_level: Set(0),
+            version: Set(1),
+            parked_seconds: Set(0),
+            extended_count: Set(0),
+            checkin_far: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap()
+        .id
+    }
+
+    /// The request that exercises `op` against `target`.
+    async fn probe(&self, app: &TestApp, op: &str, target: Target) -> (String, Value) {
+        let snap = app.state.grid.snapshot();
+        let village = snap.by_code(target.village()).unwrap();
+        let (lat, lng) = village.centroid.unwrap();
+        let q = |s: &str| s.to_owned();
+        match op {
+            "me" => (q("{ me { id } }"), json!({})),
+            "regions" => (
+                q("query($p: ID) { regions(parentId: $p) { id } }"),
+                json!({ "p": village.parent_id.unwrap().to_string() }),
+            ),
+            "region" => (
+                q("query($id: ID!) { region(id: $id) { id } }"),
+                json!({ "id": village.id.to_string() }),
+            ),
+            "locate" => (
+                q("query($a: Float!, $o: Float!) { locate(lat: $a, lng: $o) { id } }"),
+                json!({ "a": lat, "o": lng }),
+            ),
+            "categories" => (q("{ categories { id } }"), json!({})),
+            "users" => (
+                q("query($r: ID) { users(filter: { regionId: $r }) { edges { node { id } } } }"),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "login" => (
+                q(
+                    "mutation($p: String!) { login(username: \"demo-admin\", password: $p) { accessToken } }",
+                ),
+                json!({ "p": gridwatch::seed::DEMO_PASSWORD }),
+            ),
+            "refreshToken" | "logout" => {
+                let (_, refresh) = app.login("demo-sup-140521101").await;
+                let field = if op == "logout" {
+                    "logout(refreshToken: $t)"
+                } else {
+                    "refreshToken(refreshToken: $t) { accessToken }"
+                };
+                (
+                    format!("mutation($t: String!) {{ {field} }}"),
+                    json!({ "t": refresh }),
+                )
+            }
+            "loginWithWechat" => {
+                let code = app.wechat_code(&format!("wx-openid-{}", self.next()));
+                (
+                    q("mutation($c: String!) { loginWithWechat(code: $c) { accessToken } }"),
+                    json!({ "c": code }),
+                )
+            }
+            "createUser" => (
+                q("mutation($i: CreateUserInput!) { createUser(input: $i) { id } }"),
+                json!({ "i": { "username": format!("new-{}", self.next()), "password": "Grid-2026-pass", "role": "INSPECTOR", "regionId": village.id.to_string() } }),
+            ),
+            "updateUser" => {
+                let id = self.target_user(app, target).await;
+                (
+                    q(
+                        "mutation($id: ID!) { updateUser(id: $id, input: { name: \"改名\" }) { id } }",
+                    ),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "deactivateUser" => {
+                let id = self.target_user(app, target).await;
+                (
+                    q("mutation($id: ID!) { deactivateUser(id: $id) { id } }"),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "resetPassword" => {
+                let id = self.target_user(app, target).await;
+                (
+                    q(
+                        "mutation($id: ID!) { resetPassword(id: $id, password: \"Reset-pass-2026\") }",
+                    ),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "revealTipster" => {
+                let id = self.target_case(app, target).await;
+                (
+                    q(
+                        "mutation($id: ID!) { revealTipster(caseId: $id, reason: \"核实举报内容需要联系举报人\") { openid } }",
+                    ),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            other => panic!("operation `{other}` has no probe in the authorization matrix"),
+        }
+    }
+}
+
+async fn authorization_matrix(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let world = World::build(&app).await;
+    let ops = schema_operations();
+    assert!(ops.len() >= 15, "{ops:?}");
+    let mut failures = Vec::new();
+    let mut rows = 0;
+    for op in &ops {
+        for who in WHO {
+            for target in TARGETS {
+                let want = expected(op, who, target);
+                let (query, vars) = world.probe(&app, op, target).await;
+                let body = app.gql(world.token(who), &query, vars).await;
+                let got = body["errors"][0]["extensions"]["code"].as_str();
+                let data_ok = body["data"].is_object() && body.get("errors").is_none();
+                let pass = match want {
+                    None => data_ok,
+                    Some(code) => got == Some(code),
+                };
+                rows += 1;
+                if !pass {
+                    failures.push(format!(
+                        "{op} × {who:?} × {target:?}: want {want:?}, got {body}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {rows} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+both!(authorization_matrix_holds, authorization_matrix);
+
+#[test]
+fn every_operation_has_a_row() {
+    for op in schema_operations() {
+        for who in WHO {
+            for target in TARGETS {
+                let _ = expected(&op, who, target);
+            }
+        }
+    }
+}

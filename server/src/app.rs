@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::domain::grid::Grid;
 use crate::graphql::{self, GridwatchSchema};
+use crate::storage::{self, BlobStore};
 use crate::{db, http, seed};
 
 /// What every request handler and domain call may reach.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// The region tree and its spatial index.
     pub grid: Arc<Grid>,
+    /// The evidence store (local folder or S3).
+    pub storage: Arc<dyn BlobStore>,
 }
 
 /// Options of a build that are not configuration.
@@ -71,11 +74,13 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         seed::seed_demo(&db).await.context("seeding demo data")?;
     }
     let grid = Arc::new(Grid::load(db.clone()).await.context("loading the grid")?);
+    let storage = storage::build(&config.storage, &config.server).context("evidence storage")?;
     let config = Arc::new(config);
     let state = AppState {
         config: Arc::clone(&config),
         db,
         grid: Arc::clone(&grid),
+        storage,
     };
     let mut builder = graphql::schema()
         .data(state.clone())

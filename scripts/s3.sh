@@ -4,7 +4,8 @@
 #   scripts/s3.sh install        build the server binary once into ~/.cache/gridwatch
 #   scripts/s3.sh start          start one on a free 127.0.0.1 port; prints `export …`
 #                                lines for `eval` (everything else goes to stderr)
-#   scripts/s3.sh stop PID       stop a server started by `start`
+#   scripts/s3.sh stop PID [DIR] stop a server started by `start` (and remove its data
+#                                folder DIR, GRIDWATCH_TEST_S3_DATA)
 #
 # GRIDWATCH_TEST_S3 picks the server:
 #   s3s-fs (default)  s3s-fs 0.14.1, a small S3 server over a folder (~4 CPU-minutes to
@@ -160,19 +161,24 @@ EOF
 }
 
 stop() {
-  local pid=${1:-}
-  [[ "$pid" =~ ^[0-9]+$ ]] || die "usage: scripts/s3.sh stop PID"
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.05
-  done
-  kill -9 "$pid" 2>/dev/null || true
+  local pid=${1:-} data=${2:-}
+  [[ "$pid" =~ ^[0-9]+$ ]] || die "usage: scripts/s3.sh stop PID [DATA_DIR]"
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  fi
+  # Only a folder `start` made (it holds server.log) is removed.
+  if [ -n "$data" ] && [ -f "$data/server.log" ]; then
+    rm -rf "$data"
+  fi
 }
 
 case "${1:-}" in
   install) install ;;
   start) start ;;
-  stop) stop "${2:-}" ;;
-  *) die "usage: scripts/s3.sh install | start | stop PID   (GRIDWATCH_TEST_S3=s3s-fs|garage)" ;;
+  stop) stop "${2:-}" "${3:-}" ;;
+  *) die "usage: scripts/s3.sh install | start | stop PID [DATA_DIR]   (GRIDWATCH_TEST_S3=s3s-fs|garage)" ;;
 esac

@@ -265,11 +265,13 @@ impl TestApp {
 
     pub async fn spawn_on(fresh: FreshDb) -> Self {
         let evidence_dir = tempfile::tempdir().unwrap();
-        let config = Self::config(&fresh.url, evidence_dir.path());
-        let app = app::build(config, BuildOptions::default()).await.unwrap();
-        let db = app.state.db.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let mut config = Self::config(&fresh.url, evidence_dir.path());
+        // Signed evidence URLs of the fs store must point at this very server.
+        config.server.public_url = Some(format!("http://{addr}"));
+        let app = app::build(config, BuildOptions::default()).await.unwrap();
+        let db = app.state.db.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             app.serve(listener, async {

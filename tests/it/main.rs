@@ -11,3 +11,4 @@ mod grid;
 mod http_edge;
 mod migrations;
 mod schema;
+mod storage;

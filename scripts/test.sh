@@ -6,6 +6,10 @@
 # GRIDWATCH_TEST_PG_URL=postgres://user@host:port/admin_db). It is started here when it
 # is installed but stopped; if it still cannot be reached the suite FAILS — a missing
 # service is never a skip.
+#
+# Also starts a real S3 server for the evidence store tests (scripts/s3.sh: s3s-fs,
+# built once into ~/.cache/gridwatch; GRIDWATCH_TEST_S3=garage for Garage) and stops it
+# on exit. An S3 server that cannot be built or started fails the suite too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +28,14 @@ if ! pg_up; then
   echo "test.sh: PostgreSQL at $PG_URL is required and cannot be reached" >&2
   exit 1
 fi
+
+scripts/s3.sh install
+if ! s3_env=$(scripts/s3.sh start); then
+  echo "test.sh: the S3 test server is required and could not start" >&2
+  exit 1
+fi
+eval "$s3_env"
+trap 'scripts/s3.sh stop "$GRIDWATCH_TEST_S3_PID" "$GRIDWATCH_TEST_S3_DATA"' EXIT
 
 # One debug build for everything; tests share it.
 cargo test --workspace --locked "$@"

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::domain::grid::Grid;
 use crate::graphql::{self, GridwatchSchema};
 use crate::ratelimit::RateLimits;
+use crate::storage::{self, BlobStore};
 use crate::{db, http, seed};
 
 /// What every request handler and domain call may reach.
@@ -36,6 +37,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The WeChat mini-program login client.
     pub wechat: Arc<WechatClient>,
+    /// The evidence store (local folder or S3).
+    pub storage: Arc<dyn BlobStore>,
 }
 
 /// Options of a build that are not configuration.
@@ -90,6 +93,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     let keys = Arc::new(TokenKeys::from_config(&config.auth).context("access-token keys")?);
     let limits = Arc::new(RateLimits::new(&config.limits));
     let wechat = Arc::new(WechatClient::new(&config.wechat).context("WeChat client")?);
+    let storage = storage::build(&config.storage, &config.server).context("evidence storage")?;
     let config = Arc::new(config);
     let state = AppState {
         config: Arc::clone(&config),
@@ -99,6 +103,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         vault,
         limits,
         wechat,
+        storage,
     };
     let mut builder = graphql::schema()
         .data(state.clone())

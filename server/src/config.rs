@@ -162,6 +162,20 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// Largest accepted request body for GraphQL requests, in bytes.
     pub body_limit_bytes: usize,
+    /// Base URL clients reach this server at (e.g. `https://gridwatch.example.cn`), used in
+    /// the signed upload and download URLs of the `fs` evidence store. Default:
+    /// `http://{server.addr}`.
+    pub public_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// The base URL clients reach this server at, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.addr),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -169,6 +183,7 @@ impl Default for ServerConfig {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit_bytes: 1024 * 1024,
+            public_url: None,
         }
     }
 }
@@ -213,6 +228,10 @@ pub struct StorageConfig {
     pub fs_root: PathBuf,
     /// Settings of the `s3` backend.
     pub s3: S3Config,
+    /// HMAC key of the `fs` backend's signed upload and download URLs, at least 32 bytes.
+    /// Required in production when `backend = fs`; development falls back to a fixed,
+    /// public development key.
+    pub url_signing_key: Option<SecretString>,
 }
 
 impl Default for StorageConfig {
@@ -221,6 +240,7 @@ impl Default for StorageConfig {
             backend: StorageBackend::Fs,
             fs_root: PathBuf::from("./data/evidence"),
             s3: S3Config::default(),
+            url_signing_key: None,
         }
     }
 }
@@ -241,6 +261,9 @@ pub struct S3Config {
     pub secret_key: Option<SecretString>,
     /// Path-style addressing (`endpoint/bucket/key`) instead of virtual hosts.
     pub path_style: bool,
+    /// Timeout of one request to the store, in seconds (a whole download included), so an
+    /// unreachable store fails fast instead of hanging requests.
+    pub timeout_secs: u64,
 }
 
 impl Default for S3Config {
@@ -252,6 +275,7 @@ impl Default for S3Config {
             access_key: None,
             secret_key: None,
             path_style: true,
+            timeout_secs: 30,
         }
     }
 }
@@ -378,6 +402,19 @@ impl Config {
                     .into(),
             ));
         }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "`server.public_url` (GRIDWATCH__SERVER__PUBLIC_URL): expected http://… or https://…, got `{url}`"
+            )));
+        }
+        if self.storage.s3.timeout_secs == 0 {
+            return Err(ConfigError(
+                "`storage.s3.timeout_secs` (GRIDWATCH__STORAGE__S3__TIMEOUT_SECS): must be at least 1"
+                    .into(),
+            ));
+        }
         if self.server.body_limit_bytes < 1024 {
             return Err(ConfigError(
                 "`server.body_limit_bytes` (GRIDWATCH__SERVER__BODY_LIMIT_BYTES): must be at least 1024"
@@ -399,6 +436,16 @@ impl Config {
             if !jwt_ok {
                 return Err(ConfigError(
                     "`auth.jwt_secret` (GRIDWATCH__AUTH__JWT_SECRET): production needs a random secret of at least 32 bytes".into(),
+                ));
+            }
+            let signing_ok = self
+                .storage
+                .url_signing_key
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().len() >= 32 && !is_weak(s.expose_secret()));
+            if self.storage.backend == StorageBackend::Fs && !signing_ok {
+                return Err(ConfigError(
+                    "`storage.url_signing_key` (GRIDWATCH__STORAGE__URL_SIGNING_KEY): production with storage.backend = fs needs a random key of at least 32 bytes".into(),
                 ));
             }
             if self.vault.key.is_none() {
@@ -494,14 +541,51 @@ mod tests {
             .is_err()
         );
         assert!(with(&[("env", "production"), ("auth.jwt_secret", key)]).is_err());
+        let signing = "Vb3nQ8rT1yW6uI2oP5aS9dF4gH7jK0lZ";
         assert!(
             with(&[
                 ("env", "production"),
                 ("auth.jwt_secret", key),
-                ("vault.key", vault)
+                ("vault.key", vault),
+                ("storage.url_signing_key", signing)
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn production_fs_store_needs_a_url_signing_key() {
+        let base = [
+            ("env", "production"),
+            ("auth.jwt_secret", "k7Qm2vX9pL4sR8tY1wZ3nB6cD0fG5hJ2"),
+            ("vault.key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ];
+        let err = with(&base).unwrap_err().to_string();
+        assert!(err.contains("GRIDWATCH__STORAGE__URL_SIGNING_KEY"), "{err}");
+        let weak = [&base[..], &[("storage.url_signing_key", "short")]].concat();
+        assert!(with(&weak).is_err());
+        // The S3 backend signs with its own credentials.
+        let s3 = [
+            &base[..],
+            &[
+                ("storage.backend", "s3"),
+                ("storage.s3.endpoint", "http://127.0.0.1:9000"),
+            ],
+        ]
+        .concat();
+        assert!(with(&s3).is_ok());
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_listen_address() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.server.public_url(), "http://127.0.0.1:8080");
+        let c = with(&[("server.public_url", "https://gw.example.cn/")]).unwrap();
+        assert_eq!(c.server.public_url(), "https://gw.example.cn");
+        let err = with(&[("server.public_url", "gw.example.cn")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GRIDWATCH__SERVER__PUBLIC_URL"), "{err}");
     }
 
     #[test]

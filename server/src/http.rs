@@ -50,6 +50,8 @@ pub struct RequestContext {
 /// All routes with their layers.
 pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
     let body_limit = app.config.server.body_limit_bytes;
+    // The fs evidence store's signed upload/download routes (stream their own bodies).
+    let storage_routes = app.storage.routes().unwrap_or_default();
     let state = HttpState { app, schema };
     Router::new()
         .route(
@@ -61,6 +63,7 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state)
+        .merge(storage_routes)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
@@ -224,15 +227,40 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<HttpState>) -> Response {
-    match s.app.db.ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ok", "database": "ok" })).into_response(),
+    // Both probes at once; a hanging store must not hold the probe past its own timeout.
+    let (db, storage) = tokio::join!(
+        s.app.db.ping(),
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.app.storage.check())
+    );
+    let db_ok = match db {
+        Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "status": "unavailable", "database": "unreachable" })),
-            )
-                .into_response()
+            false
         }
+    };
+    let storage_ok = match storage {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(storage.kind = s.app.storage.kind(), error = ?e.cause(), "readiness: evidence storage unavailable");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                storage.kind = s.app.storage.kind(),
+                "readiness: evidence storage timed out"
+            );
+            false
+        }
+    };
+    let body = serde_json::json!({
+        "status": if db_ok && storage_ok { "ok" } else { "unavailable" },
+        "database": if db_ok { "ok" } else { "unreachable" },
+        "storage": if storage_ok { "ok" } else { "unavailable" },
+    });
+    if db_ok && storage_ok {
+        Json(body).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }

@@ -13,4 +13,5 @@ pub mod graphql;
 pub mod http;
 pub mod ratelimit;
 pub mod seed;
+pub mod storage;
 pub mod telemetry;

@@ -290,14 +290,16 @@ impl TestApp {
     pub async fn spawn_on_with(fresh: FreshDb, tweak: impl FnOnce(&mut Config)) -> Self {
         let evidence_dir = tempfile::tempdir().unwrap();
         let wechat = crate::wechat_stub::WechatStub::start().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let mut config = Self::config(&fresh.url, evidence_dir.path());
         config.wechat = wechat.config();
+        // Signed evidence URLs of the fs store must point at this very server.
+        config.server.public_url = Some(format!("http://{addr}"));
         tweak(&mut config);
         let app = app::build(config, BuildOptions::default()).await.unwrap();
         let db = app.state.db.clone();
         let state = app.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             app.serve(listener, async {

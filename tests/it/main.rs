@@ -14,6 +14,7 @@ mod http_edge;
 mod limits;
 mod migrations;
 mod schema;
+mod storage;
 mod wechat;
 mod wechat_login;
 mod wechat_stub;

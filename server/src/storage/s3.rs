@@ -1,0 +1,322 @@
+//! The `s3` evidence store: any S3-compatible object store through rust-s3 (AWS S3,
+//! Aliyun OSS, Tencent COS, MinIO, Garage, Ceph), path-style or virtual-host.
+//!
+//! Uploads are presigned POST policies bound to the exact key, the exact content type
+//! and a `content-length-range` of exactly the declared size. Downloads are presigned
+//! GETs. rust-s3 is built with `fail-on-err`, so every non-2xx answer is an error: a 404
+//! means "no such object" (`Ok(None)`), anything else — refused connections, timeouts,
+//! 5xx, 403 from wrong credentials — is `StorageUnavailable`.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures_util::TryStreamExt as _;
+use futures_util::future::BoxFuture;
+use s3::creds::Credentials;
+use s3::error::S3Error;
+use s3::post_policy::{PostPolicy, PostPolicyField, PostPolicyValue};
+use s3::{Bucket, Region};
+use secrecy::ExposeSecret as _;
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tokio_util::io::StreamReader;
+
+use super::{
+    BlobReader, BlobStore, ObjectKey, ObjectMeta, UploadMethod, UploadTicket, check_content_type,
+    check_validity,
+};
+use crate::config::S3Config;
+use crate::error::{AppError, Msg};
+
+/// Size of one part of a multipart upload, and so the memory one `put_stream` holds.
+/// S3 requires parts of at least 5 MiB (except the last).
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// An S3-compatible evidence store.
+pub struct S3Store {
+    bucket: Box<Bucket>,
+}
+
+impl S3Store {
+    /// A store for the configured bucket. Contacts nothing (readiness does).
+    pub fn new(config: &S3Config) -> anyhow::Result<Self> {
+        let (Some(access_key), Some(secret_key)) = (&config.access_key, &config.secret_key) else {
+            anyhow::bail!(
+                "`storage.s3.access_key` and `storage.s3.secret_key` (GRIDWATCH__STORAGE__S3__ACCESS_KEY / __SECRET_KEY) are required when storage.backend = s3"
+            );
+        };
+        let credentials = Credentials::new(
+            Some(access_key.expose_secret()),
+            Some(secret_key.expose_secret()),
+            None,
+            None,
+            None,
+        )
+        .context("S3 credentials")?;
+        let region = Region::Custom {
+            region: config.region.clone(),
+            endpoint: config.endpoint.trim_end_matches('/').to_owned(),
+        };
+        let mut bucket = Bucket::new(&config.bucket, region, credentials).context("S3 bucket")?;
+        if config.path_style {
+            bucket = bucket.with_path_style();
+        }
+        bucket.set_request_timeout(Some(Duration::from_secs(config.timeout_secs)));
+        // rust-s3 retries idempotent reads after a failure, sleeping a second first. Our
+        // callers are user requests that can retry themselves; an outage must show at once.
+        s3::set_retries(0);
+        Ok(Self { bucket })
+    }
+
+    /// The bucket handle (tests use it to create their own buckets).
+    pub fn bucket(&self) -> &Bucket {
+        &self.bucket
+    }
+}
+
+fn is_not_found(e: &S3Error) -> bool {
+    matches!(e, S3Error::HttpFailWithBody(404, _))
+}
+
+fn unavailable(e: S3Error, what: &'static str) -> AppError {
+    AppError::StorageUnavailable(anyhow::Error::new(e).context(what))
+}
+
+fn expiry_secs(expires: Duration) -> Result<u32, AppError> {
+    check_validity(expires)?;
+    u32::try_from(expires.as_secs())
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("validity out of range")))
+}
+
+/// Fills `buf` from `reader` until it is full or the stream ends.
+async fn read_part(
+    reader: &mut (impl AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<()> {
+    buf.clear();
+    let mut chunk = reader.take(limit as u64);
+    while chunk.read_buf(buf).await? > 0 {}
+    Ok(())
+}
+
+impl S3Store {
+    async fn put_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        first: Vec<u8>,
+        reader: &mut (impl AsyncRead + Unpin),
+        max_bytes: u64,
+    ) -> Result<u64, AppError> {
+        let upload = self
+            .bucket
+            .initiate_multipart_upload(key, content_type)
+            .await
+            .map_err(|e| unavailable(e, "initiating a multipart upload"))?;
+        let result: Result<u64, AppError> = async {
+            let mut parts = Vec::new();
+            let mut total = first.len() as u64;
+            let mut buf = first;
+            let mut number = 1u32;
+            loop {
+                let part = self
+                    .bucket
+                    .put_multipart_chunk(
+                        std::mem::take(&mut buf),
+                        key,
+                        number,
+                        &upload.upload_id,
+                        content_type,
+                    )
+                    .await
+                    .map_err(|e| unavailable(e, "uploading a part"))?;
+                parts.push(part);
+                read_part(reader, &mut buf, PART_SIZE)
+                    .await
+                    .map_err(super::read_interrupted)?;
+                if buf.is_empty() {
+                    break;
+                }
+                total += buf.len() as u64;
+                if total > max_bytes {
+                    return Err(super::too_large(max_bytes));
+                }
+                number += 1;
+            }
+            self.bucket
+                .complete_multipart_upload(key, &upload.upload_id, parts)
+                .await
+                .map_err(|e| unavailable(e, "completing a multipart upload"))?;
+            Ok(total)
+        }
+        .await;
+        if result.is_err()
+            && let Err(e) = self.bucket.abort_upload(key, &upload.upload_id).await
+        {
+            tracing::warn!(error = %e, storage.key = key, "aborting a failed multipart upload failed");
+        }
+        result
+    }
+}
+
+impl BlobStore for S3Store {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    fn presign_upload<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        content_type: &'a str,
+        byte_size: u64,
+        expires: Duration,
+    ) -> BoxFuture<'a, Result<UploadTicket, AppError>> {
+        Box::pin(async move {
+            check_content_type(content_type)?;
+            let secs = expiry_secs(expires)?;
+            let size = u32::try_from(byte_size).map_err(|_| {
+                AppError::bad_input(Msg::new("文件过大", "file too large for a form upload"))
+            })?;
+            let expires_at = chrono::Utc::now() + chrono::Duration::seconds(i64::from(secs));
+            let policy = PostPolicy::new(secs)
+                .condition(
+                    PostPolicyField::Key,
+                    PostPolicyValue::Exact(Cow::Borrowed(key.as_str())),
+                )
+                .and_then(|p| {
+                    p.condition(
+                        PostPolicyField::ContentType,
+                        PostPolicyValue::Exact(Cow::Borrowed(content_type)),
+                    )
+                })
+                .and_then(|p| {
+                    p.condition(
+                        PostPolicyField::ContentLengthRange,
+                        PostPolicyValue::Range(size, size),
+                    )
+                })
+                .map_err(|e| unavailable(e, "building the POST policy"))?;
+            let post = self
+                .bucket
+                .presign_post(policy)
+                .await
+                .map_err(|e| unavailable(e, "signing the POST policy"))?;
+            // `key` first (some stores want it before the file), the rest in a stable order.
+            // `dynamic_fields` only holds the content-length-range, which is no form field.
+            let mut fields: Vec<(String, String)> = post.fields.into_iter().collect();
+            fields.sort_by(|a, b| (a.0 != "key", &a.0).cmp(&(b.0 != "key", &b.0)));
+            Ok(UploadTicket {
+                url: post.url,
+                method: UploadMethod::Post,
+                fields,
+                headers: Vec::new(),
+                expires_at,
+            })
+        })
+    }
+
+    fn head<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<ObjectMeta>, AppError>> {
+        Box::pin(async move {
+            match self.bucket.head_object(key.as_str()).await {
+                Ok((head, _)) => Ok(Some(ObjectMeta {
+                    size: head
+                        .content_length
+                        .and_then(|n| u64::try_from(n).ok())
+                        .unwrap_or(0),
+                    content_type: head.content_type,
+                })),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(unavailable(e, "HEAD object")),
+            }
+        })
+    }
+
+    fn open_read<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<BlobReader>, AppError>> {
+        Box::pin(async move {
+            match self.bucket.get_object_stream(key.as_str()).await {
+                Ok(stream) => {
+                    let bytes = stream.bytes.map_err(std::io::Error::other);
+                    Ok(Some(Box::new(StreamReader::new(bytes)) as BlobReader))
+                }
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(unavailable(e, "GET object")),
+            }
+        })
+    }
+
+    fn put_stream<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        content_type: &'a str,
+        mut reader: BlobReader,
+        max_bytes: u64,
+    ) -> BoxFuture<'a, Result<u64, AppError>> {
+        Box::pin(async move {
+            check_content_type(content_type)?;
+            // Read one part (or max_bytes + 1, when smaller) before deciding: a small
+            // stream is one PUT, a large one a sequential multipart upload, and memory
+            // never holds more than one part.
+            let first_limit = usize::try_from(max_bytes.saturating_add(1))
+                .unwrap_or(usize::MAX)
+                .min(PART_SIZE);
+            let mut first = Vec::new();
+            read_part(&mut reader, &mut first, first_limit)
+                .await
+                .map_err(super::read_interrupted)?;
+            if first.len() as u64 > max_bytes {
+                return Err(super::too_large(max_bytes));
+            }
+            if first.len() < PART_SIZE {
+                self.bucket
+                    .put_object_with_content_type(key.as_str(), &first, content_type)
+                    .await
+                    .map_err(|e| unavailable(e, "PUT object"))?;
+                return Ok(first.len() as u64);
+            }
+            self.put_multipart(key.as_str(), content_type, first, &mut reader, max_bytes)
+                .await
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async move {
+            match self.bucket.delete_object(key.as_str()).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_not_found(&e) => Ok(()),
+                Err(e) => Err(unavailable(e, "DELETE object")),
+            }
+        })
+    }
+
+    fn presign_download<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        expires: Duration,
+    ) -> BoxFuture<'a, Result<String, AppError>> {
+        Box::pin(async move {
+            let secs = expiry_secs(expires)?;
+            self.bucket
+                .presign_get(key.as_str(), secs, None)
+                .await
+                .map_err(|e| unavailable(e, "presigning a GET"))
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move {
+            // A one-key listing proves the endpoint, the credentials and the bucket.
+            self.bucket
+                .list_page(String::new(), None, None, None, Some(1))
+                .await
+                .map(|_| ())
+                .map_err(|e| unavailable(e, "listing the bucket"))
+        })
+    }
+}

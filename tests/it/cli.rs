@@ -268,3 +268,78 @@ fn export_schema_prints_the_committed_sdl() {
         gridwatch::graphql::sdl()
     );
 }
+
+async fn create_user_from_the_cli_while_serving(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let out = gridwatch_cmd(&app.fresh.url)
+        .args([
+            "create-user",
+            "--username",
+            "first.admin",
+            "--role",
+            "COUNTY_ADMIN",
+            "--region",
+            "140521",
+        ])
+        .env("GRIDWATCH_NEW_USER_PASSWORD", "Bootstrap-2026")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Bootstrap-2026"));
+    let (token, _) = app.login_with("first.admin", "Bootstrap-2026").await;
+    let me = app
+        .gql(Some(&token), "{ me { role region { code } } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["role"], "COUNTY_ADMIN");
+    // Wrong level, unknown region, duplicate name: refused with a clear message.
+    for (args, want) in [
+        (
+            [
+                "--username",
+                "x.y",
+                "--role",
+                "INSPECTOR",
+                "--region",
+                "140521",
+            ],
+            "VILLAGE",
+        ),
+        (
+            [
+                "--username",
+                "x.y",
+                "--role",
+                "INSPECTOR",
+                "--region",
+                "999999999999",
+            ],
+            "NOT_FOUND",
+        ),
+        (
+            [
+                "--username",
+                "first.admin",
+                "--role",
+                "COUNTY_ADMIN",
+                "--region",
+                "140521",
+            ],
+            "CONFLICT",
+        ),
+    ] {
+        let out = gridwatch_cmd(&app.fresh.url)
+            .arg("create-user")
+            .args(args)
+            .env("GRIDWATCH_NEW_USER_PASSWORD", "Bootstrap-2026")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
+both!(create_user_cli, create_user_from_the_cli_while_serving);

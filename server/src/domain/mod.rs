@@ -7,4 +7,5 @@ pub mod geo;
 pub mod grid;
 pub mod page;
 pub mod phone;
+pub mod sla;
 pub mod tipsters;

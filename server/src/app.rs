@@ -37,6 +37,10 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The WeChat mini-program login client.
     pub wechat: Arc<WechatClient>,
+    /// SQL statements executed by this process (for metrics and the N+1 test).
+    pub sql_statements: Arc<std::sync::atomic::AtomicU64>,
+    /// Serialises write transactions on SQLite.
+    pub write_gate: crate::domain::store::WriteGate,
     /// The evidence store (local folder or S3).
     pub storage: Arc<dyn BlobStore>,
 }
@@ -74,7 +78,14 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
             "拒绝在生产环境写入演示数据 / refusing to seed demo data when GRIDWATCH__ENV=production"
         );
     }
-    let db = db::connect(&config.database).await?;
+    let mut db = db::connect(&config.database).await?;
+    let sql_statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    {
+        let counter = Arc::clone(&sql_statements);
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
     db::migrate(&db).await?;
     if seed::is_empty(&db)
         .await
@@ -94,6 +105,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     let limits = Arc::new(RateLimits::new(&config.limits));
     let wechat = Arc::new(WechatClient::new(&config.wechat).context("WeChat client")?);
     let storage = storage::build(&config.storage, &config.server).context("evidence storage")?;
+    let write_gate = crate::domain::store::WriteGate::for_backend(db.get_database_backend());
     let config = Arc::new(config);
     let state = AppState {
         config: Arc::clone(&config),
@@ -104,6 +116,8 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         limits,
         wechat,
         storage,
+        write_gate,
+        sql_statements,
     };
     let mut builder = graphql::schema()
         .data(state.clone())

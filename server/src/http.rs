@@ -166,7 +166,8 @@ async fn graphql(
         viewer,
         bad_token,
     };
-    let mut resp = s.schema.execute(req.data(ctx)).await;
+    let loaders = crate::graphql::loaders::Loaders::new(&s.app.db);
+    let mut resp = s.schema.execute(req.data(ctx).data(loaders)).await;
     let retry_after = finish_errors(&mut resp.errors, lang, &request_id);
     let mut http = GraphQLResponse::from(resp).into_response();
     if let Some(secs) = retry_after {

@@ -153,7 +153,7 @@ pub const DEMO_TESTER_OPENID: &str = "demo-openid-public-tester";
 
 /// Seeds demo accounts for a local trial, after the base data: one county admin
 /// (`demo-admin`), one supervisor per township (`demo-sup-<township code>`), one
-/// inspector per village grid (`demo-insp-<village code>`, on duty) and one public
+/// inspector per village grid (`demo-insp-<village code>`) and one public
 /// tester. All staff share [`DEMO_PASSWORD`] and are flagged `demo`. Idempotent.
 pub async fn seed_demo(
     db: &DatabaseConnection,
@@ -213,7 +213,7 @@ pub async fn seed_demo(
             failed_logins: Set(0),
             locked_until: Set(None),
             demo: Set(true),
-            on_duty: Set(role == "INSPECTOR"),
+            on_duty: Set(false),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()

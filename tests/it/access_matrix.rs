@@ -73,6 +73,70 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
         | "loginWithWechat" => None,
         "me" => (who == Who::Anonymous).then_some("UNAUTHENTICATED"),
         "users" | "createUser" | "updateUser" | "deactivateUser" | "resetPassword" => manage(who),
+        "myTasks" => match who {
+            Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => None,
+        },
+        "myTips" | "submitTip" => match who {
+            Who::Public => None,
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
+        "tipByTrackingCode" => None,
+        "cases" | "createTask" => match who {
+            Who::Inspector if op == "cases" => (target != Target::Own).then_some("NOT_FOUND"),
+            Who::Inspector => Some("FORBIDDEN"),
+            other => manage(other),
+        },
+        // `case(id)` answers null, not an error, outside scope.
+        "case" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NULL"),
+            Who::Supervisor => {
+                matches!(target, Target::OtherTownship | Target::OtherCounty).then_some("NULL")
+            }
+            Who::Inspector => (target != Target::Own).then_some("NULL"),
+            Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
+        "reportCase" => match who {
+            Who::Inspector => (target != Target::Own).then_some("BAD_INPUT"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
+        "acceptCase" | "rejectCase" | "assignCase" | "verifyCase" | "extendCase" | "parkCase"
+        | "resumeCase" | "mergeCase" => match who {
+            Who::Inspector => Some(if target == Target::Own {
+                "FORBIDDEN"
+            } else {
+                "NOT_FOUND"
+            }),
+            other => manage(other),
+        },
+        "startCase" | "submitCase" => match who {
+            Who::Inspector => (target != Target::Own).then_some("NOT_FOUND"),
+            Who::Admin => Some(if target == Target::OtherCounty {
+                "NOT_FOUND"
+            } else {
+                "FORBIDDEN"
+            }),
+            Who::Supervisor => Some(if matches!(target, Target::Own | Target::SiblingVillage) {
+                "FORBIDDEN"
+            } else {
+                "NOT_FOUND"
+            }),
+            Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
+        "escalateCase" => match who {
+            Who::Inspector => (target != Target::Own).then_some("NOT_FOUND"),
+            other => manage(other),
+        },
+        "rateCase" => match who {
+            Who::Public => (target != Target::Own).then_some("NOT_FOUND"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
         "revealTipster" => match who {
             Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
             Who::Supervisor | Who::Inspector | Who::Public => Some("FORBIDDEN"),
@@ -124,6 +188,7 @@ struct World {
     supervisor: String,
     inspector: String,
     public: String,
+    public_tipster: i64,
     seq: std::sync::atomic::AtomicUsize,
 }
 
@@ -149,6 +214,7 @@ impl World {
             supervisor,
             inspector,
             public,
+            public_tipster: tester.id,
             seq: Default::default(),
         }
     }
@@ -188,16 +254,69 @@ impl World {
         u.id
     }
 
-    /// A tip-off case in the target's village with a tipster behind it.
+    /// A pending tip-off case in the target's village with a tipster behind it.
     async fn target_case(&self, app: &TestApp, target: Target) -> i64 {
-        let vault = dev_vault();
-        let t = gridwatch::domain::tipsters::find_or_create(
+        self.case_in(app, target, "PENDING", false, None).await
+    }
+
+    /// The demo inspector of the target's village (created for the other county).
+    async fn village_inspector(&self, app: &TestApp, target: Target) -> i64 {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let name = format!("demo-insp-{}", target.village());
+        if let Some(u) = entity::app_user::Entity::find()
+            .filter(entity::app_user::Column::Username.eq(&name))
+            .one(&app.db)
+            .await
+            .unwrap()
+        {
+            return u.id;
+        }
+        let snap = app.state.grid.snapshot();
+        create_user_unscoped(
             &app.db,
-            &vault,
-            &format!("openid-{}", self.next()),
+            &snap,
+            NewUser {
+                username: name,
+                password: "Target-pass-2026".into(),
+                role: "INSPECTOR".into(),
+                region_id: app.region_id(target.village()),
+                name: None,
+                phone: None,
+            },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .id
+    }
+
+    /// A case in the target's village in `status`, assigned to that village's
+    /// inspector when `assigned`, reported by `tipster` (a fresh one when `None`).
+    async fn case_in(
+        &self,
+        app: &TestApp,
+        target: Target,
+        status: &str,
+        assigned: bool,
+        tipster: Option<i64>,
+    ) -> i64 {
+        let tipster_id = match tipster {
+            Some(t) => t,
+            None => {
+                gridwatch::domain::tipsters::find_or_create(
+                    &app.db,
+                    &dev_vault(),
+                    &format!("openid-{}", self.next()),
+                )
+                .await
+                .unwrap()
+                .id
+            }
+        };
+        let assignee = if assigned {
+            Some(self.village_inspector(app, target).await)
+        } else {
+            None
+        };
         let snap = app.state.grid.snapshot();
         let region = snap.by_code(target.village()).unwrap();
         let category = entity::category::Entity::find()
@@ -207,21 +326,23 @@ impl World {
             .unwrap();
         let now = Utc::now();
         let (lat, lng) = region.centroid.unwrap();
+        let n = self.next();
         case::ActiveModel {
-            number: Set(format!("T-{}", self.next())),
-            tracking_code: Set(None),
+            number: Set(format!("T-{n}")),
+            tracking_code: Set(Some(format!("TRKA-{:04}-{:04}", n / 10_000, n % 10_000))),
             source: Set("TIP".into()),
             category_id: Set(category.id),
             title: Set("测试".into()),
             description: Set("测试案件".into()),
-            status: Set("PENDING".into()),
+            status: Set(status.into()),
             priority: Set("NORMAL".into()),
             region_id: Set(region.id),
             region_path: Set(region.path.clone()),
             lat: Set(lat),
             lng: Set(lng),
             outside_grid: Set(false),
-            tipster_id: Set(Some(t.id)),
+            tipster_id: Set(Some(tipster_id)),
+            assignee_id: Set(assignee),
             rework_count: Set(0),
             escalation_level: Set(0),
             version: Set(1),
@@ -326,9 +447,131 @@ impl World {
                     json!({ "id": id.to_string() }),
                 )
             }
+            "cases" => (
+                q("query($r: ID) { cases(filter: { regionId: $r }) { edges { node { id } } } }"),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "case" => {
+                let id = self.target_case(app, target).await;
+                (
+                    q("query($id: ID!) { case(id: $id) { id } }"),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "myTasks" => (q("{ myTasks { edges { node { id } } } }"), json!({})),
+            "myTips" => (q("{ myTips { trackingCode } }"), json!({})),
+            "tipByTrackingCode" => {
+                let id = self.target_case(app, target).await;
+                let c = case::Entity::find_by_id(id)
+                    .one(&app.db)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                (
+                    q("query($c: String!) { tipByTrackingCode(code: $c) { status } }"),
+                    json!({ "c": c.tracking_code }),
+                )
+            }
+            "submitTip" => (
+                q("mutation($i: SubmitTipInput!) { submitTip(input: $i) { trackingCode } }"),
+                json!({ "i": { "categoryCode": "DUST", "description": "工地扬尘严重", "location": { "lat": lat, "lng": lng }, "idempotencyKey": format!("matrix-{}", self.next()) } }),
+            ),
+            "reportCase" => (
+                q("mutation($i: ReportCaseInput!) { reportCase(input: $i) { id } }"),
+                json!({ "i": { "categoryCode": "DUST", "description": "巡查发现工地扬尘", "location": { "lat": lat, "lng": lng }, "idempotencyKey": format!("matrix-{}", self.next()) } }),
+            ),
+            "createTask" => (
+                q("mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }"),
+                json!({ "i": { "categoryCode": "DUST", "title": "检查工地", "description": "检查工地六个百分百", "regionId": village.id.to_string() } }),
+            ),
+            "acceptCase" | "rejectCase" | "extendCase" | "parkCase" | "assignCase"
+            | "mergeCase" => {
+                let id = self.case_in(app, target, "PENDING", false, None).await;
+                let (args, extra) = match op {
+                    "acceptCase" => ("", json!({})),
+                    "rejectCase" => (", reason: INVALID", json!({})),
+                    "extendCase" => (
+                        ", until: $until, reason: \"等待检测结果\"",
+                        json!({ "until": (Utc::now() + chrono::Duration::days(30)).to_rfc3339() }),
+                    ),
+                    "parkCase" => (", reason: \"等待上级认定\"", json!({})),
+                    "assignCase" => (
+                        ", assigneeId: $a",
+                        json!({ "a": self.village_inspector(app, target).await.to_string() }),
+                    ),
+                    _ => (
+                        ", into: $into",
+                        json!({ "into": self.case_in(app, target, "PENDING", false, None).await.to_string() }),
+                    ),
+                };
+                workflow_probe(op, id, args, extra)
+            }
+            "verifyCase" => {
+                let id = self.case_in(app, target, "SUBMITTED", true, None).await;
+                workflow_probe(op, id, ", approve: true", json!({}))
+            }
+            "resumeCase" => {
+                let id = self.case_in(app, target, "PENDING", false, None).await;
+                let mut am: case::ActiveModel = case::Entity::find_by_id(id)
+                    .one(&app.db)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .into();
+                am.parked_at = Set(Some(Utc::now()));
+                am.update(&app.db).await.unwrap();
+                workflow_probe(op, id, "", json!({}))
+            }
+            "startCase" => {
+                let id = self.case_in(app, target, "ASSIGNED", true, None).await;
+                workflow_probe(
+                    op,
+                    id,
+                    ", location: $loc",
+                    json!({ "loc": { "lat": lat, "lng": lng } }),
+                )
+            }
+            "submitCase" => {
+                let id = self.case_in(app, target, "IN_PROGRESS", true, None).await;
+                workflow_probe(op, id, ", note: \"已处置\"", json!({}))
+            }
+            "escalateCase" => {
+                let id = self.case_in(app, target, "ASSIGNED", true, None).await;
+                workflow_probe(op, id, ", reason: \"需要县级协调\"", json!({}))
+            }
+            "rateCase" => {
+                let tipster = (target == Target::Own).then_some(self.public_tipster);
+                let id = self.case_in(app, target, "CLOSED", true, tipster).await;
+                (
+                    q("mutation($id: ID!) { rateCase(id: $id, score: 4) { rating } }"),
+                    json!({ "id": id.to_string() }),
+                )
+            }
             other => panic!("operation `{other}` has no probe in the authorization matrix"),
         }
     }
+}
+
+fn workflow_probe(op: &str, id: i64, args: &str, extra: Value) -> (String, Value) {
+    let mut vars = extra;
+    vars["id"] = json!(id.to_string());
+    vars["version"] = json!(1);
+    let decls = [
+        ("until", "DateTime!"),
+        ("a", "ID!"),
+        ("into", "ID!"),
+        ("loc", "LocationInput!"),
+    ]
+    .iter()
+    .filter(|(k, _)| vars.get(*k).is_some())
+    .map(|(k, t)| format!(", ${k}: {t}"))
+    .collect::<String>();
+    (
+        format!(
+            "mutation($id: ID!, $version: Int!{decls}) {{ {op}(id: $id, version: $version{args}) {{ id }} }}"
+        ),
+        vars,
+    )
 }
 
 async fn authorization_matrix(backend: Backend) {
@@ -346,8 +589,10 @@ async fn authorization_matrix(backend: Backend) {
                 let body = app.gql(world.token(who), &query, vars).await;
                 let got = body["errors"][0]["extensions"]["code"].as_str();
                 let data_ok = body["data"].is_object() && body.get("errors").is_none();
+                let field_null = body["data"][op.as_str()].is_null();
                 let pass = match want {
-                    None => data_ok,
+                    None => data_ok && !field_null,
+                    Some("NULL") => data_ok && field_null,
                     Some(code) => got == Some(code),
                 };
                 rows += 1;

@@ -8,6 +8,7 @@ mod helpers;
 
 mod access_matrix;
 mod auth;
+mod cases;
 mod cli;
 mod grid;
 mod http_edge;

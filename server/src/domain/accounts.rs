@@ -478,6 +478,9 @@ pub struct UserPatch {
     pub name: Option<String>,
     /// New phone (encrypted, last four).
     pub phone: Option<(Vec<u8>, String)>,
+    /// Inspectors only: on duty, so new tip-offs in their grid are dispatched to them
+    /// at once.
+    pub on_duty: Option<bool>,
 }
 
 /// Updates role, region, name or phone of a user within scope. The user's next request
@@ -510,6 +513,15 @@ pub async fn update_user(
     am.region_id = Set(region_id);
     if let Some(n) = &patch.name {
         am.name = Set(check_name(n)?);
+    }
+    if let Some(d) = patch.on_duty {
+        if role != Role::Inspector && d {
+            return Err(AppError::bad_input(Msg::new(
+                "只有网格员可以设为值班",
+                "only inspectors can be on duty",
+            )));
+        }
+        am.on_duty = Set(d);
     }
     if let Some((enc, last4)) = patch.phone {
         am.phone_enc = Set(Some(enc));

@@ -52,6 +52,11 @@ pub struct TimeLimit {
 }
 
 impl TimeLimit {
+    /// Reads a stored limit; `None` when a value is not one we know.
+    pub fn from_row_pub(r: &category_time_limit::Model) -> Option<Self> {
+        Self::from_row(r)
+    }
+
     fn from_row(r: &category_time_limit::Model) -> Option<Self> {
         let priority = match r.priority.as_str() {
             "URGENT" => Priority::Urgent,

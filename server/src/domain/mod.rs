@@ -2,10 +2,14 @@
 
 pub mod access;
 pub mod accounts;
+pub mod cases;
 pub mod category;
+pub mod evidence_rules;
 pub mod geo;
 pub mod grid;
+pub mod idempotency;
 pub mod page;
 pub mod phone;
 pub mod sla;
+pub mod store;
 pub mod tipsters;

@@ -4,8 +4,10 @@
 //! export and the tests all start from it.
 
 mod auth;
+mod cases;
 mod grid;
 mod limits;
+pub mod loaders;
 mod pagination;
 mod scalars;
 mod tipsters;
@@ -23,7 +25,12 @@ use crate::http::RequestContext;
 
 /// Every query of the API.
 #[derive(MergedObject, Default)]
-pub struct Query(grid::GridQuery, auth::AuthQuery, users::UserQuery);
+pub struct Query(
+    grid::GridQuery,
+    auth::AuthQuery,
+    users::UserQuery,
+    cases::CaseQuery,
+);
 
 /// Every mutation of the API.
 #[derive(MergedObject, Default)]
@@ -31,6 +38,7 @@ pub struct Mutation(
     auth::AuthMutation,
     tipsters::TipsterMutation,
     users::UserMutation,
+    cases::CaseMutation,
 );
 
 /// The API's schema type.

@@ -14,7 +14,7 @@ use crate::domain::accounts::{self, NewUser, UserFilter as DomainFilter, UserPat
 use crate::error::AppError;
 
 /// A staff account.
-pub struct User(app_user::Model);
+pub struct User(pub app_user::Model);
 
 #[Object]
 impl User {
@@ -49,6 +49,10 @@ impl User {
     /// is stored encrypted.
     async fn phone(&self) -> Option<String> {
         self.0.phone_last4.as_ref().map(|l4| format!("*******{l4}"))
+    }
+    /// On duty: new tip-offs in the inspector's grid are dispatched to them at once.
+    async fn on_duty(&self) -> bool {
+        self.0.on_duty
     }
     /// A demo account (seeded by `serve --demo`).
     async fn demo(&self) -> bool {
@@ -88,6 +92,8 @@ pub struct UpdateUserInput {
     pub name: Option<String>,
     /// New mobile number.
     pub phone: Option<String>,
+    /// Inspectors: on duty (new tip-offs in their grid are dispatched to them at once).
+    pub on_duty: Option<bool>,
 }
 
 /// Filters of `users`.
@@ -188,6 +194,7 @@ impl UserMutation {
             region_id: input.region_id.as_ref().map(parse_id).transpose()?,
             name: input.name,
             phone: encrypt_phone(ctx, input.phone.as_deref())?,
+            on_duty: input.on_duty,
         };
         accounts::update_user(&st.db, &st.grid.snapshot(), v, parse_id(&id)?, patch)
             .await

@@ -1,0 +1,633 @@
+//! How cases come in: public tip-offs, patrol reports and supervisors' tasks; routing
+//! a location to its grid; deadlines; possible duplicates; tracking codes.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{app_user, case, case_follower, category};
+use rand::Rng;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::workflow::{append_event, idem_scope, limits_of, parse_priority};
+use super::{CaseSource, CaseStatus, OPEN_STATUSES};
+use crate::app::AppState;
+use crate::domain::access::{Role, Viewer};
+use crate::domain::category::Step;
+use crate::domain::geo::{CoordSystem, WgsPoint, haversine_m};
+use crate::domain::grid::{GridSnapshot, RegionLevel, RegionNode, path_is_within};
+use crate::domain::idempotency::IdemKey;
+use crate::domain::phone::Phone;
+use crate::domain::sla::{self, WorkCalendar};
+use crate::error::{AppError, Msg};
+
+/// A reported location.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Location {
+    /// Latitude in `coord`.
+    pub lat: f64,
+    /// Longitude in `coord`.
+    pub lng: f64,
+    /// GCJ-02 from WeChat and Chinese map SDKs, or WGS-84.
+    pub gcj02: bool,
+    /// Horizontal accuracy in metres, when the device gives it.
+    pub accuracy_m: Option<f64>,
+}
+
+impl Location {
+    fn to_wgs(self) -> Result<WgsPoint, AppError> {
+        if let Some(a) = self.accuracy_m
+            && !(a.is_finite() && (0.0..=100_000.0).contains(&a))
+        {
+            return Err(AppError::bad_input(Msg::new(
+                "定位精度无效",
+                "invalid accuracyM",
+            )));
+        }
+        let coord = if self.gcj02 {
+            CoordSystem::Gcj02
+        } else {
+            CoordSystem::Wgs84
+        };
+        WgsPoint::from_client(self.lat, self.lng, coord)
+    }
+}
+
+/// Where a point belongs: its village grid, or — outside every grid — the nearest
+/// township, flagged.
+pub fn route(grid: &GridSnapshot, p: WgsPoint) -> Result<(&RegionNode, bool), AppError> {
+    if let Some(v) = grid.locate(p) {
+        return Ok((v, false));
+    }
+    grid.nearest_township(p).map(|t| (t, true)).ok_or_else(|| {
+        AppError::bad_input(Msg::new(
+            "该位置不在任何网格附近，无法受理",
+            "the location is not near any grid of this system",
+        ))
+    })
+}
+
+fn clean(
+    text: &str,
+    what_zh: &str,
+    what_en: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, AppError> {
+    let t = text.trim();
+    let n = t.chars().count();
+    if n < min || n > max {
+        return Err(AppError::bad_input(Msg::new(
+            format!("{what_zh}长度应为 {min} 到 {max} 个字"),
+            format!("{what_en} must be {min}–{max} characters"),
+        )));
+    }
+    Ok(t.to_owned())
+}
+
+async fn category_by_code<C: ConnectionTrait>(
+    conn: &C,
+    code: &str,
+) -> Result<category::Model, AppError> {
+    category::Entity::find()
+        .filter(category::Column::Code.eq(code))
+        .filter(category::Column::Active.eq(true))
+        .one(conn)
+        .await?
+        .ok_or_else(|| {
+            AppError::bad_input(Msg::new(
+                format!("未知的问题类别：{code}"),
+                format!("unknown category: {code}"),
+            ))
+        })
+}
+
+/// A 12-character tracking code from an alphabet without look-alikes (~60 bits).
+fn new_tracking_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    let chars: String = (0..12)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    format!("{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
+}
+
+/// The open case of the same category nearest to `p` within the category's radius and
+/// time window, if any.
+async fn find_duplicate<C: ConnectionTrait>(
+    conn: &C,
+    cat: &category::Model,
+    p: WgsPoint,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, AppError> {
+    let radius = cat.duplicate_radius_m.max(0.0);
+    let dlat = radius / 111_000.0;
+    let dlng = radius / (111_000.0 * p.lat.degrees().to_radians().cos().max(0.01));
+    let since = now - Duration::hours(i64::from(cat.duplicate_window_hours.max(0)));
+    let (lat, lng) = (p.lat.degrees(), p.lng.degrees());
+    let candidates = case::Entity::find()
+        .filter(case::Column::CategoryId.eq(cat.id))
+        .filter(case::Column::Status.is_in(OPEN_STATUSES))
+        .filter(case::Column::MergedInto.is_null())
+        .filter(case::Column::CreatedAt.gte(since))
+        .filter(case::Column::Lat.between(lat - dlat, lat + dlat))
+        .filter(case::Column::Lng.between(lng - dlng, lng + dlng))
+        .all(conn)
+        .await?;
+    Ok(candidates
+        .into_iter()
+        .map(|c| (haversine_m(lat, lng, c.lat, c.lng), c))
+        .filter(|(d, _)| *d <= radius)
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)))
+        .map(|(_, c)| c.duplicate_of.unwrap_or(c.id)))
+}
+
+struct NewCase {
+    source: CaseSource,
+    category: category::Model,
+    title: String,
+    description: String,
+    priority: &'static str,
+    region: RegionNode,
+    outside_grid: bool,
+    point: WgsPoint,
+    accuracy_m: Option<f64>,
+    address: Option<String>,
+    tipster_id: Option<i64>,
+    reporter_id: Option<i64>,
+    created_by: Option<i64>,
+    assignee_id: Option<i64>,
+    site_id: Option<i64>,
+    status: CaseStatus,
+    accepted: bool,
+    started: bool,
+    due_at: Option<DateTime<Utc>>,
+    duplicate_of: Option<i64>,
+    tracking_code: Option<String>,
+}
+
+/// Inserts a case and its first event (version 1) in `conn`'s transaction.
+async fn insert_case<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    n: NewCase,
+    action: &str,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<case::Model, AppError> {
+    let temp_number = format!("tmp-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
+    let row = case::ActiveModel {
+        number: Set(temp_number),
+        tracking_code: Set(n.tracking_code),
+        source: Set(n.source.as_str().to_owned()),
+        category_id: Set(n.category.id),
+        title: Set(n.title),
+        description: Set(n.description),
+        status: Set(n.status.as_str().to_owned()),
+        priority: Set(n.priority.to_owned()),
+        region_id: Set(n.region.id),
+        region_path: Set(n.region.path.clone()),
+        lat: Set(n.point.lat.degrees()),
+        lng: Set(n.point.lng.degrees()),
+        accuracy_m: Set(n.accuracy_m),
+        outside_grid: Set(n.outside_grid),
+        address: Set(n.address),
+        tipster_id: Set(n.tipster_id),
+        reporter_id: Set(n.reporter_id),
+        created_by: Set(n.created_by),
+        assignee_id: Set(n.assignee_id),
+        site_id: Set(n.site_id),
+        duplicate_of: Set(n.duplicate_of),
+        rework_count: Set(0),
+        escalation_level: Set(0),
+        version: Set(1),
+        accepted_at: Set(n.accepted.then_some(now)),
+        started_at: Set(n.started.then_some(now)),
+        due_at: Set(n.due_at),
+        parked_seconds: Set(0),
+        extended_count: Set(0),
+        checkin_far: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    // A readable number once the id is known: local date + id.
+    let local = now.with_timezone(&sla::SHANGHAI);
+    let mut am: case::ActiveModel = row.clone().into();
+    am.number = Set(format!("{}{:06}", local.format("%Y%m%d"), row.id));
+    let row = am.update(conn).await?;
+    append_event(
+        conn,
+        row.id,
+        1,
+        viewer,
+        action,
+        None,
+        Some(n.status),
+        None,
+        data,
+        now,
+    )
+    .await?;
+    Ok(row)
+}
+
+/// The public's tip-off (举报).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TipInput {
+    /// Category code, e.g. `OPEN_BURNING`.
+    pub category_code: String,
+    /// What the tipster saw.
+    pub description: String,
+    /// Where.
+    pub location: Location,
+    /// Address as the tipster describes it.
+    pub address: Option<String>,
+    /// A phone number for a call-back (stored encrypted in the vault).
+    pub phone: Option<String>,
+}
+
+/// Submits a tip-off: routed to the village grid of its location (nearest township,
+/// flagged, outside every grid), dispatched at once to the grid's on-duty inspector
+/// when there is one, linked to an open case nearby as a possible duplicate.
+pub async fn submit_tip(
+    st: &AppState,
+    viewer: &Viewer,
+    input: TipInput,
+    idempotency_key: &str,
+) -> Result<case::Model, AppError> {
+    let me = viewer.public()?;
+    let idem = IdemKey::new(idem_scope(viewer), idempotency_key, "SUBMIT_TIP", &input)?;
+    if let Some(done) = idem.replay(&st.db).await? {
+        return Ok(done);
+    }
+    let description = clean(&input.description, "问题描述", "description", 5, 2000)?;
+    let address = input
+        .address
+        .as_deref()
+        .map(|a| clean(a, "地址", "address", 1, 200))
+        .transpose()?;
+    let phone = input.phone.as_deref().map(Phone::try_from).transpose()?;
+    let point = input.location.to_wgs()?;
+    let cat = category_by_code(&st.db, &input.category_code).await?;
+    let grid = st.grid.snapshot();
+    let (region, outside) = route(&grid, point)?;
+    let now = Utc::now();
+    let limits = limits_of(&st.db, cat.id).await?;
+    let calendar = WorkCalendar::load(&st.db, sla::WorkingHours::default()).await?;
+
+    let _gate = st.write_gate.enter().await;
+    if let Some(done) = idem.replay(&st.db).await? {
+        return Ok(done);
+    }
+    let on_duty = if region.level == RegionLevel::Village {
+        app_user::Entity::find()
+            .filter(app_user::Column::RegionId.eq(region.id))
+            .filter(app_user::Column::Role.eq(Role::Inspector.as_str()))
+            .filter(app_user::Column::Active.eq(true))
+            .filter(app_user::Column::OnDuty.eq(true))
+            .order_by_asc(app_user::Column::Id)
+            .one(&st.db)
+            .await?
+    } else {
+        None
+    };
+    let (status, step) = match on_duty {
+        Some(_) => (CaseStatus::Assigned, Step::Handle),
+        None => (CaseStatus::Pending, Step::Accept),
+    };
+    let priority = crate::domain::category::Priority::Normal;
+    let due_at = sla::due_at(&calendar, &limits, priority, step, now);
+    let duplicate_of = find_duplicate(&st.db, &cat, point, now).await?;
+    let title: String = description.chars().take(30).collect();
+    let result = async {
+        let txn = st.db.begin().await?;
+        if let Some(p) = &phone {
+            crate::domain::tipsters::set_phone(&txn, &st.vault, me.tipster_id, p).await?;
+        }
+        let row = insert_case(
+            &txn,
+            viewer,
+            NewCase {
+                source: CaseSource::Tip,
+                category: cat.clone(),
+                title,
+                description,
+                priority: "NORMAL",
+                region: region.clone(),
+                outside_grid: outside,
+                point,
+                accuracy_m: input.location.accuracy_m,
+                address,
+                tipster_id: Some(me.tipster_id),
+                reporter_id: None,
+                created_by: None,
+                assignee_id: on_duty.as_ref().map(|u| u.id),
+                site_id: None,
+                status,
+                accepted: on_duty.is_some(),
+                started: false,
+                due_at,
+                duplicate_of,
+                tracking_code: Some(new_tracking_code()),
+            },
+            "SUBMIT_TIP",
+            json!({ "outsideGrid": outside, "autoAssignedTo": on_duty.as_ref().map(|u| u.id), "possibleDuplicateOf": duplicate_of }),
+            now,
+        )
+        .await?;
+        case_follower::ActiveModel {
+            case_id: Set(row.id),
+            tipster_id: Set(me.tipster_id),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        idem.record(&txn, &row).await?;
+        txn.commit().await?;
+        Ok::<_, AppError>(row)
+    }
+    .await;
+    match result {
+        Ok(r) => Ok(r),
+        Err(e) => idem.replay(&st.db).await?.ok_or(e),
+    }
+}
+
+/// An inspector's report of a problem found on patrol.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportInput {
+    /// Category code.
+    pub category_code: String,
+    /// What was found.
+    pub description: String,
+    /// Where (must be inside the inspector's own grid).
+    pub location: Location,
+}
+
+/// Reports a problem found on patrol: starts `IN_PROGRESS`, assigned to the reporter,
+/// who must be standing in their own grid.
+pub async fn report_case(
+    st: &AppState,
+    viewer: &Viewer,
+    input: ReportInput,
+    idempotency_key: &str,
+) -> Result<case::Model, AppError> {
+    let me = viewer.staff_with(&[Role::Inspector])?;
+    let idem = IdemKey::new(idem_scope(viewer), idempotency_key, "REPORT_CASE", &input)?;
+    if let Some(done) = idem.replay(&st.db).await? {
+        return Ok(done);
+    }
+    let description = clean(&input.description, "问题描述", "description", 5, 2000)?;
+    let point = input.location.to_wgs()?;
+    let cat = category_by_code(&st.db, &input.category_code).await?;
+    let grid = st.grid.snapshot();
+    let region = grid
+        .locate(point)
+        .filter(|r| r.id == me.region_id)
+        .ok_or_else(|| {
+            AppError::bad_input(Msg::new(
+                "上报位置不在你负责的网格内",
+                "the location is outside your own grid",
+            ))
+        })?
+        .clone();
+    let now = Utc::now();
+    let limits = limits_of(&st.db, cat.id).await?;
+    let calendar = WorkCalendar::load(&st.db, sla::WorkingHours::default()).await?;
+    let due_at = sla::due_at(
+        &calendar,
+        &limits,
+        crate::domain::category::Priority::Normal,
+        Step::Handle,
+        now,
+    );
+    let _gate = st.write_gate.enter().await;
+    if let Some(done) = idem.replay(&st.db).await? {
+        return Ok(done);
+    }
+    let title: String = description.chars().take(30).collect();
+    let result = async {
+        let txn = st.db.begin().await?;
+        let row = insert_case(
+            &txn,
+            viewer,
+            NewCase {
+                source: CaseSource::Patrol,
+                category: cat.clone(),
+                title,
+                description,
+                priority: "NORMAL",
+                region,
+                outside_grid: false,
+                point,
+                accuracy_m: input.location.accuracy_m,
+                address: None,
+                tipster_id: None,
+                reporter_id: Some(me.user_id),
+                created_by: Some(me.user_id),
+                assignee_id: Some(me.user_id),
+                site_id: None,
+                status: CaseStatus::InProgress,
+                accepted: true,
+                started: true,
+                due_at,
+                duplicate_of: None,
+                tracking_code: None,
+            },
+            "REPORT",
+            json!({}),
+            now,
+        )
+        .await?;
+        idem.record(&txn, &row).await?;
+        txn.commit().await?;
+        Ok::<_, AppError>(row)
+    }
+    .await;
+    match result {
+        Ok(r) => Ok(r),
+        Err(e) => idem.replay(&st.db).await?.ok_or(e),
+    }
+}
+
+/// A supervisor's inspection task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskInput {
+    /// Category code.
+    pub category_code: String,
+    /// Short title.
+    pub title: String,
+    /// What to do.
+    pub description: String,
+    /// Where, if a point is known …
+    pub location: Option<Location>,
+    /// … otherwise the grid (its centre is used as the location).
+    pub region_id: Option<i64>,
+    /// Inspector to dispatch to at once.
+    pub assignee_id: Option<i64>,
+    /// An explicit deadline (default: the category's handling limit).
+    pub due_at: Option<DateTime<Utc>>,
+    /// The supervised site the task is about.
+    pub site_id: Option<i64>,
+    /// `URGENT`, `HIGH` or `NORMAL` (default).
+    pub priority: Option<String>,
+}
+
+/// Creates an inspection task: `ASSIGNED` with an assignee, else `PENDING`.
+pub async fn create_task(
+    st: &AppState,
+    viewer: &Viewer,
+    input: TaskInput,
+    idempotency_key: Option<&str>,
+) -> Result<case::Model, AppError> {
+    let me = viewer.staff_with(&[Role::TownshipSupervisor, Role::CountyAdmin])?;
+    let idem = idempotency_key
+        .map(|k| IdemKey::new(idem_scope(viewer), k, "CREATE_TASK", &input))
+        .transpose()?;
+    if let Some(k) = &idem
+        && let Some(done) = k.replay(&st.db).await?
+    {
+        return Ok(done);
+    }
+    let title = clean(&input.title, "标题", "title", 2, 200)?;
+    let description = clean(&input.description, "任务说明", "description", 2, 2000)?;
+    let cat = category_by_code(&st.db, &input.category_code).await?;
+    let priority: &'static str = match input.priority.as_deref() {
+        None | Some("NORMAL") => "NORMAL",
+        Some("HIGH") => "HIGH",
+        Some("URGENT") => "URGENT",
+        Some(other) => {
+            return Err(AppError::bad_input(Msg::new(
+                format!("优先级无效：{other}"),
+                format!("invalid priority {other}"),
+            )));
+        }
+    };
+    let grid = st.grid.snapshot();
+    let (region, point) = match (input.location, input.region_id) {
+        (Some(loc), _) => {
+            let p = loc.to_wgs()?;
+            let (r, _) = route(&grid, p)?;
+            (r.clone(), p)
+        }
+        (None, Some(rid)) => {
+            let r = grid
+                .get(rid)
+                .ok_or_else(|| AppError::not_found("区域", "region"))?;
+            let (lat, lng) = r.centroid.ok_or_else(|| {
+                AppError::bad_input(Msg::new(
+                    "该区域没有边界，请给出位置",
+                    "the region has no boundary; give a location",
+                ))
+            })?;
+            (
+                r.clone(),
+                WgsPoint::from_client(lat, lng, CoordSystem::Wgs84)?,
+            )
+        }
+        (None, None) => {
+            return Err(AppError::bad_input(Msg::new(
+                "请给出位置或网格",
+                "give a location or a regionId",
+            )));
+        }
+    };
+    if !path_is_within(&region.path, &me.region_path) {
+        return Err(AppError::not_found("区域", "region"));
+    }
+    if let Some(a) = input.assignee_id {
+        let u = app_user::Entity::find_by_id(a).one(&st.db).await?;
+        let ok = u.as_ref().is_some_and(|u| {
+            u.active
+                && u.role == Role::Inspector.as_str()
+                && grid
+                    .get(u.region_id)
+                    .is_some_and(|r| path_is_within(&r.path, &me.region_path))
+        });
+        if !ok {
+            return Err(AppError::not_found("网格员", "inspector"));
+        }
+    }
+    let now = Utc::now();
+    if let Some(d) = input.due_at
+        && d <= now
+    {
+        return Err(AppError::bad_input(Msg::new(
+            "期限须晚于现在",
+            "dueAt must be in the future",
+        )));
+    }
+    let limits = limits_of(&st.db, cat.id).await?;
+    let calendar = WorkCalendar::load(&st.db, sla::WorkingHours::default()).await?;
+    let due_at = input.due_at.or_else(|| {
+        sla::due_at(
+            &calendar,
+            &limits,
+            parse_priority(priority),
+            Step::Handle,
+            now,
+        )
+    });
+    let status = if input.assignee_id.is_some() {
+        CaseStatus::Assigned
+    } else {
+        CaseStatus::Pending
+    };
+    let _gate = st.write_gate.enter().await;
+    if let Some(k) = &idem
+        && let Some(done) = k.replay(&st.db).await?
+    {
+        return Ok(done);
+    }
+    let result = async {
+        let txn = st.db.begin().await?;
+        let row = insert_case(
+            &txn,
+            viewer,
+            NewCase {
+                source: CaseSource::Task,
+                category: cat.clone(),
+                title,
+                description,
+                priority,
+                region,
+                outside_grid: false,
+                point,
+                accuracy_m: input.location.and_then(|l| l.accuracy_m),
+                address: None,
+                tipster_id: None,
+                reporter_id: None,
+                created_by: Some(me.user_id),
+                assignee_id: input.assignee_id,
+                site_id: input.site_id,
+                status,
+                accepted: true,
+                started: false,
+                due_at,
+                duplicate_of: None,
+                tracking_code: None,
+            },
+            "CREATE_TASK",
+            json!({ "assigneeId": input.assignee_id }),
+            now,
+        )
+        .await?;
+        if let Some(k) = &idem {
+            k.record(&txn, &row).await?;
+        }
+        txn.commit().await?;
+        Ok::<_, AppError>(row)
+    }
+    .await;
+    match (result, &idem) {
+        (Ok(r), _) => Ok(r),
+        (Err(e), Some(k)) => k.replay(&st.db).await?.ok_or(e),
+        (Err(e), None) => Err(e),
+    }
+}

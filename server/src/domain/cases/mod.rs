@@ -1,0 +1,451 @@
+//! Cases: everything that must be tracked to closure — public tip-offs, problems found
+//! on patrol, tasks from supervisors — with an append-only event trail.
+//!
+//! - [`intake`]: how cases come in (tip-off, patrol report, task), routing and duplicates.
+//! - [`workflow`]: the state machine, who may do what, conflicts and idempotency.
+//! - this module: the vocabulary, scope rules and queries.
+
+pub mod intake;
+pub mod workflow;
+
+use chrono::{DateTime, Utc};
+use entity::{case, case_event, case_follower};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::access::{Role, Viewer};
+use super::grid::{GridSnapshot, path_is_within};
+use super::page::{Page, PageRequest};
+use crate::error::{AppError, Msg};
+
+/// Where a case is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum CaseStatus {
+    /// Reported, waiting to be filed and dispatched.
+    Pending,
+    /// Dispatched to an inspector.
+    Assigned,
+    /// The inspector checked in on site (or found it on patrol) and is handling it.
+    InProgress,
+    /// The inspector submitted the result; waiting for verification.
+    Submitted,
+    /// Verified and closed.
+    Closed,
+    /// Not a case: invalid, duplicate or out of scope.
+    Rejected,
+}
+
+impl CaseStatus {
+    /// Every status.
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Assigned,
+        Self::InProgress,
+        Self::Submitted,
+        Self::Closed,
+        Self::Rejected,
+    ];
+
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Assigned => "ASSIGNED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Submitted => "SUBMITTED",
+            Self::Closed => "CLOSED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the case still needs work.
+    pub fn is_open(self) -> bool {
+        !matches!(self, Self::Closed | Self::Rejected)
+    }
+
+    /// Chinese label for people.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Pending => "待受理",
+            Self::Assigned => "已派发",
+            Self::InProgress => "处置中",
+            Self::Submitted => "待核查",
+            Self::Closed => "已办结",
+            Self::Rejected => "不予受理",
+        }
+    }
+}
+
+/// Open statuses, as stored.
+pub const OPEN_STATUSES: [&str; 4] = ["PENDING", "ASSIGNED", "IN_PROGRESS", "SUBMITTED"];
+
+/// How a case came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CaseSource {
+    /// A public tip-off (举报) through the mini-program.
+    Tip,
+    /// Found by an inspector on patrol (巡查上报).
+    Patrol,
+    /// An inspection task created by a supervisor.
+    Task,
+    /// A random inspection (双随机).
+    Random,
+}
+
+impl CaseSource {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tip => "TIP",
+            Self::Patrol => "PATROL",
+            Self::Task => "TASK",
+            Self::Random => "RANDOM",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Tip, Self::Patrol, Self::Task, Self::Random]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// Parses a stored status, treating an unreadable one as an internal error.
+pub fn status_of(c: &case::Model) -> Result<CaseStatus, AppError> {
+    CaseStatus::parse(&c.status)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("case {} has status {}", c.id, c.status)))
+}
+
+pub(crate) fn case_not_found() -> AppError {
+    AppError::not_found("案件", "case")
+}
+
+/// Whether a staff viewer may see a case: county and township staff everything under
+/// their region; an inspector their own grid and whatever is assigned to them.
+pub fn staff_can_see(viewer: &Viewer, c: &case::Model) -> bool {
+    match viewer {
+        Viewer::Staff(s) => match s.role {
+            Role::CountyAdmin | Role::TownshipSupervisor => {
+                path_is_within(&c.region_path, &s.region_path)
+            }
+            Role::Inspector => c.region_id == s.region_id || c.assignee_id == Some(s.user_id),
+            Role::Public => false,
+        },
+        _ => false,
+    }
+}
+
+/// A case the staff viewer may see, or `NOT_FOUND` (missing and out of scope look alike).
+pub async fn get_for_staff(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<case::Model, AppError> {
+    viewer.staff()?;
+    let c = case::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(case_not_found)?;
+    if staff_can_see(viewer, &c) {
+        Ok(c)
+    } else {
+        Err(case_not_found())
+    }
+}
+
+/// Filters of `cases`.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Only these statuses.
+    pub status: Vec<CaseStatus>,
+    /// Only this category.
+    pub category_code: Option<String>,
+    /// Only cases within this region's subtree.
+    pub region_id: Option<i64>,
+    /// Only cases assigned to this user.
+    pub assignee_id: Option<i64>,
+    /// Only this source.
+    pub source: Option<CaseSource>,
+    /// Only overdue (true) or not overdue (false) open cases.
+    pub overdue: Option<bool>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Number, title or description contains this text.
+    pub text: Option<String>,
+}
+
+fn subtree(column: case::Column, path: &str) -> Condition {
+    Condition::any()
+        .add(column.eq(path))
+        .add(column.like(format!("{path}/%")))
+}
+
+/// The cases the staff viewer may see, filtered, newest first, one page (keyset on id).
+pub async fn list(
+    db: &DatabaseConnection,
+    grid: &GridSnapshot,
+    viewer: &Viewer,
+    filter: CaseFilter,
+    page: PageRequest,
+) -> Result<Page<case::Model>, AppError> {
+    let staff = viewer.staff()?;
+    let mut q = case::Entity::find();
+    q = match staff.role {
+        Role::CountyAdmin | Role::TownshipSupervisor => {
+            q.filter(subtree(case::Column::RegionPath, &staff.region_path))
+        }
+        _ => q.filter(
+            Condition::any()
+                .add(case::Column::RegionId.eq(staff.region_id))
+                .add(case::Column::AssigneeId.eq(staff.user_id)),
+        ),
+    };
+    if let Some(rid) = filter.region_id {
+        let r = grid
+            .get(rid)
+            .ok_or_else(|| AppError::not_found("区域", "region"))?;
+        let visible = path_is_within(&r.path, &staff.region_path)
+            || path_is_within(&staff.region_path, &r.path);
+        if !visible {
+            return Err(AppError::not_found("区域", "region"));
+        }
+        q = q.filter(subtree(case::Column::RegionPath, &r.path));
+    }
+    if !filter.status.is_empty() {
+        q = q.filter(case::Column::Status.is_in(filter.status.iter().map(|s| s.as_str())));
+    }
+    if let Some(code) = &filter.category_code {
+        let cat = entity::category::Entity::find()
+            .filter(entity::category::Column::Code.eq(code))
+            .one(db)
+            .await?
+            .ok_or_else(|| AppError::not_found("案件类别", "category"))?;
+        q = q.filter(case::Column::CategoryId.eq(cat.id));
+    }
+    if let Some(a) = filter.assignee_id {
+        q = q.filter(case::Column::AssigneeId.eq(a));
+    }
+    if let Some(s) = filter.source {
+        q = q.filter(case::Column::Source.eq(s.as_str()));
+    }
+    let now = Utc::now();
+    match filter.overdue {
+        Some(true) => {
+            q = q
+                .filter(case::Column::Status.is_in(OPEN_STATUSES))
+                .filter(case::Column::DueAt.lt(now))
+                .filter(case::Column::ParkedAt.is_null());
+        }
+        Some(false) => {
+            q = q.filter(
+                Condition::any()
+                    .add(case::Column::Status.is_not_in(OPEN_STATUSES))
+                    .add(case::Column::DueAt.is_null())
+                    .add(case::Column::DueAt.gte(now))
+                    .add(case::Column::ParkedAt.is_not_null()),
+            );
+        }
+        None => {}
+    }
+    if let Some(f) = filter.created_from {
+        q = q.filter(case::Column::CreatedAt.gte(f));
+    }
+    if let Some(t) = filter.created_to {
+        q = q.filter(case::Column::CreatedAt.lt(t));
+    }
+    if let Some(t) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let t: String = t
+            .chars()
+            .filter(|c| !matches!(c, '%' | '_' | '\\'))
+            .take(64)
+            .collect();
+        q = q.filter(
+            Condition::any()
+                .add(case::Column::Number.contains(&t))
+                .add(case::Column::Title.contains(&t))
+                .add(case::Column::Description.contains(&t)),
+        );
+    }
+    if let Some(after) = page.after {
+        q = q.filter(case::Column::Id.lt(after));
+    }
+    let rows = q
+        .order_by_desc(case::Column::Id)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, page))
+}
+
+/// The inspector's open work: cases assigned to them, most urgent first.
+pub async fn my_tasks(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    page: PageRequest,
+) -> Result<Page<case::Model>, AppError> {
+    let staff = viewer.staff()?;
+    let mut q = case::Entity::find()
+        .filter(case::Column::AssigneeId.eq(staff.user_id))
+        .filter(case::Column::Status.is_in(["ASSIGNED", "IN_PROGRESS", "SUBMITTED"]));
+    if let Some(after) = page.after {
+        q = q.filter(case::Column::Id.lt(after));
+    }
+    let rows = q
+        .order_by_desc(case::Column::Id)
+        .limit(page.fetch_limit())
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, page))
+}
+
+/// The tip-offs a member of the public submitted or follows, newest first.
+pub async fn my_tips(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+) -> Result<Vec<case::Model>, AppError> {
+    let me = viewer.public()?;
+    let followed: Vec<i64> = case_follower::Entity::find()
+        .filter(case_follower::Column::TipsterId.eq(me.tipster_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| f.case_id)
+        .collect();
+    Ok(case::Entity::find()
+        .filter(
+            Condition::any()
+                .add(case::Column::TipsterId.eq(me.tipster_id))
+                .add(case::Column::Id.is_in(followed)),
+        )
+        .order_by_desc(case::Column::Id)
+        .limit(200)
+        .all(db)
+        .await?)
+}
+
+/// A case by its tracking code (the tipster's receipt). Anyone holding the code may
+/// see the public view; an unknown code is `NOT_FOUND`.
+pub async fn by_tracking_code(
+    db: &DatabaseConnection,
+    code: &str,
+) -> Result<case::Model, AppError> {
+    let code = normalise_tracking_code(code)?;
+    let c = case::Entity::find()
+        .filter(case::Column::TrackingCode.eq(code))
+        .one(db)
+        .await?
+        .ok_or_else(case_not_found)?;
+    // A merged tip-off is followed on the surviving case.
+    match c.merged_into {
+        Some(target) => case::Entity::find_by_id(target)
+            .one(db)
+            .await?
+            .ok_or_else(case_not_found),
+        None => Ok(c),
+    }
+}
+
+/// Upper-cases and strips separators; `BAD_INPUT` for anything that cannot be a code.
+pub fn normalise_tracking_code(code: &str) -> Result<String, AppError> {
+    let c: String = code
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if c.len() == 12 && c.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(format!("{}-{}-{}", &c[0..4], &c[4..8], &c[8..12]))
+    } else {
+        Err(AppError::bad_input(Msg::new(
+            "查询码格式不正确",
+            "malformed tracking code",
+        )))
+    }
+}
+
+/// The events of a case in order.
+pub async fn events(
+    db: &DatabaseConnection,
+    case_id: i64,
+) -> Result<Vec<case_event::Model>, AppError> {
+    Ok(case_event::Entity::find()
+        .filter(case_event::Column::CaseId.eq(case_id))
+        .order_by_asc(case_event::Column::Seq)
+        .all(db)
+        .await?)
+}
+
+/// Open cases linked to `case_id` as possible duplicates that the viewer may see.
+pub async fn possible_duplicates(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    case_id: i64,
+) -> Result<Vec<case::Model>, AppError> {
+    let rows = case::Entity::find()
+        .filter(case::Column::DuplicateOf.eq(case_id))
+        .filter(case::Column::MergedInto.is_null())
+        .order_by_asc(case::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|c| staff_can_see(viewer, c))
+        .collect())
+}
+
+/// The latest event of each case, in one query (for list pages).
+pub async fn last_events(
+    db: &DatabaseConnection,
+    case_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, case_event::Model>, AppError> {
+    // Each case's last event has seq == its version; one IN query over the pairs is
+    // portable, but a max-per-group subquery is simpler and index-friendly.
+    let sub = case_event::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::expr(Func::max(Expr::col(case_event::Column::Seq))),
+            "seq",
+        )
+        .column(case_event::Column::CaseId)
+        .filter(case_event::Column::CaseId.is_in(case_ids.to_vec()))
+        .group_by(case_event::Column::CaseId)
+        .into_tuple::<(Option<i32>, i64)>()
+        .all(db)
+        .await?;
+    let mut cond = Condition::any();
+    let mut any = false;
+    for (seq, cid) in sub {
+        if let Some(seq) = seq {
+            any = true;
+            cond = cond.add(
+                Condition::all()
+                    .add(case_event::Column::CaseId.eq(cid))
+                    .add(case_event::Column::Seq.eq(seq)),
+            );
+        }
+    }
+    if !any {
+        return Ok(Default::default());
+    }
+    Ok(case_event::Entity::find()
+        .filter(cond)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.case_id, e))
+        .collect())
+}

@@ -1,0 +1,281 @@
+//! Cases from discovery to closure, over HTTP on both databases.
+
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::{Backend, TestApp, error_code};
+
+pub const CASE_FIELDS: &str = "id number version status source reworkCount escalationLevel dueAt remainingSeconds overdue parked outsideGrid \
+    checkinDistanceM checkinFar extendedCount region { code } assignee { username } category { code } tipster duplicateOf { id } \
+    possibleDuplicates { id } lastEvent { seq action } events { seq action fromStatus toStatus actorRole note }";
+
+const SUBMIT_TIP: &str = "mutation($i: SubmitTipInput!) { submitTip(input: $i) { trackingCode tip { status township notes { text } } } }";
+
+/// A WeChat user logged in through the stand-in: (access token, tracking helper).
+pub async fn public_login(app: &TestApp, openid: &str) -> String {
+    let b = app
+        .graphql(
+            "mutation($c: String!) { loginWithWechat(code: $c) { accessToken } }",
+            json!({ "c": app.wechat_code(openid) }),
+        )
+        .await;
+    b["data"]["loginWithWechat"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_owned()
+}
+
+pub fn village_centre(app: &TestApp, code: &str) -> (f64, f64) {
+    app.state
+        .grid
+        .snapshot()
+        .by_code(code)
+        .unwrap()
+        .centroid
+        .unwrap()
+}
+
+pub async fn submit_tip(
+    app: &TestApp,
+    token: &str,
+    category: &str,
+    lat: f64,
+    lng: f64,
+    coord: &str,
+    key: &str,
+) -> Value {
+    app.gql(
+        Some(token),
+        SUBMIT_TIP,
+        json!({ "i": { "categoryCode": category, "description": "河边有人焚烧秸秆，浓烟很大", "location": { "lat": lat, "lng": lng, "coord": coord, "accuracyM": 12.0 }, "idempotencyKey": key } }),
+    )
+    .await
+}
+
+pub async fn get_case(app: &TestApp, token: &str, id: &Value) -> Value {
+    let b = app
+        .gql(
+            Some(token),
+            &format!("query($id: ID!) {{ case(id: $id) {{ {CASE_FIELDS} }} }}"),
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(b.get("errors").is_none(), "{b}");
+    b["data"]["case"].clone()
+}
+
+/// Runs a workflow mutation `name(id, version, …args)` and returns the body.
+pub async fn act(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    id: &Value,
+    version: &Value,
+    args: &str,
+    vars: Value,
+) -> Value {
+    let mut v = vars;
+    v["id"] = id.clone();
+    v["version"] = version.clone();
+    let decls: String = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "id" && *k != "version")
+        .map(|(k, val)| format!(", ${k}: {}", gql_type(k, val)))
+        .collect();
+    let q = format!(
+        "mutation($id: ID!, $version: Int!{decls}) {{ {name}(id: $id, version: $version{args}) {{ {CASE_FIELDS} }} }}"
+    );
+    app.gql(Some(token), &q, v).await
+}
+
+fn gql_type(name: &str, v: &Value) -> &'static str {
+    match (name, v) {
+        ("assigneeId" | "into" | "duplicateOf", _) => "ID!",
+        ("evidenceIds", _) => "[ID!]",
+        ("location", _) => "LocationInput!",
+        ("approve", _) => "Boolean!",
+        ("reason", Value::String(s)) if s.chars().all(|c| c.is_ascii_uppercase() || c == '_') => {
+            "RejectReason!"
+        }
+        ("until", _) => "DateTime!",
+        _ => "String",
+    }
+}
+
+async fn full_story(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let village = "140521101203";
+    let township = "140521101";
+    // The public reports through WeChat, with a GCJ-02 location from wx.getLocation.
+    let public = public_login(&app, "o-story-tipster").await;
+    let (lat, lng) = village_centre(&app, village);
+    let (glat, glng) = gridwatch::domain::geo::wgs84_to_gcj02(lat, lng);
+    let b = submit_tip(
+        &app,
+        &public,
+        "OPEN_BURNING",
+        glat,
+        glng,
+        "GCJ02",
+        "story-tip-0001",
+    )
+    .await;
+    let code = b["data"]["submitTip"]["trackingCode"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_owned();
+    assert_eq!(b["data"]["submitTip"]["tip"]["status"], "PENDING");
+    assert_eq!(b["data"]["submitTip"]["tip"]["township"], "中村镇");
+    // The supervisor sees it routed to the right village and dispatches it.
+    let (sup, _) = app.login(&format!("demo-sup-{township}")).await;
+    let list = app.gql(Some(&sup), "{ cases(filter: { status: [PENDING] }) { edges { node { id version region { code } } } } }", json!({})).await;
+    let node = list["data"]["cases"]["edges"][0]["node"].clone();
+    assert_eq!(node["region"]["code"], village, "{list}");
+    let id = node["id"].clone();
+    let (insp, _) = app.login(&format!("demo-insp-{village}")).await;
+    let me = app.gql(Some(&insp), "{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    let c = act(
+        &app,
+        &sup,
+        "assignCase",
+        &id,
+        &node["version"],
+        ", assigneeId: $assigneeId",
+        json!({ "assigneeId": me }),
+    )
+    .await;
+    let c = &c["data"]["assignCase"];
+    assert_eq!(c["status"], "ASSIGNED", "{c}");
+    assert!(c["dueAt"].is_string());
+    // The inspector sees it in their tasks, checks in on site and submits.
+    let tasks = app
+        .gql(
+            Some(&insp),
+            "{ myTasks { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(tasks["data"]["myTasks"]["edges"][0]["node"]["id"], id);
+    let c = act(
+        &app,
+        &insp,
+        "startCase",
+        &id,
+        &c["version"],
+        ", location: $location",
+        json!({ "location": { "lat": lat + 0.0003, "lng": lng } }),
+    )
+    .await;
+    let c = &c["data"]["startCase"];
+    assert_eq!(c["status"], "IN_PROGRESS", "{c}");
+    assert!(c["checkinDistanceM"].as_f64().unwrap() < 50.0);
+    assert_eq!(c["checkinFar"], false);
+    let c = act(
+        &app,
+        &insp,
+        "submitCase",
+        &id,
+        &c["version"],
+        ", note: $note",
+        json!({ "note": "已扑灭，已教育当事人" }),
+    )
+    .await;
+    let c = &c["data"]["submitCase"];
+    assert_eq!(c["status"], "SUBMITTED", "{c}");
+    // The supervisor returns it once …
+    let c = act(
+        &app,
+        &sup,
+        "verifyCase",
+        &id,
+        &c["version"],
+        ", approve: $approve, note: $note",
+        json!({ "approve": false, "note": "需补充整改后照片" }),
+    )
+    .await;
+    let c = &c["data"]["verifyCase"];
+    assert_eq!(c["status"], "IN_PROGRESS", "{c}");
+    assert_eq!(c["reworkCount"], 1);
+    let c = act(
+        &app,
+        &insp,
+        "submitCase",
+        &id,
+        &c["version"],
+        ", note: $note",
+        json!({ "note": "已补充" }),
+    )
+    .await;
+    let c = &c["data"]["submitCase"];
+    // … then approves.
+    let c = act(
+        &app,
+        &sup,
+        "verifyCase",
+        &id,
+        &c["version"],
+        ", approve: $approve",
+        json!({ "approve": true }),
+    )
+    .await;
+    let c = &c["data"]["verifyCase"];
+    assert_eq!(c["status"], "CLOSED", "{c}");
+    // The tipster follows by tracking code and rates.
+    let view = app
+        .gql(None, "query($c: String!) { tipByTrackingCode(code: $c) { status township canRate notes { text status } } }", json!({ "c": code.to_lowercase() }))
+        .await;
+    let v = &view["data"]["tipByTrackingCode"];
+    assert_eq!(v["status"], "CLOSED", "{view}");
+    assert_eq!(v["canRate"], true);
+    let text = view.to_string();
+    assert!(
+        !text.contains("demo-insp") && !text.contains("演示网格员"),
+        "staff name leaked: {text}"
+    );
+    let r = app
+        .gql(Some(&public), "mutation($c: String!) { rateCase(trackingCode: $c, score: 5, comment: \"处理很及时\") { rating canRate } }", json!({ "c": code }))
+        .await;
+    assert_eq!(r["data"]["rateCase"]["rating"], 5, "{r}");
+    let again = app
+        .gql(
+            Some(&public),
+            "mutation($c: String!) { rateCase(trackingCode: $c, score: 1) { rating } }",
+            json!({ "c": code }),
+        )
+        .await;
+    assert_eq!(error_code(&again), "CONFLICT");
+    // The event log tells the whole story, in order, one event per version.
+    let c = get_case(&app, &sup, &id).await;
+    let actions: Vec<&str> = c["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "SUBMIT_TIP",
+            "ASSIGN",
+            "START",
+            "SUBMIT",
+            "RETURN",
+            "SUBMIT",
+            "APPROVE",
+            "RATE"
+        ]
+    );
+    let seqs: Vec<i64> = c["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    assert_eq!(c["version"], 8);
+    assert_eq!(c["lastEvent"]["action"], "RATE");
+    assert!(c["tipster"].as_str().unwrap().starts_with("举报人-"));
+}
+both!(story, full_story);

@@ -8,6 +8,8 @@ mod helpers;
 
 mod access_matrix;
 mod auth;
+mod case_properties;
+mod case_rules;
 mod cases;
 mod cli;
 mod grid;

@@ -242,6 +242,21 @@ impl GridSnapshot {
         Self::find_in(&self.villages, &self.nodes, p)
     }
 
+    /// The township whose boundary is nearest to `p` (for points outside every grid),
+    /// if it is within `max_m` metres (roughly: degrees are scaled at the point's
+    /// latitude).
+    pub fn nearest_township_within(&self, p: WgsPoint, max_m: f64) -> Option<&RegionNode> {
+        let t = self.nearest_township(p)?;
+        let point = Point::new(p.lng.degrees(), p.lat.degrees());
+        let b = t.boundary.as_ref()?;
+        let nearest = match geo::ClosestPoint::closest_point(b, &point) {
+            geo::Closest::Intersection(q) | geo::Closest::SinglePoint(q) => q,
+            geo::Closest::Indeterminate => return None,
+        };
+        let d = super::geo::haversine_m(p.lat.degrees(), p.lng.degrees(), nearest.y(), nearest.x());
+        (d <= max_m).then_some(t)
+    }
+
     /// The township whose boundary is nearest to `p` (for points outside every grid).
     pub fn nearest_township(&self, p: WgsPoint) -> Option<&RegionNode> {
         if let Some(t) = Self::find_in(&self.townships, &self.nodes, p) {

@@ -678,6 +678,8 @@ impl CaseQuery {
             text: f.text,
         };
         let page = dom::list(&st.db, &st.grid.snapshot(), v, filter, page).await?;
+        let node = ctx.look_ahead().field("edges").field("node");
+        loaders(ctx)?.prime_cases(node, &page.items).await?;
         Ok(connection("case", page, |c| c.id, Case))
     }
 
@@ -702,6 +704,8 @@ impl CaseQuery {
         let st = state(ctx)?;
         let page = page_request("case", first, after, st.config.limits.max_page_size)?;
         let page = dom::my_tasks(&st.db, viewer(ctx)?, page).await?;
+        let node = ctx.look_ahead().field("edges").field("node");
+        loaders(ctx)?.prime_cases(node, &page.items).await?;
         Ok(connection("case", page, |c| c.id, Case))
     }
 

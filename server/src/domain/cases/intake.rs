@@ -55,18 +55,23 @@ impl Location {
     }
 }
 
-/// Where a point belongs: its village grid, or — outside every grid — the nearest
-/// township, flagged.
+/// How far outside every grid a report is still taken by the nearest township.
+pub const OUTSIDE_GRID_TOLERANCE_M: f64 = 20_000.0;
+
+/// Where a point belongs: its village grid, or — outside every grid but within
+/// [`OUTSIDE_GRID_TOLERANCE_M`] — the nearest township, flagged.
 pub fn route(grid: &GridSnapshot, p: WgsPoint) -> Result<(&RegionNode, bool), AppError> {
     if let Some(v) = grid.locate(p) {
         return Ok((v, false));
     }
-    grid.nearest_township(p).map(|t| (t, true)).ok_or_else(|| {
-        AppError::bad_input(Msg::new(
-            "该位置不在任何网格附近，无法受理",
-            "the location is not near any grid of this system",
-        ))
-    })
+    grid.nearest_township_within(p, OUTSIDE_GRID_TOLERANCE_M)
+        .map(|t| (t, true))
+        .ok_or_else(|| {
+            AppError::bad_input(Msg::new(
+                "该位置不在任何网格附近，无法受理",
+                "the location is not near any grid of this system",
+            ))
+        })
 }
 
 fn clean(

@@ -46,6 +46,36 @@ pub struct Config {
     pub vault: VaultConfig,
     /// API limits (OWASP GraphQL): depth, complexity, page size, rate limits.
     pub limits: LimitsConfig,
+    /// Photo evidence rules.
+    pub evidence: EvidenceConfig,
+}
+
+/// Photo evidence rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// Largest photo accepted, in bytes.
+    pub max_bytes: u64,
+    /// Validity of an upload URL, in seconds (at most 600).
+    pub upload_url_secs: u64,
+    /// Validity of a download URL, in seconds.
+    pub download_url_secs: u64,
+    /// A photo whose GPS is farther than this from the case (metres) is flagged.
+    pub far_from_case_m: f64,
+    /// Longest side of the public derivative, in pixels.
+    pub derivative_max_side: u32,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 20 * 1024 * 1024,
+            upload_url_secs: 600,
+            download_url_secs: 300,
+            far_from_case_m: 500.0,
+            derivative_max_side: 1280,
+        }
+    }
 }
 
 /// Access and refresh tokens.
@@ -424,6 +454,11 @@ impl Config {
         if self.auth.access_ttl_secs == 0 || self.auth.access_ttl_secs > 900 {
             return Err(ConfigError(
                 "`auth.access_ttl_secs` (GRIDWATCH__AUTH__ACCESS_TTL_SECS): must be 1..=900".into(),
+            ));
+        }
+        if self.evidence.upload_url_secs == 0 || self.evidence.upload_url_secs > 600 {
+            return Err(ConfigError(
+                "`evidence.upload_url_secs` (GRIDWATCH__EVIDENCE__UPLOAD_URL_SECS): must be 1..=600".into(),
             ));
         }
         if self.is_production() {

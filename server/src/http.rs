@@ -13,7 +13,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -50,15 +49,23 @@ pub struct RequestContext {
 /// All routes with their layers.
 pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
     let body_limit = app.config.server.body_limit_bytes;
+    // A multipart request carries a photo: the photo limit plus room for the operation.
+    let upload_limit = usize::try_from(app.config.evidence.max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(body_limit);
     // The fs evidence store's signed upload/download routes (stream their own bodies).
     let storage_routes = app.storage.routes().unwrap_or_default();
     let state = HttpState { app, schema };
     Router::new()
         .route(
             "/graphql",
-            get(graphiql)
-                .post(graphql)
-                .layer(RequestBodyLimitLayer::new(body_limit)),
+            get(graphiql).post(graphql).layer(axum::middleware::from_fn_with_state(
+                BodyLimits {
+                    plain: body_limit,
+                    multipart: upload_limit,
+                },
+                limit_body,
+            )),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -76,6 +83,55 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    plain: usize,
+    multipart: usize,
+}
+
+/// Caps request bodies: GraphQL JSON at `server.body_limit_bytes`, multipart uploads at
+/// the photo limit. A declared length over the cap is 413 at once; a chunked body is cut
+/// off at the cap.
+async fn limit_body(
+    State(limits): State<BodyLimits>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let limit = if multipart {
+        limits.multipart
+    } else {
+        limits.plain
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        let lang = lang(req.headers());
+        let message = match lang {
+            Lang::Zh => format!("请求体过大（最多 {limit} 字节）"),
+            Lang::En => format!("request body too large (at most {limit} bytes)"),
+        };
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(serde_json::json!({
+                "errors": [{ "message": message, "extensions": { "code": "BAD_INPUT", "detail": "TOO_LARGE" } }]
+            })),
+        )
+            .into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
 }
 
 fn request_id(headers: &HeaderMap) -> String {

@@ -11,6 +11,7 @@ use gridwatch::auth::token::Subject;
 use gridwatch::domain::accounts::{NewUser, create_user_unscoped};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::both;
 use crate::helpers::{Backend, TestApp, dev_vault};
@@ -130,6 +131,11 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
         },
         "escalateCase" => match who {
             Who::Inspector => (target != Target::Own).then_some("NOT_FOUND"),
+            other => manage(other),
+        },
+        "requestEvidenceUpload" | "confirmEvidence" | "uploadEvidence" => match who {
+            Who::Inspector => (target != Target::Own).then_some("NOT_FOUND"),
+            Who::Public => Some("NOT_FOUND"),
             other => manage(other),
         },
         "rateCase" => match who {
@@ -359,6 +365,39 @@ impl World {
         .id
     }
 
+    /// A pending evidence of `case_id` whose bytes are already in storage.
+    async fn uploaded_evidence(&self, app: &TestApp, case_id: i64) -> i64 {
+        let photo = gridwatch::domain::media::fixtures::test_jpeg(64, 48, None);
+        let key = gridwatch::storage::random_key("ev");
+        app.state
+            .storage
+            .put_stream(
+                &key,
+                "image/jpeg",
+                Box::new(std::io::Cursor::new(photo.clone())),
+                1 << 20,
+            )
+            .await
+            .unwrap();
+        let now = Utc::now();
+        entity::evidence::ActiveModel {
+            case_id: Set(case_id),
+            phase: Set("AFTER".into()),
+            status: Set("PENDING".into()),
+            object_key: Set(key.as_str().to_owned()),
+            content_type: Set("image/jpeg".into()),
+            byte_size: Set(photo.len() as i64),
+            sha256: Set(hex::encode(sha2::Sha256::digest(&photo))),
+            created_at: Set(now),
+            expires_at: Set(now + chrono::Duration::minutes(10)),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap()
+        .id
+    }
+
     /// The request that exercises `op` against `target`.
     async fn probe(&self, app: &TestApp, op: &str, target: Target) -> (String, Value) {
         let snap = app.state.grid.snapshot();
@@ -533,6 +572,19 @@ impl World {
             }
             "submitCase" => {
                 let id = self.case_in(app, target, "IN_PROGRESS", true, None).await;
+                for phase in ["BEFORE", "AFTER"] {
+                    let ev = self.uploaded_evidence(app, id).await;
+                    let mut am: entity::evidence::ActiveModel =
+                        entity::evidence::Entity::find_by_id(ev)
+                            .one(&app.db)
+                            .await
+                            .unwrap()
+                            .unwrap()
+                            .into();
+                    am.phase = Set(phase.into());
+                    am.status = Set("CONFIRMED".into());
+                    am.update(&app.db).await.unwrap();
+                }
                 workflow_probe(op, id, ", note: \"已处置\"", json!({}))
             }
             "escalateCase" => {
@@ -546,6 +598,28 @@ impl World {
                     q("mutation($id: ID!) { rateCase(id: $id, score: 4) { rating } }"),
                     json!({ "id": id.to_string() }),
                 )
+            }
+            "requestEvidenceUpload" => {
+                let id = self.case_in(app, target, "ASSIGNED", true, None).await;
+                let photo = gridwatch::domain::media::fixtures::test_jpeg(64, 48, None);
+                (
+                    q(
+                        "mutation($i: RequestEvidenceUploadInput!) { requestEvidenceUpload(input: $i) { url } }",
+                    ),
+                    json!({ "i": { "caseId": id.to_string(), "phase": "AFTER", "contentType": "image/jpeg", "byteSize": photo.len(), "sha256": hex::encode(sha2::Sha256::digest(&photo)) } }),
+                )
+            }
+            "confirmEvidence" => {
+                let case_id = self.case_in(app, target, "ASSIGNED", true, None).await;
+                let id = self.uploaded_evidence(app, case_id).await;
+                (
+                    q("mutation($id: ID!) { confirmEvidence(id: $id) { status } }"),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "uploadEvidence" => {
+                let id = self.case_in(app, target, "ASSIGNED", true, None).await;
+                (q("MULTIPART"), json!({ "c": id.to_string() }))
             }
             other => panic!("operation `{other}` has no probe in the authorization matrix"),
         }
@@ -574,6 +648,33 @@ fn workflow_probe(op: &str, id: i64, args: &str, extra: Value) -> (String, Value
     )
 }
 
+/// `uploadEvidence` as a GraphQL multipart request.
+async fn multipart_upload(app: &TestApp, token: Option<&str>, case_id: &Value) -> Value {
+    let photo = gridwatch::domain::media::fixtures::test_jpeg(64, 48, None);
+    let ops = json!({
+        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status } }",
+        "variables": { "c": case_id, "f": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({ "0": ["variables.f"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(photo)
+                .file_name("a.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let mut req = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .multipart(form);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 async fn authorization_matrix(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let world = World::build(&app).await;
@@ -586,7 +687,11 @@ async fn authorization_matrix(backend: Backend) {
             for target in TARGETS {
                 let want = expected(op, who, target);
                 let (query, vars) = world.probe(&app, op, target).await;
-                let body = app.gql(world.token(who), &query, vars).await;
+                let body = if query == "MULTIPART" {
+                    multipart_upload(&app, world.token(who), &vars["c"]).await
+                } else {
+                    app.gql(world.token(who), &query, vars).await
+                };
                 let got = body["errors"][0]["extensions"]["code"].as_str();
                 let data_ok = body["data"].is_object() && body.get("errors").is_none();
                 let field_null = body["data"][op.as_str()].is_null();

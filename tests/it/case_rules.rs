@@ -80,6 +80,26 @@ pub async fn seed_case_of(app: &TestApp, code: &str, status: &str, category: &st
     .insert(&app.db)
     .await
     .unwrap();
+    // Confirmed photos for every phase, so the rules under test here are the workflow's
+    // (the photo minimums are tested with real uploads in `evidence`).
+    for phase in ["BEFORE", "DURING", "AFTER"] {
+        entity::evidence::ActiveModel {
+            case_id: Set(c.id),
+            phase: Set(phase.into()),
+            status: Set("CONFIRMED".into()),
+            object_key: Set(format!("ev/seed/{}", uuid::Uuid::new_v4().simple())),
+            content_type: Set("image/jpeg".into()),
+            byte_size: Set(1),
+            sha256: Set("0".repeat(64)),
+            created_at: Set(now),
+            expires_at: Set(now),
+            confirmed_at: Set(Some(now)),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+    }
     case_event::ActiveModel {
         case_id: Set(c.id),
         seq: Set(1),

@@ -172,6 +172,15 @@ async fn full_story(backend: Backend) {
     assert_eq!(c["status"], "IN_PROGRESS", "{c}");
     assert!(c["checkinDistanceM"].as_f64().unwrap() < 50.0);
     assert_eq!(c["checkinFar"], false);
+    // Open burning needs a photo of the problem and one after the fix.
+    let now = chrono::Utc::now();
+    let shot = |dlat: f64| {
+        gridwatch::domain::media::fixtures::test_jpeg(640, 480, Some((now, lat + dlat, lng)))
+    };
+    for (phase, bytes) in [("BEFORE", shot(0.0)), ("AFTER", shot(0.0001))] {
+        let e = crate::evidence::upload_photo(&app, &insp, &id, phase, &bytes).await;
+        assert_eq!(e["data"]["confirmEvidence"]["status"], "CONFIRMED", "{e}");
+    }
     let c = act(
         &app,
         &insp,

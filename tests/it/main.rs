@@ -12,6 +12,7 @@ mod case_properties;
 mod case_rules;
 mod cases;
 mod cli;
+mod evidence;
 mod grid;
 mod http_edge;
 mod limits;

@@ -43,7 +43,7 @@ macro_rules! stores {
     };
 }
 
-fn env(name: &str) -> String {
+pub(crate) fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
             "{name} is not set. The S3 tests need a real S3 server: run the suite through \
@@ -58,7 +58,7 @@ fn s3_kind() -> String {
 }
 
 /// The S3 settings exported by `scripts/s3.sh start`, for `bucket`.
-fn s3_config(endpoint: &str, bucket: &str) -> S3Config {
+pub(crate) fn s3_config(endpoint: &str, bucket: &str) -> S3Config {
     S3Config {
         endpoint: endpoint.to_owned(),
         region: env("GRIDWATCH_TEST_S3_REGION"),
@@ -73,7 +73,7 @@ fn s3_config(endpoint: &str, bucket: &str) -> S3Config {
 /// A fresh bucket on the shared test server, so tests never see each other's objects.
 /// (On s3s-fs a bucket is a folder; Garage's default key may not create buckets, so
 /// there the shared bucket is used — every key is random anyway.)
-async fn fresh_bucket(endpoint: &str) -> String {
+pub(crate) async fn fresh_bucket(endpoint: &str) -> String {
     let name = format!("gw-test-{:016x}", rand::random::<u64>());
     let region = Region::Custom {
         region: env("GRIDWATCH_TEST_S3_REGION"),
@@ -174,7 +174,7 @@ impl Drop for TestStore {
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     client: &reqwest::Client,
     ticket: &UploadTicket,
     content_type: &str,
@@ -523,13 +523,13 @@ async fn put_stream_bounded(kind: Store) {
 stores!(put_stream_is_bounded, put_stream_bounded);
 
 /// A private S3 server started through scripts/s3.sh, stopped on drop.
-struct PrivateS3 {
-    vars: std::collections::HashMap<String, String>,
+pub(crate) struct PrivateS3 {
+    pub(crate) vars: std::collections::HashMap<String, String>,
 }
 
 impl PrivateS3 {
     /// Starts one; with `same_as`, on the same port and data folder.
-    fn start(same_as: Option<&PrivateS3>) -> Self {
+    pub(crate) fn start(same_as: Option<&PrivateS3>) -> Self {
         let script = env("GRIDWATCH_TEST_S3_SCRIPT");
         let mut cmd = std::process::Command::new(script);
         cmd.arg("start");
@@ -556,7 +556,7 @@ impl PrivateS3 {
     }
 
     /// Stops the server, keeping its data (a restart on it must find the objects).
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stop_with(&[]);
     }
 

@@ -8,9 +8,8 @@ use crate::error::{AppError, Msg};
 /// Checks the evidence a submission cites: each id must be confirmed evidence of this
 /// case. Returns the ids, sorted and de-duplicated.
 ///
-/// The category's minimum number of confirmed photos per phase is enforced once the
-/// evidence upload flow exists (the evidence issue); until then a submission may cite
-/// none.
+/// The category's minimum number of confirmed photos per phase is checked too
+/// ([`crate::domain::evidence::check_minimums`]).
 pub async fn check_submission(
     db: &DatabaseConnection,
     c: &case::Model,
@@ -25,6 +24,7 @@ pub async fn check_submission(
             "too many evidence ids (at most 50)",
         )));
     }
+    crate::domain::evidence::check_minimums(db, c).await?;
     if ids.is_empty() {
         return Ok(ids);
     }

@@ -419,6 +419,19 @@ impl Case {
             .map_err(unshare)?
             .map(CaseEvent))
     }
+    /// Photos (pending and confirmed; rejected ones are left out).
+    async fn evidence(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::evidence::Evidence>, AppError> {
+        Ok(
+            crate::domain::evidence::list_for_case(&state(ctx)?.db, &self.0)
+                .await?
+                .into_iter()
+                .map(super::evidence::Evidence)
+                .collect(),
+        )
+    }
     /// The whole trail, in order.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, AppError> {
         Ok(dom::events(&state(ctx)?.db, self.0.id)
@@ -523,6 +536,24 @@ impl PublicCase {
     /// The rating given (1–5).
     async fn rating(&self) -> Option<i32> {
         self.0.rating
+    }
+    /// Photos of the problem and of the fix once the case is closed: resized,
+    /// re-encoded copies without EXIF (no location, no device data), as short-lived URLs.
+    async fn photos(&self, ctx: &Context<'_>) -> Result<Vec<String>, AppError> {
+        if !crate::domain::evidence::public_may_see(&self.0) {
+            return Ok(Vec::new());
+        }
+        let st = state(ctx)?;
+        let mut urls = Vec::new();
+        for e in crate::domain::evidence::list_for_case(&st.db, &self.0).await? {
+            if e.status == "CONFIRMED"
+                && e.phase != "DURING"
+                && let Some(k) = &e.derivative_key
+            {
+                urls.push(crate::domain::evidence::download_url(st, k).await?);
+            }
+        }
+        Ok(urls)
     }
     /// Whether the tipster can still rate it.
     async fn can_rate(&self) -> bool {

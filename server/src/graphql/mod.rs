@@ -5,6 +5,7 @@
 
 mod auth;
 mod cases;
+mod evidence;
 mod grid;
 mod limits;
 pub mod loaders;
@@ -39,6 +40,7 @@ pub struct Mutation(
     tipsters::TipsterMutation,
     users::UserMutation,
     cases::CaseMutation,
+    evidence::EvidenceMutation,
 );
 
 /// The API's schema type.

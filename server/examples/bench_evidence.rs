@@ -1,0 +1,231 @@
+//! Evidence benchmark (release build; run through `scripts/bench-evidence.sh`, which
+//! starts S3 and the server). Not a test: it prints figures.
+//!
+//! 1. A 4 MB photo through the whole flow (requestEvidenceUpload → POST to S3 →
+//!    confirmEvidence) against a plain `curl` PUT of the same bytes to the same S3
+//!    server, interleaved, as a throughput ratio.
+//! 2. The streaming path (`uploadEvidence`, GraphQL multipart) with a 100 MB photo: its
+//!    throughput and the server's peak RSS growth (VmHWM from /proc).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+fn env(k: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| panic!("{k} not set (run scripts/bench-evidence.sh)"))
+}
+
+fn vm_hwm_kib(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+async fn gql(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    q: &str,
+    vars: Value,
+) -> Value {
+    let mut req = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": q, "variables": vars }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let v: Value = req.send().await.unwrap().json().await.unwrap();
+    assert!(v.get("errors").is_none(), "{v}");
+    v["data"].clone()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let base = env("BENCH_BASE");
+    let pid = env("BENCH_SERVER_PID");
+    let (endpoint, bucket, ak, sk, region) = (
+        env("GRIDWATCH_TEST_S3_ENDPOINT"),
+        env("GRIDWATCH_TEST_S3_BUCKET"),
+        env("GRIDWATCH_TEST_S3_ACCESS_KEY"),
+        env("GRIDWATCH_TEST_S3_SECRET_KEY"),
+        env("GRIDWATCH_TEST_S3_REGION"),
+    );
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let client = reqwest::Client::new();
+    let login = gql(&client, &base, None, "mutation { login(username: \"demo-insp-140521100001\", password: \"Demo-2026-gridwatch\") { accessToken } }", json!({})).await;
+    let token = login["login"]["accessToken"].as_str().unwrap().to_owned();
+    let (lat, lng) = (35.70, 112.20);
+    let snap = gql(
+        &client,
+        &base,
+        None,
+        "query { regions { children { code children { code centroid { lat lng } } } } }",
+        json!({}),
+    )
+    .await;
+    let village = snap["regions"][0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["children"].as_array().unwrap().clone())
+        .find(|v| v["code"] == "140521100001")
+        .unwrap();
+    let (vlat, vlng) = (
+        village["centroid"]["lat"].as_f64().unwrap_or(lat),
+        village["centroid"]["lng"].as_f64().unwrap_or(lng),
+    );
+    let report = gql(
+        &client,
+        &base,
+        Some(&token),
+        "mutation($i: ReportCaseInput!) { reportCase(input: $i) { id } }",
+        json!({ "i": { "categoryCode": "DUST", "description": "基准测试用案件", "location": { "lat": vlat, "lng": vlng }, "idempotencyKey": format!("bench-{}", std::process::id()) } }),
+    )
+    .await;
+    let case_id = report["reportCase"]["id"].as_str().unwrap().to_owned();
+
+    let photo = gridwatch::domain::media::fixtures::big_jpeg(4 * 1024 * 1024);
+    let sha = hex::encode(Sha256::digest(&photo));
+    let mb = photo.len() as f64 / 1_000_000.0;
+    let dir = std::env::temp_dir().join(format!("gw-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("photo.jpg");
+    std::fs::write(&file, &photo).unwrap();
+
+    let (mut flow, mut plain) = (Vec::new(), Vec::new());
+    for i in 0..rounds {
+        // The whole flow.
+        let t = Instant::now();
+        let up = gql(
+            &client,
+            &base,
+            Some(&token),
+            "mutation($i: RequestEvidenceUploadInput!) { requestEvidenceUpload(input: $i) { evidence { id } url method fields { name value } } }",
+            json!({ "i": { "caseId": case_id, "phase": "DURING", "contentType": "image/jpeg", "byteSize": photo.len(), "sha256": sha } }),
+        )
+        .await;
+        let up = &up["requestEvidenceUpload"];
+        let mut form = reqwest::multipart::Form::new();
+        for f in up["fields"].as_array().unwrap() {
+            form = form.text(
+                f["name"].as_str().unwrap().to_owned(),
+                f["value"].as_str().unwrap().to_owned(),
+            );
+        }
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(photo.clone())
+                .file_name("p.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+        let r = client
+            .post(up["url"].as_str().unwrap())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "upload {}", r.status());
+        let c = gql(
+            &client,
+            &base,
+            Some(&token),
+            "mutation($id: ID!) { confirmEvidence(id: $id) { status } }",
+            json!({ "id": up["evidence"]["id"] }),
+        )
+        .await;
+        assert_eq!(c["confirmEvidence"]["status"], "CONFIRMED", "{c}");
+        flow.push(mb / t.elapsed().as_secs_f64());
+        // A plain curl PUT of the same bytes to the same server.
+        let t = Instant::now();
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "PUT",
+                "--aws-sigv4",
+            ])
+            .arg(format!("aws:amz:{region}:s3"))
+            .arg("--user")
+            .arg(format!("{ak}:{sk}"))
+            .arg("-H")
+            .arg("x-amz-content-sha256: UNSIGNED-PAYLOAD")
+            .arg("-H")
+            .arg("content-type: image/jpeg")
+            .arg("--data-binary")
+            .arg(format!("@{}", file.display()))
+            .arg(format!("{endpoint}/{bucket}/bench/plain-{i}.jpg"))
+            .output()
+            .unwrap();
+        let code = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(code.starts_with('2'), "curl PUT answered {code}");
+        plain.push(mb / t.elapsed().as_secs_f64());
+    }
+    let (f, p) = (median(flow), median(plain));
+    println!("4 MB photo, {rounds} interleaved rounds (median):");
+    println!("  full flow (request + POST + confirm): {f:.1} MB/s");
+    println!("  plain curl PUT to the same S3:        {p:.1} MB/s");
+    println!("  ratio flow / plain: {:.2} (target >= 0.85)", f / p);
+
+    // Streaming path with 100 MB.
+    let big = gridwatch::domain::media::fixtures::big_jpeg(100 * 1024 * 1024);
+    let big_mb = big.len() as f64 / 1_000_000.0;
+    let before = vm_hwm_kib(&pid);
+    let ops = json!({
+        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: DURING, file: $f) { status } }",
+        "variables": { "c": case_id, "f": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({ "0": ["variables.f"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(big)
+                .file_name("big.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let t = Instant::now();
+    let r: Value = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(r["data"]["uploadEvidence"]["status"], "CONFIRMED", "{r}");
+    let after = vm_hwm_kib(&pid);
+    println!(
+        "100 MB through uploadEvidence (multipart, streamed): {:.1} MB/s",
+        big_mb / secs
+    );
+    println!(
+        "  server peak RSS: {:.1} MiB before, {:.1} MiB after: +{:.1} MiB (target <= +16 MiB)",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0,
+        (after.saturating_sub(before)) as f64 / 1024.0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

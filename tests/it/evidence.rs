@@ -1,0 +1,727 @@
+//! Photo evidence end to end, on the folder store (with SQLite) and on a real S3
+//! server (with PostgreSQL): direct upload, verification, flags, the public
+//! derivative, faults and bad input, and the multipart streaming path.
+
+use chrono::{Duration, Utc};
+use gridwatch::config::StorageBackend;
+use gridwatch::domain::media;
+use gridwatch::storage::{UploadMethod, UploadTicket};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::cases::{act, public_login, submit_tip, village_centre};
+use crate::helpers::{Backend, TestApp, error_code};
+use crate::storage::{PrivateS3, env, fresh_bucket, s3_config, send};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Fs,
+    S3,
+}
+
+/// Runs a body on the folder store with SQLite and on S3 with PostgreSQL.
+macro_rules! evidence_both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn fs_sqlite() {
+                super::$body(super::Store::Fs).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn s3_postgres() {
+                super::$body(super::Store::S3).await;
+            }
+        }
+    };
+}
+
+pub async fn spawn(store: Store, tweak: impl FnOnce(&mut gridwatch::config::Config)) -> TestApp {
+    match store {
+        Store::Fs => TestApp::spawn_with(Backend::Sqlite, tweak).await,
+        Store::S3 => {
+            let endpoint = env("GRIDWATCH_TEST_S3_ENDPOINT");
+            let bucket = fresh_bucket(&endpoint).await;
+            TestApp::spawn_with(Backend::Postgres, |c| {
+                c.storage.backend = StorageBackend::S3;
+                c.storage.s3 = s3_config(&endpoint, &bucket);
+                tweak(c);
+            })
+            .await
+        }
+    }
+}
+
+const REQUEST: &str = "mutation($i: RequestEvidenceUploadInput!) { requestEvidenceUpload(input: $i) { evidence { id status } url method fields { name value } headers { name value } expiresAt } }";
+const CONFIRM: &str = "mutation($id: ID!) { confirmEvidence(id: $id) { id status flags width height takenAt distanceM rejectReason url } }";
+
+fn sha_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn ticket_of(v: &Value) -> UploadTicket {
+    let pairs = |k: &str| {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap().to_owned(),
+                    f["value"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    UploadTicket {
+        url: v["url"].as_str().unwrap().to_owned(),
+        method: if v["method"] == "POST" {
+            UploadMethod::Post
+        } else {
+            UploadMethod::Put
+        },
+        fields: pairs("fields"),
+        headers: pairs("headers"),
+        expires_at: Utc::now(),
+    }
+}
+
+/// Requests an upload; returns the whole body.
+pub async fn request(
+    app: &TestApp,
+    token: &str,
+    case_id: &Value,
+    phase: &str,
+    content_type: &str,
+    size: usize,
+    sha: &str,
+) -> Value {
+    app.gql(
+        Some(token),
+        REQUEST,
+        json!({ "i": { "caseId": case_id, "phase": phase, "contentType": content_type, "byteSize": size, "sha256": sha } }),
+    )
+    .await
+}
+
+/// The whole direct flow for `bytes`: request, send, confirm. Returns the confirm body.
+pub async fn upload_photo(
+    app: &TestApp,
+    token: &str,
+    case_id: &Value,
+    phase: &str,
+    bytes: &[u8],
+) -> Value {
+    let r = request(
+        app,
+        token,
+        case_id,
+        phase,
+        "image/jpeg",
+        bytes.len(),
+        &sha_hex(bytes),
+    )
+    .await;
+    let up = &r["data"]["requestEvidenceUpload"];
+    assert!(up.is_object(), "{r}");
+    let resp = send(&app.client, &ticket_of(up), "image/jpeg", bytes.to_vec()).await;
+    assert!(resp.status().is_success(), "upload: {}", resp.status());
+    app.gql(Some(token), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await
+}
+
+/// A tip-off in `village` by a fresh public user, dispatched and started by the
+/// village inspector: (case id, version, public token, inspector token, supervisor token).
+async fn case_in_progress(
+    app: &TestApp,
+    village: &str,
+    category: &str,
+) -> (Value, Value, String, String, String) {
+    let public = public_login(app, &format!("o-ev-{}", uuid::Uuid::new_v4().simple())).await;
+    let (lat, lng) = village_centre(app, village);
+    let key = format!("ev-{}", uuid::Uuid::new_v4().simple());
+    let b = submit_tip(app, &public, category, lat, lng, "WGS84", &key).await;
+    assert!(b.get("errors").is_none(), "{b}");
+    let township = &village[..9];
+    let (sup, _) = app.login(&format!("demo-sup-{township}")).await;
+    let (insp, _) = app.login(&format!("demo-insp-{village}")).await;
+    let list = app
+        .gql(
+            Some(&sup),
+            "{ cases(first: 1) { edges { node { id version } } } }",
+            json!({}),
+        )
+        .await;
+    let node = list["data"]["cases"]["edges"][0]["node"].clone();
+    let me = app.gql(Some(&insp), "{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    let c = act(
+        app,
+        &sup,
+        "assignCase",
+        &node["id"],
+        &node["version"],
+        ", assigneeId: $assigneeId",
+        json!({ "assigneeId": me }),
+    )
+    .await;
+    let v = c["data"]["assignCase"]["version"].clone();
+    let c = act(
+        app,
+        &insp,
+        "startCase",
+        &node["id"],
+        &v,
+        ", location: $location",
+        json!({ "location": { "lat": lat, "lng": lng } }),
+    )
+    .await;
+    let v = c["data"]["startCase"]["version"].clone();
+    (node["id"].clone(), v, public, insp, sup)
+}
+
+async fn story_with_real_photos(store: Store) {
+    let app = spawn(store, |_| {}).await;
+    let village = "140521101203";
+    let (lat, lng) = village_centre(&app, village);
+    let (id, version, public, insp, sup) = case_in_progress(&app, village, "OPEN_BURNING").await;
+    let now = Utc::now();
+    // The tipster's photo of the problem, taken a little before reporting, on the spot.
+    let before =
+        media::fixtures::test_jpeg(800, 600, Some((now - Duration::minutes(20), lat, lng)));
+    let c = upload_photo(&app, &public, &id, "BEFORE", &before).await;
+    let e = &c["data"]["confirmEvidence"];
+    assert_eq!(e["status"], "CONFIRMED", "{c}");
+    assert_eq!(e["flags"], json!([]), "{c}");
+    assert!(e["distanceM"].as_f64().unwrap() < 5.0);
+    assert_eq!(
+        (e["width"].as_i64(), e["height"].as_i64()),
+        (Some(800), Some(600))
+    );
+    // Submitting without the AFTER photo open burning needs is refused.
+    let b = act(
+        &app,
+        &insp,
+        "submitCase",
+        &id,
+        &version,
+        ", note: $note",
+        json!({ "note": "已处置" }),
+    )
+    .await;
+    assert_eq!(error_code(&b), "BAD_INPUT", "{b}");
+    assert_eq!(b["errors"][0]["extensions"]["detail"], "EVIDENCE_REQUIRED");
+    // The inspector's photo after the fix, on site.
+    let after = media::fixtures::test_jpeg(1200, 900, Some((Utc::now(), lat + 0.0002, lng)));
+    let c = upload_photo(&app, &insp, &id, "AFTER", &after).await;
+    let after_id = c["data"]["confirmEvidence"]["id"].clone();
+    assert_eq!(c["data"]["confirmEvidence"]["status"], "CONFIRMED", "{c}");
+    // The original downloads intact through its short-lived URL.
+    let url = c["data"]["confirmEvidence"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = app
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(sha_hex(&got), sha_hex(&after));
+    let b = act(
+        &app,
+        &insp,
+        "submitCase",
+        &id,
+        &version,
+        ", note: $note, evidenceIds: $evidenceIds",
+        json!({ "note": "已扑灭", "evidenceIds": [after_id] }),
+    )
+    .await;
+    let v = b["data"]["submitCase"]["version"].clone();
+    assert_eq!(b["data"]["submitCase"]["status"], "SUBMITTED", "{b}");
+    let b = act(
+        &app,
+        &sup,
+        "verifyCase",
+        &id,
+        &v,
+        ", approve: $approve",
+        json!({ "approve": true }),
+    )
+    .await;
+    assert_eq!(b["data"]["verifyCase"]["status"], "CLOSED", "{b}");
+    // The public sees derivatives only: resized, re-encoded, no EXIF.
+    let tips = app
+        .gql(Some(&public), "{ myTips { status photos } }", json!({}))
+        .await;
+    let photos = tips["data"]["myTips"][0]["photos"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(photos.len(), 2, "{tips}");
+    for p in photos {
+        let bytes = app
+            .client
+            .get(p.as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(media::sniff(&bytes), Some(media::ImageKind::Jpeg));
+        let exif = media::read_exif(&bytes);
+        assert!(
+            exif.gps.is_none() && exif.taken_at.is_none(),
+            "EXIF survived in a public photo"
+        );
+        assert_ne!(sha_hex(&bytes), sha_hex(&before));
+    }
+    // Staff see both photos on the case.
+    let c = app
+        .gql(
+            Some(&sup),
+            "query($id: ID!) { case(id: $id) { evidence { phase status } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        c["data"]["case"]["evidence"].as_array().unwrap().len(),
+        2,
+        "{c}"
+    );
+}
+evidence_both!(story_with_photos, story_with_real_photos);
+
+async fn flags_and_idempotent_confirmation(store: Store) {
+    let app = spawn(store, |_| {}).await;
+    let village = "140521100205";
+    let (lat, lng) = village_centre(&app, village);
+    let (id, _, _, insp, _) = case_in_progress(&app, village, "DUST").await;
+    let (id2, _, _, insp2, _) = case_in_progress(&app, "140521100206", "DUST").await;
+    // Far away and long before the case.
+    let far = media::fixtures::test_jpeg(
+        400,
+        300,
+        Some((Utc::now() - Duration::days(30), lat + 0.05, lng)),
+    );
+    let c = upload_photo(&app, &insp, &id, "AFTER", &far).await;
+    let flags = c["data"]["confirmEvidence"]["flags"].clone();
+    assert_eq!(flags, json!(["FAR_FROM_CASE", "TAKEN_BEFORE_CASE"]), "{c}");
+    // Confirming again is harmless.
+    let again = app
+        .gql(
+            Some(&insp),
+            CONFIRM,
+            json!({ "id": c["data"]["confirmEvidence"]["id"] }),
+        )
+        .await;
+    assert_eq!(again["data"]["confirmEvidence"]["status"], "CONFIRMED");
+    assert_eq!(
+        again["data"]["confirmEvidence"]["id"],
+        c["data"]["confirmEvidence"]["id"]
+    );
+    // No EXIF at all.
+    let plain = media::fixtures::test_jpeg(300, 200, None);
+    let c = upload_photo(&app, &insp, &id, "DURING", &plain).await;
+    assert_eq!(
+        c["data"]["confirmEvidence"]["flags"],
+        json!(["NO_EXIF"]),
+        "{c}"
+    );
+    // The same photo on another case.
+    let c = upload_photo(&app, &insp2, &id2, "AFTER", &far).await;
+    let flags: Vec<String> =
+        serde_json::from_value(c["data"]["confirmEvidence"]["flags"].clone()).unwrap();
+    assert!(flags.contains(&"REUSED".to_owned()), "{c}");
+}
+evidence_both!(flags, flags_and_idempotent_confirmation);
+
+async fn bad_uploads_are_rejected_and_removed(store: Store) {
+    let app = spawn(store, |_| {}).await;
+    let village = "140521100207";
+    let (id, version, _, insp, _) = case_in_progress(&app, village, "DUST").await;
+    let photo = media::fixtures::test_jpeg(320, 240, None);
+    // Declared limits first: too big, wrong type, malformed hash.
+    let b = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/jpeg",
+        30 * 1024 * 1024,
+        &sha_hex(&photo),
+    )
+    .await;
+    assert_eq!(
+        (
+            error_code(&b),
+            b["errors"][0]["extensions"]["detail"].clone()
+        ),
+        ("BAD_INPUT".into(), json!("TOO_LARGE")),
+        "{b}"
+    );
+    let b = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "application/pdf",
+        photo.len(),
+        &sha_hex(&photo),
+    )
+    .await;
+    assert_eq!(error_code(&b), "BAD_INPUT");
+    let b = request(&app, &insp, &id, "AFTER", "image/jpeg", photo.len(), "abc").await;
+    assert_eq!(error_code(&b), "BAD_INPUT");
+    // Wrong hash: the bytes arrive but are not what was declared.
+    let other = media::fixtures::test_jpeg(321, 240, None);
+    let r = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/jpeg",
+        photo.len(),
+        &sha_hex(&other),
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    assert!(
+        send(&app.client, &ticket_of(&up), "image/jpeg", photo.clone())
+            .await
+            .status()
+            .is_success()
+    );
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(
+        c["errors"][0]["extensions"]["detail"], "HASH_MISMATCH",
+        "{c}"
+    );
+    assert_is_rejected(&app, &insp, &id, &up["evidence"]["id"], "HASH_MISMATCH").await;
+    // A PNG claiming 50000×50000 (declared honestly as PNG) never gets decoded.
+    let bomb = media::fixtures::png_claiming(50_000, 50_000);
+    let r = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/png",
+        bomb.len(),
+        &sha_hex(&bomb),
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    assert!(
+        send(&app.client, &ticket_of(&up), "image/png", bomb)
+            .await
+            .status()
+            .is_success()
+    );
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(
+        c["errors"][0]["extensions"]["detail"], "DIMENSIONS_TOO_LARGE",
+        "{c}"
+    );
+    // Text declared as a JPEG.
+    let text = b"definitely not a photo, just text".repeat(10);
+    let r = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/jpeg",
+        text.len(),
+        &sha_hex(&text),
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    assert!(
+        send(&app.client, &ticket_of(&up), "image/jpeg", text)
+            .await
+            .status()
+            .is_success()
+    );
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(
+        c["errors"][0]["extensions"]["detail"], "NOT_AN_IMAGE",
+        "{c}"
+    );
+    // A truncated upload is refused by the store; confirming finds nothing yet and the
+    // evidence stays pending.
+    let r = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/jpeg",
+        photo.len(),
+        &sha_hex(&photo),
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    let cut = photo[..photo.len() - 100].to_vec();
+    assert!(
+        !send(&app.client, &ticket_of(&up), "image/jpeg", cut)
+            .await
+            .status()
+            .is_success()
+    );
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(
+        c["errors"][0]["extensions"]["detail"], "NOT_UPLOADED_YET",
+        "{c}"
+    );
+    // The case did not move through any of this.
+    let after = app
+        .gql(
+            Some(&insp),
+            "query($id: ID!) { case(id: $id) { version status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(after["data"]["case"]["version"], version);
+    // A case outside the caller's scope, and someone else's evidence.
+    let (other_case, _, _, other_insp, _) = case_in_progress(&app, "140521101201", "DUST").await;
+    let b = request(
+        &app,
+        &insp,
+        &other_case,
+        "AFTER",
+        "image/jpeg",
+        photo.len(),
+        &sha_hex(&photo),
+    )
+    .await;
+    assert_eq!(error_code(&b), "NOT_FOUND", "{b}");
+    let theirs = request(
+        &app,
+        &other_insp,
+        &other_case,
+        "AFTER",
+        "image/jpeg",
+        photo.len(),
+        &sha_hex(&photo),
+    )
+    .await;
+    let their_id = theirs["data"]["requestEvidenceUpload"]["evidence"]["id"].clone();
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": their_id }))
+        .await;
+    assert_eq!(error_code(&c), "NOT_FOUND", "{c}");
+}
+evidence_both!(bad_uploads, bad_uploads_are_rejected_and_removed);
+
+async fn assert_is_rejected(
+    app: &TestApp,
+    token: &str,
+    case_id: &Value,
+    evidence_id: &Value,
+    reason: &str,
+) {
+    let row =
+        entity::evidence::Entity::find_by_id(evidence_id.as_str().unwrap().parse::<i64>().unwrap())
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(row.status, "REJECTED");
+    assert_eq!(row.reject_reason.as_deref(), Some(reason));
+    let key = gridwatch::storage::ObjectKey::try_from(row.object_key.as_str()).unwrap();
+    assert_eq!(
+        app.state.storage.head(&key).await.unwrap(),
+        None,
+        "a rejected object must be removed"
+    );
+    let c = app
+        .gql(
+            Some(token),
+            "query($id: ID!) { case(id: $id) { evidence { id } } }",
+            json!({ "id": case_id }),
+        )
+        .await;
+    assert!(
+        !c.to_string()
+            .contains(&format!("\"{}\"", evidence_id.as_str().unwrap())),
+        "rejected evidence listed"
+    );
+}
+
+async fn expired_upload_urls_are_refused(store: Store) {
+    let app = spawn(store, |c| c.evidence.upload_url_secs = 1).await;
+    let (id, _, _, insp, _) = case_in_progress(&app, "140521100208", "DUST").await;
+    let photo = media::fixtures::test_jpeg(320, 240, None);
+    let r = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/jpeg",
+        photo.len(),
+        &sha_hex(&photo),
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert!(
+        !send(&app.client, &ticket_of(&up), "image/jpeg", photo)
+            .await
+            .status()
+            .is_success()
+    );
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(
+        c["errors"][0]["extensions"]["detail"], "NOT_UPLOADED",
+        "{c}"
+    );
+}
+evidence_both!(expired_urls, expired_upload_urls_are_refused);
+
+async fn multipart_upload_streams_and_verifies(store: Store) {
+    let app = spawn(store, |_| {}).await;
+    let village = "140521100209";
+    let (lat, lng) = village_centre(&app, village);
+    let (id, _, _, insp, _) = case_in_progress(&app, village, "DUST").await;
+    let photo = media::fixtures::test_jpeg(640, 480, Some((Utc::now(), lat, lng)));
+    let ops = json!({
+        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status sha256 width flags } }",
+        "variables": { "c": id, "f": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({ "0": ["variables.f"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(photo.clone())
+                .file_name("a.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let body: Value = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&insp)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let e = &body["data"]["uploadEvidence"];
+    assert_eq!(e["status"], "CONFIRMED", "{body}");
+    assert_eq!(e["sha256"], sha_hex(&photo));
+    assert_eq!(e["width"], 640);
+    // A PNG sent as a JPEG through the same path is rejected.
+    let png = media::fixtures::png_claiming(10, 10);
+    let ops = json!({
+        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status } }",
+        "variables": { "c": id, "f": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({ "0": ["variables.f"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(png)
+                .file_name("b.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let body: Value = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&insp)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["detail"], "TYPE_MISMATCH",
+        "{body}"
+    );
+}
+evidence_both!(multipart_upload, multipart_upload_streams_and_verifies);
+
+/// S3 stopped during confirm: STORAGE_UNAVAILABLE, the evidence stays pending, the case
+/// is unchanged, and the same confirm succeeds once S3 is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_outage_during_confirm_recovers() {
+    let s3 = PrivateS3::start(None);
+    let endpoint = s3.vars["GRIDWATCH_TEST_S3_ENDPOINT"].clone();
+    let bucket = s3.vars["GRIDWATCH_TEST_S3_BUCKET"].clone();
+    let app = TestApp::spawn_with(Backend::Postgres, |c| {
+        c.storage.backend = StorageBackend::S3;
+        c.storage.s3 = s3_config(&endpoint, &bucket);
+        c.storage.s3.timeout_secs = 2;
+    })
+    .await;
+    let (id, version, _, insp, _) = case_in_progress(&app, "140521100203", "DUST").await;
+    let photo = media::fixtures::test_jpeg(320, 240, None);
+    let r = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/jpeg",
+        photo.len(),
+        &sha_hex(&photo),
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    assert!(
+        send(&app.client, &ticket_of(&up), "image/jpeg", photo)
+            .await
+            .status()
+            .is_success()
+    );
+    s3.stop();
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(error_code(&c), "STORAGE_UNAVAILABLE", "{c}");
+    let row = entity::evidence::Entity::find_by_id(
+        up["evidence"]["id"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap(),
+    )
+    .one(&app.db)
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(row.status, "PENDING");
+    let case = app
+        .gql(
+            Some(&insp),
+            "query($id: ID!) { case(id: $id) { version } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(case["data"]["case"]["version"], version);
+    let back = PrivateS3::start(Some(&s3));
+    std::mem::forget(s3); // already stopped; `back` owns the process now
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(c["data"]["confirmEvidence"]["status"], "CONFIRMED", "{c}");
+    drop(app);
+    drop(back);
+}
+
+use sea_orm::EntityTrait;

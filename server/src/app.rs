@@ -134,19 +134,37 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     let router = http::router(state.clone(), schema.clone());
 
     let refresh = Duration::from_secs(config.grid.refresh_secs.max(1));
-    let background = vec![tokio::spawn(async move {
-        let mut tick = tokio::time::interval(refresh);
+    let purge_db = state.db.clone();
+    let purge = tokio::spawn(async move {
+        // Idempotency keys are kept for RETENTION (over a week); clear older ones hourly.
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
+        tick.tick().await; // the first tick is immediate: start an hour after start-up
         loop {
             tick.tick().await;
-            match grid.refresh_if_changed().await {
-                Ok(true) => tracing::info!("grid changed elsewhere; index reloaded"),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = ?e, "grid refresh check failed"),
+            match crate::domain::idempotency::purge_expired(&purge_db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired idempotency keys purged"),
+                Err(e) => tracing::warn!(error = ?e, "idempotency purge failed"),
             }
         }
-    })];
+    });
+    let background = vec![
+        purge,
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(refresh);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match grid.refresh_if_changed().await {
+                    Ok(true) => tracing::info!("grid changed elsewhere; index reloaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = ?e, "grid refresh check failed"),
+                }
+            }
+        }),
+    ];
     Ok(App {
         router,
         state,

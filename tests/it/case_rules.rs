@@ -694,3 +694,42 @@ both!(
     page_statement_count,
     a_page_of_cases_costs_a_fixed_number_of_statements
 );
+
+async fn expired_idempotency_keys_are_purged(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let now = Utc::now();
+    for (key, age_days) in [("old-key-00001", 9), ("new-key-00001", 1)] {
+        entity::idempotency_record::ActiveModel {
+            scope: Set("user:1".into()),
+            idem_key: Set(key.into()),
+            operation: Set("TEST".into()),
+            request_hash: Set("0".repeat(64)),
+            response: Set(Some(json!(1))),
+            created_at: Set(now - chrono::Duration::days(age_days)),
+            expires_at: Set(
+                now - chrono::Duration::days(age_days) + gridwatch::domain::idempotency::RETENTION
+            ),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+    }
+    let removed = gridwatch::domain::idempotency::purge_expired(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let left: Vec<String> = entity::idempotency_record::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.idem_key)
+        .collect();
+    assert_eq!(
+        left,
+        vec!["new-key-00001".to_owned()],
+        "a key younger than a week must stay"
+    );
+}
+both!(idempotency_purge, expired_idempotency_keys_are_purged);

@@ -252,9 +252,20 @@ async fn story_with_real_photos(store: Store) {
     .await;
     assert_eq!(b["data"]["verifyCase"]["status"], "CLOSED", "{b}");
     // The public sees derivatives only: resized, re-encoded, no EXIF.
-    let tips = app
-        .gql(Some(&public), "{ myTips { status photos } }", json!({}))
-        .await;
+    // Public copies are made in the background after confirmation.
+    let mut tips = Value::Null;
+    for _ in 0..100 {
+        tips = app
+            .gql(Some(&public), "{ myTips { status photos } }", json!({}))
+            .await;
+        if tips["data"]["myTips"][0]["photos"]
+            .as_array()
+            .is_some_and(|p| p.len() == 2)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let photos = tips["data"]["myTips"][0]["photos"]
         .as_array()
         .unwrap()

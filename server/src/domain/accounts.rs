@@ -631,17 +631,7 @@ pub async fn list_users(
     if let Some(a) = filter.active {
         q = q.filter(app_user::Column::Active.eq(a));
     }
-    if let Some(t) = filter
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        let t: String = t
-            .chars()
-            .filter(|c| !matches!(c, '%' | '_' | '\\'))
-            .take(64)
-            .collect();
+    if let Some(t) = super::page::like_fragment(filter.text.as_deref()) {
         q = q.filter(
             Condition::any()
                 .add(app_user::Column::Username.contains(t.to_lowercase()))

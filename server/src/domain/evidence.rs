@@ -284,7 +284,33 @@ pub async fn confirm(st: &AppState, viewer: &Viewer, id: i64) -> Result<evidence
     }
     let key = ObjectKey::try_from(ev.object_key.as_str())?;
     match verify_object(st, &ev, &key, &c).await? {
-        Ok(checked) => finish_confirmed(st, ev, checked).await,
+        Ok(checked) => {
+            let kind = checked.kind;
+            let confirmed = finish_confirmed(st, ev, checked).await?;
+            // The public copy is only needed once the case closes: make it in the
+            // background so confirmation stays as fast as reading the object once.
+            let st = st.clone();
+            let (id, size) = (
+                confirmed.id,
+                u64::try_from(confirmed.byte_size).unwrap_or(0),
+            );
+            tokio::spawn(async move {
+                if let Some(dkey) = make_derivative(&st, &key, kind, size).await {
+                    let res = evidence::Entity::update_many()
+                        .set(evidence::ActiveModel {
+                            derivative_key: Set(Some(dkey)),
+                            ..Default::default()
+                        })
+                        .filter(evidence::Column::Id.eq(id))
+                        .exec(&st.db)
+                        .await;
+                    if let Err(e) = res {
+                        tracing::warn!(evidence.id = id, error = %e, "recording the public derivative failed");
+                    }
+                }
+            });
+            Ok(confirmed)
+        }
         Err((code, err)) => {
             reject(st, &ev, &key, &code).await?;
             Err(err)
@@ -300,7 +326,7 @@ struct Checked {
     gps: Option<(f64, f64)>,
     distance_m: Option<f64>,
     flags: Vec<&'static str>,
-    derivative_key: Option<String>,
+    kind: ImageKind,
 }
 
 /// Streams the object once (hash + bounded prefix) and checks it. The outer `Result`
@@ -442,7 +468,6 @@ async fn verify_object(
     if reused {
         flags.push("REUSED");
     }
-    let derivative_key = make_derivative(st, key, kind, declared).await;
     Ok(Ok(Checked {
         width,
         height,
@@ -450,7 +475,7 @@ async fn verify_object(
         gps: exif.gps,
         distance_m,
         flags,
-        derivative_key,
+        kind,
     }))
 }
 
@@ -506,7 +531,6 @@ async fn finish_confirmed(
         exif_lng: Set(ck.gps.map(|g| g.1)),
         distance_m: Set(ck.distance_m),
         flags: Set(Some(serde_json::json!(ck.flags))),
-        derivative_key: Set(ck.derivative_key),
         confirmed_at: Set(Some(now)),
         ..Default::default()
     };

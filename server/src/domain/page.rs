@@ -57,3 +57,15 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// A search text safe inside `LIKE '%…%'`: trimmed, wildcard and escape characters
+/// removed, at most 64 characters; `None` when nothing is left.
+pub fn like_fragment(text: Option<&str>) -> Option<String> {
+    let t: String = text?
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '%' | '_' | '\\'))
+        .take(64)
+        .collect();
+    (!t.is_empty()).then_some(t)
+}

@@ -30,7 +30,9 @@ use crate::error::{AppError, Msg};
 
 /// Size of one part of a multipart upload, and so the memory one `put_stream` holds.
 /// S3 requires parts of at least 5 MiB (except the last).
-const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Multipart part size: S3's minimum for all but the last part, so that a streamed
+/// upload holds as little as possible in memory.
+const PART_SIZE: usize = 5 * 1024 * 1024;
 
 /// An S3-compatible evidence store.
 pub struct S3Store {
@@ -95,6 +97,9 @@ async fn read_part(
     limit: usize,
 ) -> std::io::Result<()> {
     buf.clear();
+    // One allocation of the part's size: growing by doubling would briefly hold
+    // one and a half parts.
+    buf.reserve_exact(limit);
     let mut chunk = reader.take(limit as u64);
     while chunk.read_buf(buf).await? > 0 {}
     Ok(())

@@ -263,17 +263,7 @@ pub async fn list(
     if let Some(t) = filter.created_to {
         q = q.filter(case::Column::CreatedAt.lt(t));
     }
-    if let Some(t) = filter
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        let t: String = t
-            .chars()
-            .filter(|c| !matches!(c, '%' | '_' | '\\'))
-            .take(64)
-            .collect();
+    if let Some(t) = crate::domain::page::like_fragment(filter.text.as_deref()) {
         q = q.filter(
             Condition::any()
                 .add(case::Column::Number.contains(&t))

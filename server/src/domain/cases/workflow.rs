@@ -173,6 +173,25 @@ fn limit_unit(limits: &[TimeLimit], priority: Priority, step: Step) -> LimitUnit
         .map_or(LimitUnit::Hours, |l| l.unit)
 }
 
+/// The handling deadline of a case filed at `now` (its current one when the category
+/// has no limit for the case's priority).
+async fn handling_due(
+    st: &AppState,
+    c: &case::Model,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, AppError> {
+    let limits = limits_of(&st.db, c.category_id).await?;
+    let cal = WorkCalendar::load(&st.db, sla::WorkingHours::default()).await?;
+    Ok(sla::due_at(
+        &cal,
+        &limits,
+        parse_priority(&c.priority),
+        Step::Handle,
+        now,
+    )
+    .or(c.due_at))
+}
+
 /// Decides whether `viewer` may take `action` on case `c` now, and what changes.
 /// Pure apart from reading the assignee, the merge target and the category.
 async fn decide(
@@ -201,16 +220,7 @@ async fn decide(
                 ));
             }
             ch.accepted_at = Set(Some(now));
-            let limits = limits_of(&st.db, c.category_id).await?;
-            let cal = calendar().await?;
-            ch.due_at = Set(sla::due_at(
-                &cal,
-                &limits,
-                parse_priority(&c.priority),
-                Step::Handle,
-                now,
-            )
-            .or(c.due_at));
+            ch.due_at = Set(handling_due(st, c, now).await?);
             (CaseStatus::Pending, text(note, 2000)?, json!({}), None)
         }
         Action::Reject {
@@ -282,16 +292,7 @@ async fn decide(
             ch.assignee_id = Set(Some(*assignee_id));
             if c.accepted_at.is_none() {
                 ch.accepted_at = Set(Some(now));
-                let limits = limits_of(&st.db, c.category_id).await?;
-                let cal = calendar().await?;
-                ch.due_at = Set(sla::due_at(
-                    &cal,
-                    &limits,
-                    parse_priority(&c.priority),
-                    Step::Handle,
-                    now,
-                )
-                .or(c.due_at));
+                ch.due_at = Set(handling_due(st, c, now).await?);
             }
             (
                 CaseStatus::Assigned,

@@ -412,14 +412,15 @@ async fn urls_expire(kind: Store) {
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(body["error"]["code"], "URL_EXPIRED");
     } else {
+        // s3s-fs answers 403 AccessDenied, Garage 400 (policy expired): refused either way.
         let r = rejected(kind, "an expired policy", r).await;
-        assert_eq!(r, 403, "{kind:?}");
+        assert!(r == 403 || r == 400, "{kind:?}: {r}");
     }
     assert_eq!(t.store.head(&key).await.unwrap(), None);
 
     let r = t.client.get(&download).send().await.unwrap();
     let r = rejected(kind, "an expired download URL", r).await;
-    assert_eq!(r, 403, "{kind:?} download");
+    assert!(r == 403 || r == 400, "{kind:?} download: {r}");
 }
 stores!(upload_and_download_urls_expire, urls_expire);
 

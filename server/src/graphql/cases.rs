@@ -557,7 +557,7 @@ impl PublicCase {
     }
     /// Whether the tipster can still rate it.
     async fn can_rate(&self) -> bool {
-        self.0.status == "CLOSED" && self.0.rating.is_none()
+        workflow::can_rate(&self.0)
     }
 }
 

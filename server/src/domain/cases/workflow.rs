@@ -763,6 +763,11 @@ pub enum RateTarget {
     TrackingCode(String),
 }
 
+/// Whether a case can still be rated: closed and not rated yet.
+pub fn can_rate(c: &case::Model) -> bool {
+    status_of(c).is_ok_and(|s| s == CaseStatus::Closed) && c.rating.is_none()
+}
+
 /// The tipster rates a closed case (1–5), once.
 pub async fn rate(
     st: &AppState,

@@ -736,3 +736,82 @@ async fn s3_outage_during_confirm_recovers() {
 }
 
 use sea_orm::EntityTrait;
+
+/// Whoever still holds an upload URL cannot swap a confirmed photo: the folder store
+/// refuses the second upload, and on S3 confirmation reads (and keeps) a sealed copy.
+async fn confirmed_originals_are_write_once(store: Store) {
+    let app = spawn(store, |_| {}).await;
+    let (id, _, _, insp, _) = case_in_progress(&app, "140521100210", "DUST").await;
+    let original = media::fixtures::test_jpeg(320, 240, None);
+    let mut forged = original.clone();
+    let mid = forged.len() / 2;
+    forged[mid] ^= 0xFF; // same length, different bytes
+    let r = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/jpeg",
+        original.len(),
+        &sha_hex(&original),
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    let ticket = ticket_of(&up);
+    assert!(
+        send(&app.client, &ticket, "image/jpeg", original.clone())
+            .await
+            .status()
+            .is_success()
+    );
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(c["data"]["confirmEvidence"]["status"], "CONFIRMED", "{c}");
+    let again = send(&app.client, &ticket, "image/jpeg", forged)
+        .await
+        .status();
+    if store == Store::Fs {
+        assert_eq!(again, 409, "the folder store refuses to overwrite");
+    }
+    let url = c["data"]["confirmEvidence"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = app
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        sha_hex(&got),
+        sha_hex(&original),
+        "the confirmed photo changed (second upload: {again})"
+    );
+    let listed = app
+        .gql(
+            Some(&insp),
+            "query($id: ID!) { case(id: $id) { evidence { sha256 url } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let url = listed["data"]["case"]["evidence"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = app
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(sha_hex(&got), sha_hex(&original));
+}
+evidence_both!(write_once, confirmed_originals_are_write_once);

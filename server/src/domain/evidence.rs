@@ -286,7 +286,14 @@ pub async fn confirm(st: &AppState, viewer: &Viewer, id: i64) -> Result<evidence
     match verify_object(st, &ev, &key, &c).await? {
         Ok(checked) => {
             let kind = checked.kind;
+            let sealed = checked.sealed.clone();
             let confirmed = finish_confirmed(st, ev, checked).await?;
+            if sealed != key
+                && let Err(e) = st.storage.delete(&key).await
+            {
+                tracing::warn!(evidence.id = confirmed.id, error = ?e, "could not remove the upload copy");
+            }
+            let key = sealed;
             // The public copy is only needed once the case closes: make it in the
             // background so confirmation stays as fast as reading the object once.
             let st = st.clone();
@@ -327,6 +334,8 @@ struct Checked {
     distance_m: Option<f64>,
     flags: Vec<&'static str>,
     kind: ImageKind,
+    /// The immutable copy the checks read (the upload key itself on the folder store).
+    sealed: ObjectKey,
 }
 
 /// Streams the object once (hash + bounded prefix) and checks it. The outer `Result`
@@ -362,6 +371,10 @@ async fn verify_object(
             format!("size {} differs from the declared {declared}", meta.size),
         )));
     }
+    // Everything below reads an immutable copy: whoever still holds the upload URL
+    // cannot swap the bytes after they were checked.
+    let sealed = st.storage.seal(key).await?;
+    let key = &sealed;
     let Some(mut reader) = st.storage.open_read(key).await? else {
         return Err(AppError::StorageUnavailable(anyhow::anyhow!(
             "object vanished between head and read"
@@ -476,6 +489,7 @@ async fn verify_object(
         distance_m,
         flags,
         kind,
+        sealed: key.clone(),
     }))
 }
 
@@ -531,6 +545,7 @@ async fn finish_confirmed(
         exif_lng: Set(ck.gps.map(|g| g.1)),
         distance_m: Set(ck.distance_m),
         flags: Set(Some(serde_json::json!(ck.flags))),
+        object_key: Set(ck.sealed.as_str().to_owned()),
         confirmed_at: Set(Some(now)),
         ..Default::default()
     };
@@ -564,6 +579,12 @@ async fn reject(
             .filter(evidence::Column::Status.eq("PENDING"))
             .exec(&st.db)
             .await?;
+    }
+    let sealed = st.storage.sealed_key(key);
+    if sealed != *key
+        && let Err(e) = st.storage.delete(&sealed).await
+    {
+        tracing::warn!(evidence.id = ev.id, error = ?e, "could not remove a rejected sealed copy");
     }
     if let Err(e) = st.storage.delete(key).await {
         tracing::warn!(evidence.id = ev.id, error = ?e, "could not remove a rejected upload");

@@ -262,6 +262,19 @@ pub trait BlobStore: Send + Sync + 'static {
         max_bytes: u64,
     ) -> BoxFuture<'a, Result<u64, AppError>>;
 
+    /// Makes the object at `key` immune to anyone still holding its upload URL and
+    /// returns the key of the immutable copy. Stores whose upload route already refuses
+    /// an existing key (the folder store) return `key` itself; S3 stores copy the object
+    /// server-side, since a presigned POST policy stays usable until it expires.
+    fn seal<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectKey, AppError>> {
+        Box::pin(async move { Ok(key.clone()) })
+    }
+
+    /// The key [`BlobStore::seal`] copies `key` to (`key` itself where nothing is copied).
+    fn sealed_key(&self, key: &ObjectKey) -> ObjectKey {
+        key.clone()
+    }
+
     /// Removes an object; removing a missing object is not an error.
     fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), AppError>>;
 

@@ -290,6 +290,24 @@ impl BlobStore for S3Store {
         })
     }
 
+    fn sealed_key(&self, key: &ObjectKey) -> ObjectKey {
+        // Keys are at most 512 characters of a safe alphabet; random evidence keys are
+        // far shorter, so the suffix always fits.
+        ObjectKey::try_from(format!("{}-sealed", key.as_str()).as_str())
+            .unwrap_or_else(|_| key.clone())
+    }
+
+    fn seal<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectKey, AppError>> {
+        Box::pin(async move {
+            let sealed = self.sealed_key(key);
+            self.bucket
+                .copy_object_internal(key.as_str(), sealed.as_str())
+                .await
+                .map_err(|e| unavailable(e, "copying to the sealed key"))?;
+            Ok(sealed)
+        })
+    }
+
     fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), AppError>> {
         Box::pin(async move {
             match self.bucket.delete_object(key.as_str()).await {

@@ -388,26 +388,15 @@ async fn bad_uploads_are_rejected_and_removed(store: Store) {
     assert_eq!(error_code(&b), "BAD_INPUT");
     // Wrong hash: the bytes arrive but are not what was declared.
     let other = media::fixtures::test_jpeg(321, 240, None);
-    let r = request(
+    let (up, c) = send_and_confirm(
         &app,
         &insp,
         &id,
-        "AFTER",
         "image/jpeg",
-        photo.len(),
         &sha_hex(&other),
+        photo.clone(),
     )
     .await;
-    let up = r["data"]["requestEvidenceUpload"].clone();
-    assert!(
-        send(&app.client, &ticket_of(&up), "image/jpeg", photo.clone())
-            .await
-            .status()
-            .is_success()
-    );
-    let c = app
-        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
-        .await;
     assert_eq!(
         c["errors"][0]["extensions"]["detail"], "HASH_MISMATCH",
         "{c}"
@@ -415,52 +404,14 @@ async fn bad_uploads_are_rejected_and_removed(store: Store) {
     assert_is_rejected(&app, &insp, &id, &up["evidence"]["id"], "HASH_MISMATCH").await;
     // A PNG claiming 50000×50000 (declared honestly as PNG) never gets decoded.
     let bomb = media::fixtures::png_claiming(50_000, 50_000);
-    let r = request(
-        &app,
-        &insp,
-        &id,
-        "AFTER",
-        "image/png",
-        bomb.len(),
-        &sha_hex(&bomb),
-    )
-    .await;
-    let up = r["data"]["requestEvidenceUpload"].clone();
-    assert!(
-        send(&app.client, &ticket_of(&up), "image/png", bomb)
-            .await
-            .status()
-            .is_success()
-    );
-    let c = app
-        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
-        .await;
+    let (_, c) = send_and_confirm(&app, &insp, &id, "image/png", &sha_hex(&bomb), bomb).await;
     assert_eq!(
         c["errors"][0]["extensions"]["detail"], "DIMENSIONS_TOO_LARGE",
         "{c}"
     );
     // Text declared as a JPEG.
     let text = b"definitely not a photo, just text".repeat(10);
-    let r = request(
-        &app,
-        &insp,
-        &id,
-        "AFTER",
-        "image/jpeg",
-        text.len(),
-        &sha_hex(&text),
-    )
-    .await;
-    let up = r["data"]["requestEvidenceUpload"].clone();
-    assert!(
-        send(&app.client, &ticket_of(&up), "image/jpeg", text)
-            .await
-            .status()
-            .is_success()
-    );
-    let c = app
-        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
-        .await;
+    let (_, c) = send_and_confirm(&app, &insp, &id, "image/jpeg", &sha_hex(&text), text).await;
     assert_eq!(
         c["errors"][0]["extensions"]["detail"], "NOT_AN_IMAGE",
         "{c}"
@@ -531,6 +482,37 @@ async fn bad_uploads_are_rejected_and_removed(store: Store) {
     assert_eq!(error_code(&c), "NOT_FOUND", "{c}");
 }
 evidence_both!(bad_uploads, bad_uploads_are_rejected_and_removed);
+
+/// Declares `declared_sha` and the length of `bytes`, uploads `bytes` (which the store
+/// must accept) and confirms: (the upload ticket's JSON, the confirm body).
+async fn send_and_confirm(
+    app: &TestApp,
+    token: &str,
+    case_id: &Value,
+    content_type: &str,
+    declared_sha: &str,
+    bytes: Vec<u8>,
+) -> (Value, Value) {
+    let r = request(
+        app,
+        token,
+        case_id,
+        "AFTER",
+        content_type,
+        bytes.len(),
+        declared_sha,
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    let status = send(&app.client, &ticket_of(&up), content_type, bytes)
+        .await
+        .status();
+    assert!(status.is_success(), "upload: {status}");
+    let c = app
+        .gql(Some(token), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    (up, c)
+}
 
 async fn assert_is_rejected(
     app: &TestApp,

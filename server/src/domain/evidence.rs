@@ -771,7 +771,19 @@ pub async fn check_minimums(db: &DatabaseConnection, c: &case::Model) -> Result<
     })
 }
 
-/// Whether the case is closed (the public sees derivatives of closed cases only).
-pub fn public_may_see(c: &case::Model) -> bool {
-    status_of(c).is_ok_and(|s| s == CaseStatus::Closed)
+/// The keys of the public copies a tipster may see: none before the case is closed;
+/// after, the re-encoded copies of the confirmed photos of the problem and of the fix.
+pub async fn public_photo_keys(
+    db: &DatabaseConnection,
+    c: &case::Model,
+) -> Result<Vec<String>, AppError> {
+    if !status_of(c).is_ok_and(|s| s == CaseStatus::Closed) {
+        return Ok(Vec::new());
+    }
+    Ok(list_for_case(db, c)
+        .await?
+        .into_iter()
+        .filter(|e| e.status == "CONFIRMED" && e.phase != Phase::During.as_str())
+        .filter_map(|e| e.derivative_key)
+        .collect())
 }

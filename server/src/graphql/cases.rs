@@ -15,7 +15,6 @@ use crate::domain::cases::intake::{self, Location};
 use crate::domain::cases::workflow::{self, Action, RateTarget};
 use crate::domain::cases::{self as dom, CaseFilter as DomainFilter};
 use crate::domain::grid::RegionLevel;
-use crate::domain::sla;
 use crate::error::AppError;
 
 fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, AppError> {
@@ -332,21 +331,11 @@ impl Case {
     /// Seconds left until `dueAt` (negative when overdue; frozen while parked); null
     /// when finished or without a deadline.
     async fn remaining_seconds(&self) -> Option<i64> {
-        let open = dom::status_of(&self.0).is_ok_and(|s| s.is_open());
-        let due = self.0.due_at.filter(|_| open)?;
-        Some(
-            sla::remaining(due, Utc::now(), self.0.parked_at)
-                .0
-                .num_seconds(),
-        )
+        dom::clock(&self.0, Utc::now()).map(|(left, _)| left.num_seconds())
     }
     /// Past its deadline and still open (a parked case's clock is stopped).
     async fn overdue(&self) -> bool {
-        let open = dom::status_of(&self.0).is_ok_and(|s| s.is_open());
-        open && self
-            .0
-            .due_at
-            .is_some_and(|d| sla::remaining(d, Utc::now(), self.0.parked_at).1)
+        dom::clock(&self.0, Utc::now()).is_some_and(|(_, overdue)| overdue)
     }
     /// Parked (挂账): the clock is stopped.
     async fn parked(&self) -> bool {
@@ -540,18 +529,10 @@ impl PublicCase {
     /// Photos of the problem and of the fix once the case is closed: resized,
     /// re-encoded copies without EXIF (no location, no device data), as short-lived URLs.
     async fn photos(&self, ctx: &Context<'_>) -> Result<Vec<String>, AppError> {
-        if !crate::domain::evidence::public_may_see(&self.0) {
-            return Ok(Vec::new());
-        }
         let st = state(ctx)?;
         let mut urls = Vec::new();
-        for e in crate::domain::evidence::list_for_case(&st.db, &self.0).await? {
-            if e.status == "CONFIRMED"
-                && e.phase != "DURING"
-                && let Some(k) = &e.derivative_key
-            {
-                urls.push(crate::domain::evidence::download_url(st, k).await?);
-            }
+        for key in crate::domain::evidence::public_photo_keys(&st.db, &self.0).await? {
+            urls.push(crate::domain::evidence::download_url(st, &key).await?);
         }
         Ok(urls)
     }

@@ -124,6 +124,15 @@ pub fn status_of(c: &case::Model) -> Result<CaseStatus, AppError> {
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("case {} has status {}", c.id, c.status)))
 }
 
+/// The clock of an open case with a deadline at `now`: time left (negative when
+/// overdue, frozen while parked) and whether it is overdue; `None` when the case is
+/// finished or has no deadline.
+pub fn clock(c: &case::Model, now: DateTime<Utc>) -> Option<(chrono::Duration, bool)> {
+    let open = status_of(c).is_ok_and(|s| s.is_open());
+    let due = c.due_at.filter(|_| open)?;
+    Some(crate::domain::sla::remaining(due, now, c.parked_at))
+}
+
 pub(crate) fn case_not_found() -> AppError {
     AppError::not_found("案件", "case")
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -15,41 +14,40 @@ use crate::auth::vault::Vault;
 use crate::auth::wechat::WechatClient;
 use crate::config::Config;
 use crate::domain::grid::Grid;
+use crate::domain::{Clock, Services, WriteGate};
 use crate::graphql::{self, GridwatchSchema};
 use crate::ratelimit::RateLimits;
-use crate::storage::{self, BlobStore};
+use crate::storage;
 use crate::{db, http, seed};
 
-/// What every request handler and domain call may reach.
+/// What every request handler may reach: the domain's services plus what only the
+/// edges need (rate limits, the WeChat client, the statement counter).
 #[derive(Clone)]
 pub struct AppState {
-    /// The configuration the app was built with.
-    pub config: Arc<Config>,
-    /// The database pool.
-    pub db: DatabaseConnection,
-    /// The region tree and its spatial index.
-    pub grid: Arc<Grid>,
-    /// Access-token keys.
-    pub keys: Arc<TokenKeys>,
-    /// Encryption of personal data at rest.
-    pub vault: Arc<Vault>,
+    /// The domain context (database, grid, gate, clock, storage, vault, keys, config).
+    pub services: Services,
     /// Rate limiters of this process.
     pub limits: Arc<RateLimits>,
     /// The WeChat mini-program login client.
     pub wechat: Arc<WechatClient>,
     /// SQL statements executed by this process (for metrics and the N+1 test).
     pub sql_statements: Arc<std::sync::atomic::AtomicU64>,
-    /// Serialises write transactions on SQLite.
-    pub write_gate: crate::domain::store::WriteGate,
-    /// The evidence store (local folder or S3).
-    pub storage: Arc<dyn BlobStore>,
+}
+
+impl AppState {
+    /// The configuration the app was built with.
+    pub fn config(&self) -> &Config {
+        &self.services.config
+    }
 }
 
 /// Options of a build that are not configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     /// Seed demo users too (refused in production).
     pub demo: bool,
+    /// The clock (tests pass an adjustable one); the system clock by default.
+    pub clock: Clock,
 }
 
 /// A built application, not yet listening.
@@ -105,27 +103,36 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     let limits = Arc::new(RateLimits::new(&config.limits));
     let wechat = Arc::new(WechatClient::new(&config.wechat).context("WeChat client")?);
     let storage = storage::build(&config.storage, &config.server).context("evidence storage")?;
-    let write_gate = crate::domain::store::WriteGate::for_backend(db.get_database_backend());
+    let gate = WriteGate::for_backend(db.get_database_backend());
     let config = Arc::new(config);
-    let state = AppState {
-        config: Arc::clone(&config),
+    let services = Services {
         db,
         grid: Arc::clone(&grid),
-        keys,
+        gate,
+        clock: opts.clock.clone(),
+        storage,
         vault,
+        keys,
+        config: Arc::clone(&config),
+    };
+    let state = AppState {
+        services,
         limits,
         wechat,
-        storage,
-        write_gate,
         sql_statements,
     };
+    let limits = &config.limits;
     let mut builder = graphql::schema()
         .data(state.clone())
-        .limit_depth(config.limits.max_depth)
-        .limit_complexity(config.limits.max_complexity)
         .limit_recursive_depth(32)
-        .extension(graphql::AliasLimit {
-            max: config.limits.max_aliases,
+        .extension(graphql::RequestGuard {
+            limits: graphql::RequestLimits {
+                max_depth: limits.max_depth,
+                max_cost: u64::try_from(limits.max_complexity).unwrap_or(u64::MAX),
+                max_aliases: limits.max_aliases,
+                max_page_size: limits.max_page_size,
+                timeout: Duration::from_secs(limits.request_timeout_secs.max(1)),
+            },
         });
     if config.is_production() {
         builder = builder.disable_introspection().disable_suggestions();
@@ -134,7 +141,8 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     let router = http::router(state.clone(), schema.clone());
 
     let refresh = Duration::from_secs(config.grid.refresh_secs.max(1));
-    let purge_db = state.db.clone();
+    let purge_db = state.services.db.clone();
+    let purge_clock = state.services.clock.clone();
     let purge = tokio::spawn(async move {
         // Idempotency keys are kept for RETENTION (over a week); clear older ones hourly.
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -142,7 +150,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         tick.tick().await; // the first tick is immediate: start an hour after start-up
         loop {
             tick.tick().await;
-            match crate::domain::idempotency::purge_expired(&purge_db).await {
+            match crate::domain::idempotency::purge_expired(&purge_db, purge_clock.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "expired idempotency keys purged"),
                 Err(e) => tracing::warn!(error = ?e, "idempotency purge failed"),

@@ -151,12 +151,17 @@ pub struct VaultConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// Deepest allowed query.
+    /// Deepest allowed query (introspection excluded).
     pub max_depth: usize,
-    /// Highest allowed query complexity (every field counts, aliases included).
+    /// Highest allowed query cost: an upper bound of the values an answer can hold,
+    /// multiplied through list sizes (see `graphql::limits`).
     pub max_complexity: usize,
-    /// Most aliased fields in one request.
+    /// Most aliased fields in one request (a fragment's count at every spread).
     pub max_aliases: usize,
+    /// Time budget of one GraphQL request's execution, in seconds.
+    pub request_timeout_secs: u64,
+    /// Largest serialized GraphQL answer, in bytes.
+    pub max_response_bytes: usize,
     /// Largest `first` of a connection.
     pub max_page_size: usize,
     /// Public mutations per client IP per minute.
@@ -173,8 +178,10 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_complexity: 1_000,
+            max_complexity: 50_000,
             max_aliases: 30,
+            request_timeout_secs: 30,
+            max_response_bytes: 8 * 1024 * 1024,
             max_page_size: 100,
             public_per_ip_per_minute: 30,
             public_per_user_per_minute: 10,

@@ -98,6 +98,11 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// The database cannot be reached (down, restarting, pool exhausted): retry later.
+    Unavailable(anyhow::Error),
+    /// The request ran past its time budget; a write it started still completes on its
+    /// own (retry with the same idempotency key to get its answer).
+    TimedOut,
     /// The evidence store cannot be reached.
     StorageUnavailable(anyhow::Error),
     /// An upstream service (WeChat) failed or timed out.
@@ -130,6 +135,7 @@ impl AppError {
             Self::Conflict(_) => "CONFLICT",
             Self::InvalidTransition(_) => "INVALID_TRANSITION",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Unavailable(_) | Self::TimedOut => "UNAVAILABLE",
             Self::StorageUnavailable(_) => "STORAGE_UNAVAILABLE",
             Self::UpstreamUnavailable(_) => "UPSTREAM_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
@@ -140,6 +146,7 @@ impl AppError {
     pub fn detail(&self) -> Option<&'static str> {
         match self {
             Self::BadInput { detail, .. } => *detail,
+            Self::TimedOut => Some("TIMEOUT"),
             _ => None,
         }
     }
@@ -148,7 +155,10 @@ impl AppError {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            Self::Internal(_) | Self::StorageUnavailable(_) | Self::UpstreamUnavailable(_)
+            Self::Internal(_)
+                | Self::Unavailable(_)
+                | Self::StorageUnavailable(_)
+                | Self::UpstreamUnavailable(_)
         )
     }
 
@@ -172,6 +182,14 @@ impl AppError {
                 Lang::Zh => format!("请求过于频繁，请 {retry_after_secs} 秒后重试"),
                 Lang::En => format!("too many requests, retry in {retry_after_secs} s"),
             }),
+            Self::Unavailable(_) => fixed(
+                "服务暂时不可用（数据库无法连接），请稍后重试",
+                "service temporarily unavailable (database unreachable), please retry later",
+            ),
+            Self::TimedOut => fixed(
+                "请求处理超时，请稍后重试",
+                "the request took too long, please retry later",
+            ),
             Self::StorageUnavailable(_) => fixed(
                 "证据存储暂时不可用，请稍后重试",
                 "evidence storage unavailable, please retry later",
@@ -187,9 +205,10 @@ impl AppError {
     /// The underlying cause of an internal error, for the log.
     pub fn cause(&self) -> Option<&anyhow::Error> {
         match self {
-            Self::StorageUnavailable(e) | Self::UpstreamUnavailable(e) | Self::Internal(e) => {
-                Some(e)
-            }
+            Self::Unavailable(e)
+            | Self::StorageUnavailable(e)
+            | Self::UpstreamUnavailable(e)
+            | Self::Internal(e) => Some(e),
             _ => None,
         }
     }
@@ -205,8 +224,44 @@ impl fmt::Display for AppError {
 impl std::error::Error for AppError {}
 
 impl From<sea_orm::DbErr> for AppError {
+    /// An outage of the database (unreachable, restarting, pool exhausted, busy) is
+    /// `UNAVAILABLE`, which clients may retry; anything else is a bug of ours.
     fn from(e: sea_orm::DbErr) -> Self {
-        Self::Internal(anyhow::Error::new(e).context("database"))
+        if is_outage(&e) {
+            Self::Unavailable(anyhow::Error::new(e).context("database unavailable"))
+        } else {
+            Self::Internal(anyhow::Error::new(e).context("database"))
+        }
+    }
+}
+
+/// Whether a database error means "the database cannot serve us right now" rather than
+/// "this statement is wrong": connection and pool failures, I/O, and the server-side
+/// codes of a shutdown or a busy database.
+pub fn is_outage(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
+        _ => return false,
+    };
+    match &**sqlx {
+        sea_orm::sqlx::Error::Io(_)
+        | sea_orm::sqlx::Error::Tls(_)
+        | sea_orm::sqlx::Error::Protocol(_)
+        | sea_orm::sqlx::Error::PoolTimedOut
+        | sea_orm::sqlx::Error::PoolClosed
+        | sea_orm::sqlx::Error::WorkerCrashed => true,
+        sea_orm::sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: 08 connection exception, 57P01-57P05 shutdown / cannot
+            // connect now, 53 insufficient resources. SQLite: 5 BUSY, 6 LOCKED.
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || matches!(code.as_ref(), "5" | "6" | "517" | "262")
+        }
+        _ => false,
     }
 }
 

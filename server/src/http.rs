@@ -48,13 +48,13 @@ pub struct RequestContext {
 
 /// All routes with their layers.
 pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
-    let body_limit = app.config.server.body_limit_bytes;
+    let body_limit = app.config().server.body_limit_bytes;
     // A multipart request carries a photo: the photo limit plus room for the operation.
-    let upload_limit = usize::try_from(app.config.evidence.max_bytes)
+    let upload_limit = usize::try_from(app.config().evidence.max_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(body_limit);
     // The fs evidence store's signed upload/download routes (stream their own bodies).
-    let storage_routes = app.storage.routes().unwrap_or_default();
+    let storage_routes = app.services.storage.routes().unwrap_or_default();
     let state = HttpState { app, schema };
     Router::new()
         .route(
@@ -91,9 +91,42 @@ struct BodyLimits {
     multipart: usize,
 }
 
+fn too_large(lang: Lang, limit: usize) -> Response {
+    let message = match lang {
+        Lang::Zh => format!("请求体过大（最多 {limit} 字节）"),
+        Lang::En => format!("request body too large (at most {limit} bytes)"),
+    };
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(serde_json::json!({
+            "errors": [{ "message": message, "extensions": { "code": "BAD_INPUT", "detail": "TOO_LARGE" } }]
+        })),
+    )
+        .into_response()
+}
+
+/// Whether an error (or one of its causes) is a body cut off at its length limit.
+fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && is_length_limit(inner)
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 /// Caps request bodies: GraphQL JSON at `server.body_limit_bytes`, multipart uploads at
-/// the photo limit. A declared length over the cap is 413 at once; a chunked body is cut
-/// off at the cap.
+/// the photo limit. A declared length over the cap is 413 at once; a JSON body without a
+/// length (chunked) is read up to the cap and 413 beyond it; a multipart body streams
+/// and is cut off at the cap (413 as well).
 async fn limit_body(
     State(limits): State<BodyLimits>,
     req: axum::extract::Request,
@@ -114,22 +147,35 @@ async fn limit_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let lang = lang(req.headers());
     if declared.is_some_and(|n| n > limit) {
-        let lang = lang(req.headers());
-        let message = match lang {
-            Lang::Zh => format!("请求体过大（最多 {limit} 字节）"),
-            Lang::En => format!("request body too large (at most {limit} bytes)"),
-        };
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Json(serde_json::json!({
-                "errors": [{ "message": message, "extensions": { "code": "BAD_INPUT", "detail": "TOO_LARGE" } }]
-            })),
-        )
-            .into_response();
+        return too_large(lang, limit);
     }
     let (parts, body) = req.into_parts();
-    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    let limited = http_body_util::Limited::new(body, limit);
+    let body = if multipart {
+        axum::body::Body::new(limited)
+    } else {
+        // A JSON request is parsed whole anyway: read it here (at most `limit` bytes) so
+        // that a body without a declared length gets the same 413.
+        match http_body_util::BodyExt::collect(limited).await {
+            Ok(collected) => axum::body::Body::from(collected.to_bytes()),
+            Err(e) if is_length_limit(e.as_ref()) => return too_large(lang, limit),
+            Err(e) => {
+                tracing::debug!(error = %e, "request body could not be read");
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(serde_json::json!({
+                        "errors": [{ "message": match lang {
+                            Lang::Zh => "请求体读取失败",
+                            Lang::En => "the request body could not be read",
+                        }, "extensions": { "code": "BAD_INPUT" } }]
+                    })),
+                )
+                    .into_response();
+            }
+        }
+    };
     next.run(axum::extract::Request::from_parts(parts, body))
         .await
 }
@@ -151,7 +197,7 @@ fn lang(headers: &HeaderMap) -> Lang {
 }
 
 async fn graphiql(State(s): State<HttpState>) -> Response {
-    if s.app.config.is_production() {
+    if s.app.services.config.is_production() {
         return StatusCode::NOT_FOUND.into_response();
     }
     Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
@@ -168,6 +214,11 @@ async fn graphql(
     let req = match req {
         Ok(r) => r.into_inner(),
         Err(rejection) => {
+            if let ParseRequestError::Io(io) = &rejection.0
+                && is_length_limit(io)
+            {
+                return too_large(lang, s.app.services.config.evidence.max_bytes as usize);
+            }
             let (status, zh, en) = match rejection.0 {
                 ParseRequestError::PayloadTooLarge => (
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -193,7 +244,7 @@ async fn graphql(
     let client_ip = crate::ratelimit::client_ip(
         peer.ip(),
         headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
-        &s.app.config.limits.trusted_proxies,
+        &s.app.services.config.limits.trusted_proxies,
     );
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -203,18 +254,25 @@ async fn graphql(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    let (viewer, bad_token) =
-        match access::resolve(&s.app.db, &s.app.keys, &s.app.grid.snapshot(), bearer).await {
-            Ok(v) => (v, false),
-            Err(AppError::Unauthenticated) => (Viewer::Anonymous, true),
-            Err(e) => {
-                let mut errors = vec![async_graphql::ServerError::new("", None)];
-                errors[0].source = Some(std::sync::Arc::new(e));
-                finish_errors(&mut errors, lang, &request_id);
-                let resp = async_graphql::Response::from_errors(errors);
-                return GraphQLResponse::from(resp).into_response();
-            }
-        };
+    let (viewer, bad_token) = match access::resolve(
+        &s.app.services.db,
+        &s.app.services.keys,
+        &s.app.services.grid.snapshot(),
+        bearer,
+        s.app.services.clock.now(),
+    )
+    .await
+    {
+        Ok(v) => (v, false),
+        Err(AppError::Unauthenticated) => (Viewer::Anonymous, true),
+        Err(e) => {
+            let mut errors = vec![async_graphql::ServerError::new("", None)];
+            errors[0].source = Some(std::sync::Arc::new(e));
+            finish_errors(&mut errors, lang, &request_id);
+            let resp = async_graphql::Response::from_errors(errors);
+            return GraphQLResponse::from(resp).into_response();
+        }
+    };
     let ctx = RequestContext {
         request_id: request_id.clone(),
         lang,
@@ -222,9 +280,10 @@ async fn graphql(
         viewer,
         bad_token,
     };
-    let loaders = crate::graphql::loaders::Loaders::new(&s.app.db);
+    let loaders = crate::graphql::loaders::Loaders::new(&s.app.services.db);
     let mut resp = s.schema.execute(req.data(ctx).data(loaders)).await;
     let retry_after = finish_errors(&mut resp.errors, lang, &request_id);
+    let resp = cap_response(resp, s.app.services.config.limits.max_response_bytes, lang);
     let mut http = GraphQLResponse::from(resp).into_response();
     if let Some(secs) = retry_after {
         *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -233,6 +292,36 @@ async fn graphql(
         }
     }
     http
+}
+
+/// Replaces an answer whose JSON is larger than `max` bytes by a `BAD_INPUT`
+/// (`RESPONSE_TOO_LARGE`) error. The cost model refuses such queries before they run;
+/// this is the second line of defence.
+fn cap_response(resp: async_graphql::Response, max: usize, lang: Lang) -> async_graphql::Response {
+    let size = match serde_json::to_vec(&resp) {
+        Ok(bytes) => bytes.len(),
+        Err(_) => 0,
+    };
+    if size <= max {
+        return resp;
+    }
+    tracing::warn!(
+        size_bytes = size,
+        limit_bytes = max,
+        "answer too large; refused"
+    );
+    let (zh, en) = (
+        format!("查询结果过大（{size} 字节，最多 {max} 字节），请减少字段或条数"),
+        format!(
+            "the answer is too large ({size} bytes, at most {max}); ask for fewer fields or items"
+        ),
+    );
+    let mut err = async_graphql::ServerError::new(if lang == Lang::En { &en } else { &zh }, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "BAD_INPUT");
+    ext.set("detail", "RESPONSE_TOO_LARGE");
+    err.extensions = Some(ext);
+    async_graphql::Response::from_errors(vec![err])
 }
 
 /// Gives every error its stable code and the message in the client's language; logs
@@ -286,8 +375,11 @@ async fn healthz() -> &'static str {
 async fn readyz(State(s): State<HttpState>) -> Response {
     // Both probes at once; a hanging store must not hold the probe past its own timeout.
     let (db, storage) = tokio::join!(
-        s.app.db.ping(),
-        tokio::time::timeout(std::time::Duration::from_secs(5), s.app.storage.check())
+        s.app.services.db.ping(),
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            s.app.services.storage.check()
+        )
     );
     let db_ok = match db {
         Ok(()) => true,
@@ -299,12 +391,12 @@ async fn readyz(State(s): State<HttpState>) -> Response {
     let storage_ok = match storage {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::warn!(storage.kind = s.app.storage.kind(), error = ?e.cause(), "readiness: evidence storage unavailable");
+            tracing::warn!(storage.kind = s.app.services.storage.kind(), error = ?e.cause(), "readiness: evidence storage unavailable");
             false
         }
         Err(_) => {
             tracing::warn!(
-                storage.kind = s.app.storage.kind(),
+                storage.kind = s.app.services.storage.kind(),
                 "readiness: evidence storage timed out"
             );
             false

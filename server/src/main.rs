@@ -125,7 +125,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { demo } => {
             let addr = config.server.addr;
-            let app = app::build(config, BuildOptions { demo }).await?;
+            let app = app::build(
+                config,
+                BuildOptions {
+                    demo,
+                    ..BuildOptions::default()
+                },
+            )
+            .await?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (GRIDWATCH__SERVER__ADDR)"))?;
@@ -165,7 +172,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let db = db::connect(&config.database).await?;
             db::migrate(&db).await?;
             let grid = Grid::load(db).await?;
-            let summary = grid.import(&text).await?;
+            let summary = grid.import(&text, chrono::Utc::now()).await?;
             println!(
                 "imported {}: {} inserted, {} updated, {} unchanged",
                 file.display(),
@@ -201,6 +208,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     name,
                     phone: None,
                 },
+                chrono::Utc::now(),
             )
             .await?;
             println!(

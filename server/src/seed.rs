@@ -44,7 +44,7 @@ pub async fn is_empty(db: &DatabaseConnection) -> Result<bool, AppError> {
 pub async fn seed_base(db: &DatabaseConnection) -> Result<SeedReport, AppError> {
     let mut report = SeedReport::default();
     let items = grid::parse_grid_file(seeds::QINSHUI_GRID_GEOJSON)?;
-    report.regions = grid::apply_import(db, &items, ImportMode::InsertMissing)
+    report.regions = grid::apply_import(db, &items, ImportMode::InsertMissing, Utc::now())
         .await?
         .inserted;
 
@@ -229,7 +229,7 @@ pub async fn seed_demo(
         .await?
         .is_some();
     if !has_tester {
-        crate::domain::tipsters::create(&txn, vault, DEMO_TESTER_OPENID).await?;
+        crate::domain::tipsters::create(&txn, vault, DEMO_TESTER_OPENID, Utc::now()).await?;
         users += 1;
     }
     txn.commit().await?;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::both;
-use crate::helpers::{Backend, TestApp, dev_vault};
+use crate::helpers::{Backend, TestApp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -206,15 +206,25 @@ const OTHER_COUNTY: &str = r#"{"type":"FeatureCollection","features":[
 
 impl World {
     async fn build(app: &TestApp) -> Self {
-        app.state.grid.import(OTHER_COUNTY).await.unwrap();
+        app.state
+            .services
+            .grid
+            .import(OTHER_COUNTY, app.now())
+            .await
+            .unwrap();
         let (admin, _) = app.login("demo-admin").await;
         let (supervisor, _) = app.login("demo-sup-140521100").await;
         let (inspector, _) = app.login("demo-insp-140521100201").await;
         let tester =
-            gridwatch::domain::tipsters::find_or_create(&app.db, &dev_vault(), "matrix-openid")
+            gridwatch::domain::tipsters::find_or_create(&app.state.services, "matrix-openid")
                 .await
                 .unwrap();
-        let (public, _) = app.state.keys.issue(Subject::Tipster(tester.id)).unwrap();
+        let (public, _) = app
+            .state
+            .services
+            .keys
+            .issue(Subject::Tipster(tester.id), app.now())
+            .unwrap();
         Self {
             admin,
             supervisor,
@@ -242,7 +252,7 @@ impl World {
     /// A fresh inspector bound to the target's village (so destructive rows never
     /// touch the viewers).
     async fn target_user(&self, app: &TestApp, target: Target) -> i64 {
-        let snap = app.state.grid.snapshot();
+        let snap = app.state.services.grid.snapshot();
         let u = create_user_unscoped(
             &app.db,
             &snap,
@@ -254,6 +264,7 @@ impl World {
                 name: None,
                 phone: None,
             },
+            app.now(),
         )
         .await
         .unwrap();
@@ -277,7 +288,7 @@ impl World {
         {
             return u.id;
         }
-        let snap = app.state.grid.snapshot();
+        let snap = app.state.services.grid.snapshot();
         create_user_unscoped(
             &app.db,
             &snap,
@@ -289,6 +300,7 @@ impl World {
                 name: None,
                 phone: None,
             },
+            app.now(),
         )
         .await
         .unwrap()
@@ -309,8 +321,7 @@ impl World {
             Some(t) => t,
             None => {
                 gridwatch::domain::tipsters::find_or_create(
-                    &app.db,
-                    &dev_vault(),
+                    &app.state.services,
                     &format!("openid-{}", self.next()),
                 )
                 .await
@@ -323,7 +334,7 @@ impl World {
         } else {
             None
         };
-        let snap = app.state.grid.snapshot();
+        let snap = app.state.services.grid.snapshot();
         let region = snap.by_code(target.village()).unwrap();
         let category = entity::category::Entity::find()
             .one(&app.db)
@@ -370,6 +381,7 @@ impl World {
         let photo = gridwatch::domain::media::fixtures::test_jpeg(64, 48, None);
         let key = gridwatch::storage::random_key("ev");
         app.state
+            .services
             .storage
             .put_stream(
                 &key,
@@ -400,7 +412,7 @@ impl World {
 
     /// The request that exercises `op` against `target`.
     async fn probe(&self, app: &TestApp, op: &str, target: Target) -> (String, Value) {
-        let snap = app.state.grid.snapshot();
+        let snap = app.state.services.grid.snapshot();
         let village = snap.by_code(target.village()).unwrap();
         let (lat, lng) = village.centroid.unwrap();
         let q = |s: &str| s.to_owned();

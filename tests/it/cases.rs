@@ -27,6 +27,7 @@ pub async fn public_login(app: &TestApp, openid: &str) -> String {
 
 pub fn village_centre(app: &TestApp, code: &str) -> (f64, f64) {
     app.state
+        .services
         .grid
         .snapshot()
         .by_code(code)

@@ -531,7 +531,7 @@ async fn assert_is_rejected(
     assert_eq!(row.reject_reason.as_deref(), Some(reason));
     let key = gridwatch::storage::ObjectKey::try_from(row.object_key.as_str()).unwrap();
     assert_eq!(
-        app.state.storage.head(&key).await.unwrap(),
+        app.state.services.storage.head(&key).await.unwrap(),
         None,
         "a rejected object must be removed"
     );

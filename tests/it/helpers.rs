@@ -297,8 +297,16 @@ impl TestApp {
         // Signed evidence URLs of the fs store must point at this very server.
         config.server.public_url = Some(format!("http://{addr}"));
         tweak(&mut config);
-        let app = app::build(config, BuildOptions::default()).await.unwrap();
-        let db = app.state.db.clone();
+        let app = app::build(
+            config,
+            BuildOptions {
+                demo: false,
+                clock: gridwatch::domain::Clock::adjustable(),
+            },
+        )
+        .await
+        .unwrap();
+        let db = app.state.services.db.clone();
         let state = app.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -318,6 +326,19 @@ impl TestApp {
             evidence_dir,
             shutdown: Some(tx),
         }
+    }
+
+    /// Now, on the server's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.state.services.clock.now()
+    }
+
+    /// Moves the server's clock (tests never sleep to let time pass).
+    pub fn advance(&self, by: chrono::Duration) {
+        assert!(
+            self.state.services.clock.advance(by),
+            "the test clock is adjustable"
+        );
     }
 
     /// POSTs a GraphQL request and returns the JSON body (whatever the status).
@@ -388,6 +409,7 @@ impl TestApp {
     /// The id of a region by code.
     pub fn region_id(&self, code: &str) -> i64 {
         self.state
+            .services
             .grid
             .snapshot()
             .by_code(code)

@@ -82,8 +82,10 @@ impl TokenKeys {
         validation.set_issuer(&[&cfg.issuer]);
         validation.set_audience(&[&cfg.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
+        // Expiry and not-before are checked in `verify` against the server's clock (the
+        // one every rule reads), not the library's own reading of the system time.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.validate_aud = true;
         validation.leeway = 30;
         Ok(Self {
@@ -97,8 +99,11 @@ impl TokenKeys {
     }
 
     /// A signed access token for `subject` and its expiry.
-    pub fn issue(&self, subject: Subject) -> Result<(String, DateTime<Utc>), AppError> {
-        let now = Utc::now();
+    pub fn issue(
+        &self,
+        subject: Subject,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), AppError> {
         let exp = now + self.ttl;
         let claims = Claims {
             sub: subject.encode(),
@@ -114,10 +119,16 @@ impl TokenKeys {
         Ok((token, exp))
     }
 
-    /// Checks signature, algorithm, issuer, audience, expiry and not-before.
-    pub fn verify(&self, token: &str) -> Result<Subject, AppError> {
+    /// Checks signature, algorithm, issuer, audience, and expiry and not-before at
+    /// `now` (with the validation's leeway).
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Subject, AppError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| AppError::Unauthenticated)?;
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(0);
+        let t = now.timestamp();
+        if data.claims.exp + leeway < t || data.claims.nbf - leeway > t {
+            return Err(AppError::Unauthenticated);
+        }
         if data.claims.typ != "access" {
             return Err(AppError::Unauthenticated);
         }
@@ -155,11 +166,17 @@ mod tests {
     #[test]
     fn round_trip() {
         let k = keys();
-        let (t, exp) = k.issue(Subject::User(7)).unwrap();
-        assert!(exp > Utc::now());
-        assert_eq!(k.verify(&t).unwrap(), Subject::User(7));
-        let (t, _) = k.issue(Subject::Tipster(3)).unwrap();
-        assert_eq!(k.verify(&t).unwrap(), Subject::Tipster(3));
+        let now = Utc::now();
+        let (t, exp) = k.issue(Subject::User(7), now).unwrap();
+        assert!(exp > now);
+        assert_eq!(k.verify(&t, now).unwrap(), Subject::User(7));
+        let (t, _) = k.issue(Subject::Tipster(3), now).unwrap();
+        assert_eq!(k.verify(&t, now).unwrap(), Subject::Tipster(3));
+        // Expiry and not-before follow the clock it is checked against.
+        let later = now + Duration::minutes(16);
+        assert_eq!(k.verify(&t, later).unwrap_err().code(), "UNAUTHENTICATED");
+        let earlier = now - Duration::minutes(5);
+        assert_eq!(k.verify(&t, earlier).unwrap_err().code(), "UNAUTHENTICATED");
     }
 
     #[test]
@@ -173,6 +190,6 @@ mod tests {
     }
 
     fn k_rejects(t: &str) -> bool {
-        keys().verify(t).is_err()
+        keys().verify(t, Utc::now()).is_err()
     }
 }

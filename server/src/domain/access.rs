@@ -129,6 +129,16 @@ impl Viewer {
         }
     }
 
+    /// Who the idempotency records of this viewer belong to: a key is only ever matched
+    /// against the same sender's earlier requests.
+    pub fn idempotency_scope(&self) -> String {
+        match self {
+            Self::Staff(s) => format!("user:{}", s.user_id),
+            Self::Public(p) => format!("tipster:{}", p.tipster_id),
+            Self::Anonymous => "anonymous".into(),
+        }
+    }
+
     /// The role, `None` when anonymous.
     pub fn role(&self) -> Option<Role> {
         match self {
@@ -146,11 +156,12 @@ pub async fn resolve(
     keys: &TokenKeys,
     grid: &GridSnapshot,
     bearer: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Viewer, AppError> {
     let Some(token) = bearer else {
         return Ok(Viewer::Anonymous);
     };
-    match keys.verify(token)? {
+    match keys.verify(token, now)? {
         Subject::User(id) => {
             let user = app_user::Entity::find_by_id(id)
                 .one(db)

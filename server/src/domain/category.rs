@@ -1,7 +1,7 @@
 //! Case categories and their time limits (data seeded from the plan, edited by county staff).
 
 use entity::{category, category_time_limit};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::error::AppError;
 
@@ -114,12 +114,18 @@ pub struct CategoryView {
     pub limits: Vec<TimeLimit>,
 }
 
+/// Most active categories listed (a county has a few dozen at most).
+pub const MAX_ACTIVE: u64 = 100;
+/// Time limits of one category: one per priority and step (unique in the table).
+pub const MAX_TIME_LIMITS: u64 = 9;
+
 /// Active categories in picker order, each with its limits (two queries in all).
 pub async fn list_active(db: &DatabaseConnection) -> Result<Vec<CategoryView>, AppError> {
     let cats = category::Entity::find()
         .filter(category::Column::Active.eq(true))
         .order_by_asc(category::Column::SortOrder)
         .order_by_asc(category::Column::Code)
+        .limit(MAX_ACTIVE)
         .all(db)
         .await?;
     let ids: Vec<i64> = cats.iter().map(|c| c.id).collect();

@@ -10,21 +10,22 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
-use entity::{case, category, evidence};
+use entity::{case, evidence};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use super::Services;
 use super::access::{Role, Viewer};
 use super::cases::{CaseStatus, case_not_found, staff_can_see, status_of};
 use super::geo::haversine_m;
 use super::idempotency::IdemKey;
 use super::media::{self, ImageKind, MediaLimits};
-use crate::app::AppState;
+use super::uow;
 use crate::error::{AppError, Msg};
 use crate::storage::{ObjectKey, UploadTicket, random_key};
 
@@ -56,6 +57,10 @@ impl Phase {
             .find(|p| p.as_str() == s)
     }
 }
+
+/// Most photos one case holds (rejected ones aside). Enough for any real case; the
+/// query cost model counts every evidence list at this size.
+pub const MAX_PER_CASE: u64 = 100;
 
 /// Bytes of an object read for type, dimension and EXIF checks (EXIF lives in the
 /// first 64 KiB of a JPEG; a generous prefix also covers most PNG/WebP/HEIC headers).
@@ -112,6 +117,25 @@ async fn load_case(db: &DatabaseConnection, id: i64) -> Result<case::Model, AppE
         .ok_or_else(case_not_found)
 }
 
+/// Refuses a new photo for a case that already holds [`MAX_PER_CASE`].
+async fn check_room(db: &DatabaseConnection, c: &case::Model) -> Result<(), AppError> {
+    let held = evidence::Entity::find()
+        .filter(evidence::Column::CaseId.eq(c.id))
+        .filter(evidence::Column::Status.ne("REJECTED"))
+        .count(db)
+        .await?;
+    if held >= MAX_PER_CASE {
+        return Err(AppError::BadInput {
+            msg: Msg::new(
+                format!("每个案件最多 {MAX_PER_CASE} 张照片"),
+                format!("a case holds at most {MAX_PER_CASE} photos"),
+            ),
+            detail: Some("TOO_MANY_PHOTOS"),
+        });
+    }
+    Ok(())
+}
+
 /// What a client asks to upload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadRequest {
@@ -163,16 +187,16 @@ fn check_type(content_type: &str) -> Result<ImageKind, AppError> {
 /// size and type against the limits, creates a PENDING evidence row under a random key
 /// and presigns an upload bound to that key, type and exact size.
 pub async fn request_upload(
-    st: &AppState,
+    svc: &Services,
     viewer: &Viewer,
     req: UploadRequest,
     idempotency_key: Option<&str>,
 ) -> Result<Upload, AppError> {
-    let cfg = &st.config.evidence;
+    let cfg = &svc.config.evidence;
     let idem = idempotency_key
         .map(|k| {
             IdemKey::new(
-                super::cases::workflow::idem_scope(viewer),
+                viewer.idempotency_scope(),
                 k,
                 "REQUEST_EVIDENCE_UPLOAD",
                 &req,
@@ -181,15 +205,15 @@ pub async fn request_upload(
         .transpose()?;
     let expires = StdDuration::from_secs(cfg.upload_url_secs);
     if let Some(k) = &idem
-        && let Some(id) = k.replay::<_, i64>(&st.db).await?
+        && let Some(id) = k.replay::<_, i64>(&svc.db).await?
     {
         // A retry: the same evidence, with a fresh URL while it is still pending.
         let ev = evidence::Entity::find_by_id(id)
-            .one(&st.db)
+            .one(&svc.db)
             .await?
             .ok_or_else(|| AppError::not_found("证据", "evidence"))?;
         let key = ObjectKey::try_from(ev.object_key.as_str())?;
-        let ticket = st
+        let ticket = svc
             .storage
             .presign_upload(
                 &key,
@@ -206,7 +230,7 @@ pub async fn request_upload(
     check_type(&req.content_type)?;
     check_size(req.byte_size, cfg.max_bytes)?;
     let sha = Sha256Hex::try_from(req.sha256.as_str())?;
-    let c = load_case(&st.db, req.case_id).await?;
+    let c = load_case(&svc.db, req.case_id).await?;
     may_add(viewer, &c, req.phase)?;
     if !status_of(&c)?.is_open() {
         return Err(AppError::InvalidTransition(Msg::new(
@@ -214,9 +238,10 @@ pub async fn request_upload(
             "the case is finished",
         )));
     }
+    check_room(&svc.db, &c).await?;
     let key = random_key("ev");
-    let now = Utc::now();
-    let ticket = st
+    let now = svc.clock.now();
+    let ticket = svc
         .storage
         .presign_upload(&key, &req.content_type, req.byte_size, expires)
         .await?;
@@ -225,9 +250,7 @@ pub async fn request_upload(
         Viewer::Public(p) => (None, Some(p.tipster_id)),
         Viewer::Anonymous => (None, None),
     };
-    let _gate = st.write_gate.enter().await;
-    let txn = sea_orm::TransactionTrait::begin(&st.db).await?;
-    let ev = evidence::ActiveModel {
+    let row = evidence::ActiveModel {
         case_id: Set(c.id),
         phase: Set(req.phase.as_str().to_owned()),
         status: Set("PENDING".into()),
@@ -240,13 +263,18 @@ pub async fn request_upload(
         created_at: Set(now),
         expires_at: Set(ticket.expires_at),
         ..Default::default()
-    }
-    .insert(&txn)
+    };
+    // The answer recorded under the key is the evidence id (a retry re-signs its URL).
+    let id = uow::write(
+        svc,
+        idem,
+        uow::work(move |txn| Box::pin(async move { Ok(row.insert(txn).await?.id) })),
+    )
     .await?;
-    if let Some(k) = &idem {
-        k.record(&txn, &ev.id).await?;
-    }
-    txn.commit().await?;
+    let ev = evidence::Entity::find_by_id(id)
+        .one(&svc.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("证据", "evidence"))?;
     Ok(Upload {
         evidence: ev,
         ticket,
@@ -266,12 +294,16 @@ fn rejection(code: &'static str, zh: String, en: String) -> (String, AppError) {
 
 /// Verifies an uploaded object and confirms or rejects the evidence. Confirming twice
 /// is harmless; a storage outage leaves the evidence pending and the case untouched.
-pub async fn confirm(st: &AppState, viewer: &Viewer, id: i64) -> Result<evidence::Model, AppError> {
+pub async fn confirm(
+    svc: &Services,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<evidence::Model, AppError> {
     let ev = evidence::Entity::find_by_id(id)
-        .one(&st.db)
+        .one(&svc.db)
         .await?
         .ok_or_else(|| AppError::not_found("证据", "evidence"))?;
-    let c = load_case(&st.db, ev.case_id).await?;
+    let c = load_case(&svc.db, ev.case_id).await?;
     let phase = Phase::parse(&ev.phase).unwrap_or(Phase::Before);
     if let Err(e) = may_add(viewer, &c, phase) {
         return Err(match e {
@@ -283,33 +315,33 @@ pub async fn confirm(st: &AppState, viewer: &Viewer, id: i64) -> Result<evidence
         return Ok(ev);
     }
     let key = ObjectKey::try_from(ev.object_key.as_str())?;
-    match verify_object(st, &ev, &key, &c).await? {
+    match verify_object(svc, &ev, &key, &c).await? {
         Ok(checked) => {
             let kind = checked.kind;
             let sealed = checked.sealed.clone();
-            let confirmed = finish_confirmed(st, ev, checked).await?;
+            let confirmed = finish_confirmed(svc, ev, checked).await?;
             if sealed != key
-                && let Err(e) = st.storage.delete(&key).await
+                && let Err(e) = svc.storage.delete(&key).await
             {
                 tracing::warn!(evidence.id = confirmed.id, error = ?e, "could not remove the upload copy");
             }
             let key = sealed;
             // The public copy is only needed once the case closes: make it in the
             // background so confirmation stays as fast as reading the object once.
-            let st = st.clone();
+            let svc = svc.clone();
             let (id, size) = (
                 confirmed.id,
                 u64::try_from(confirmed.byte_size).unwrap_or(0),
             );
             tokio::spawn(async move {
-                if let Some(dkey) = make_derivative(&st, &key, kind, size).await {
+                if let Some(dkey) = make_derivative(&svc, &key, kind, size).await {
                     let res = evidence::Entity::update_many()
                         .set(evidence::ActiveModel {
                             derivative_key: Set(Some(dkey)),
                             ..Default::default()
                         })
                         .filter(evidence::Column::Id.eq(id))
-                        .exec(&st.db)
+                        .exec(&svc.db)
                         .await;
                     if let Err(e) = res {
                         tracing::warn!(evidence.id = id, error = %e, "recording the public derivative failed");
@@ -319,7 +351,7 @@ pub async fn confirm(st: &AppState, viewer: &Viewer, id: i64) -> Result<evidence
             Ok(confirmed)
         }
         Err((code, err)) => {
-            reject(st, &ev, &key, &code).await?;
+            reject(svc, &ev, &key, &code).await?;
             Err(err)
         }
     }
@@ -341,13 +373,13 @@ struct Checked {
 /// Streams the object once (hash + bounded prefix) and checks it. The outer `Result`
 /// is for outages; the inner one for a photo that must be rejected.
 async fn verify_object(
-    st: &AppState,
+    svc: &Services,
     ev: &evidence::Model,
     key: &ObjectKey,
     c: &case::Model,
 ) -> Result<Result<Checked, (String, AppError)>, AppError> {
-    let now = Utc::now();
-    let Some(meta) = st.storage.head(key).await? else {
+    let now = svc.clock.now();
+    let Some(meta) = svc.storage.head(key).await? else {
         if ev.expires_at < now {
             return Ok(Err(rejection(
                 "NOT_UPLOADED",
@@ -373,9 +405,9 @@ async fn verify_object(
     }
     // Everything below reads an immutable copy: whoever still holds the upload URL
     // cannot swap the bytes after they were checked.
-    let sealed = st.storage.seal(key).await?;
+    let sealed = svc.storage.seal(key).await?;
     let key = &sealed;
-    let Some(mut reader) = st.storage.open_read(key).await? else {
+    let Some(mut reader) = svc.storage.open_read(key).await? else {
         return Err(AppError::StorageUnavailable(anyhow::anyhow!(
             "object vanished between head and read"
         )));
@@ -443,7 +475,7 @@ async fn verify_object(
         )));
     }
     let limits = MediaLimits {
-        max_bytes: st.config.evidence.max_bytes,
+        max_bytes: svc.config.evidence.max_bytes,
         ..MediaLimits::default()
     };
     let (width, height) = match media::dimensions(&prefix, kind, &limits) {
@@ -459,7 +491,7 @@ async fn verify_object(
     let distance_m = exif
         .gps
         .map(|(lat, lng)| haversine_m(lat, lng, c.lat, c.lng));
-    if distance_m.is_some_and(|d| d > st.config.evidence.far_from_case_m) {
+    if distance_m.is_some_and(|d| d > svc.config.evidence.far_from_case_m) {
         flags.push("FAR_FROM_CASE");
     }
     let phase = Phase::parse(&ev.phase).unwrap_or(Phase::Before);
@@ -475,7 +507,7 @@ async fn verify_object(
         .filter(evidence::Column::Sha256.eq(&ev.sha256))
         .filter(evidence::Column::CaseId.ne(ev.case_id))
         .filter(evidence::Column::Status.eq("CONFIRMED"))
-        .one(&st.db)
+        .one(&svc.db)
         .await?
         .is_some();
     if reused {
@@ -496,7 +528,7 @@ async fn verify_object(
 /// The public derivative (resized, re-encoded, no EXIF), stored beside the original.
 /// Failing to make one never fails a confirmation: the public view then shows no photo.
 async fn make_derivative(
-    st: &AppState,
+    svc: &Services,
     key: &ObjectKey,
     kind: ImageKind,
     size: u64,
@@ -504,10 +536,10 @@ async fn make_derivative(
     if kind == ImageKind::Heic || size > 32 * 1024 * 1024 {
         return None;
     }
-    let mut reader = st.storage.open_read(key).await.ok()??;
+    let mut reader = svc.storage.open_read(key).await.ok()??;
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     reader.read_to_end(&mut bytes).await.ok()?;
-    let max_side = st.config.evidence.derivative_max_side;
+    let max_side = svc.config.evidence.derivative_max_side;
     let out = tokio::task::spawn_blocking(move || media::public_derivative(&bytes, kind, max_side))
         .await
         .ok()?
@@ -516,7 +548,7 @@ async fn make_derivative(
     let dkey = ObjectKey::try_from(format!("{}-pub.jpg", key.as_str()).as_str()).ok()?;
     let len = out.len() as u64;
     let reader: crate::storage::BlobReader = Box::new(std::io::Cursor::new(out));
-    match st
+    match svc
         .storage
         .put_stream(&dkey, "image/jpeg", reader, len)
         .await
@@ -530,12 +562,11 @@ async fn make_derivative(
 }
 
 async fn finish_confirmed(
-    st: &AppState,
+    svc: &Services,
     ev: evidence::Model,
     ck: Checked,
 ) -> Result<evidence::Model, AppError> {
-    let _gate = st.write_gate.enter().await;
-    let now = Utc::now();
+    let now = svc.clock.now();
     let changes = evidence::ActiveModel {
         status: Set("CONFIRMED".into()),
         width: Set(i32::try_from(ck.width).ok()),
@@ -549,44 +580,62 @@ async fn finish_confirmed(
         confirmed_at: Set(Some(now)),
         ..Default::default()
     };
-    evidence::Entity::update_many()
-        .set(changes)
-        .filter(evidence::Column::Id.eq(ev.id))
-        .filter(evidence::Column::Status.eq("PENDING"))
-        .exec(&st.db)
-        .await?;
-    evidence::Entity::find_by_id(ev.id)
-        .one(&st.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("证据", "evidence"))
+    let id = ev.id;
+    uow::write(
+        svc,
+        None,
+        uow::work(move |txn| {
+            Box::pin(async move {
+                evidence::Entity::update_many()
+                    .set(changes)
+                    .filter(evidence::Column::Id.eq(id))
+                    .filter(evidence::Column::Status.eq("PENDING"))
+                    .exec(txn)
+                    .await?;
+                evidence::Entity::find_by_id(id)
+                    .one(txn)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("证据", "evidence"))
+            })
+        }),
+    )
+    .await
 }
 
 async fn reject(
-    st: &AppState,
+    svc: &Services,
     ev: &evidence::Model,
     key: &ObjectKey,
     code: &str,
 ) -> Result<(), AppError> {
-    {
-        let _gate = st.write_gate.enter().await;
-        evidence::Entity::update_many()
-            .set(evidence::ActiveModel {
-                status: Set("REJECTED".into()),
-                reject_reason: Set(Some(code.to_owned())),
-                ..Default::default()
+    let (id, reason) = (ev.id, code.to_owned());
+    uow::write(
+        svc,
+        None,
+        uow::work(move |txn| {
+            Box::pin(async move {
+                evidence::Entity::update_many()
+                    .set(evidence::ActiveModel {
+                        status: Set("REJECTED".into()),
+                        reject_reason: Set(Some(reason)),
+                        ..Default::default()
+                    })
+                    .filter(evidence::Column::Id.eq(id))
+                    .filter(evidence::Column::Status.eq("PENDING"))
+                    .exec(txn)
+                    .await?;
+                Ok(())
             })
-            .filter(evidence::Column::Id.eq(ev.id))
-            .filter(evidence::Column::Status.eq("PENDING"))
-            .exec(&st.db)
-            .await?;
-    }
-    let sealed = st.storage.sealed_key(key);
+        }),
+    )
+    .await?;
+    let sealed = svc.storage.sealed_key(key);
     if sealed != *key
-        && let Err(e) = st.storage.delete(&sealed).await
+        && let Err(e) = svc.storage.delete(&sealed).await
     {
         tracing::warn!(evidence.id = ev.id, error = ?e, "could not remove a rejected sealed copy");
     }
-    if let Err(e) = st.storage.delete(key).await {
+    if let Err(e) = svc.storage.delete(key).await {
         tracing::warn!(evidence.id = ev.id, error = ?e, "could not remove a rejected upload");
     }
     tracing::info!(evidence.id = ev.id, reason = code, "evidence rejected");
@@ -596,7 +645,7 @@ async fn reject(
 /// Streams a multipart upload to storage (bounded memory), then verifies it like a
 /// direct upload. The declared hash is the one computed while streaming.
 pub async fn upload_stream(
-    st: &AppState,
+    svc: &Services,
     viewer: &Viewer,
     case_id: i64,
     phase: Phase,
@@ -604,7 +653,7 @@ pub async fn upload_stream(
     reader: crate::storage::BlobReader,
 ) -> Result<evidence::Model, AppError> {
     check_type(content_type)?;
-    let c = load_case(&st.db, case_id).await?;
+    let c = load_case(&svc.db, case_id).await?;
     may_add(viewer, &c, phase)?;
     if !status_of(&c)?.is_open() {
         return Err(AppError::InvalidTransition(Msg::new(
@@ -612,16 +661,17 @@ pub async fn upload_stream(
             "the case is finished",
         )));
     }
+    check_room(&svc.db, &c).await?;
     let key = random_key("ev");
     let hashed = HashingReader::new(reader);
     let digest = hashed.digest_handle();
-    let written = st
+    let written = svc
         .storage
         .put_stream(
             &key,
             content_type,
             Box::new(hashed),
-            st.config.evidence.max_bytes,
+            svc.config.evidence.max_bytes,
         )
         .await?;
     let sha = digest.finish();
@@ -630,27 +680,28 @@ pub async fn upload_stream(
         Viewer::Public(p) => (None, Some(p.tipster_id)),
         Viewer::Anonymous => (None, None),
     };
-    let now = Utc::now();
-    let ev = {
-        let _gate = st.write_gate.enter().await;
-        evidence::ActiveModel {
-            case_id: Set(c.id),
-            phase: Set(phase.as_str().to_owned()),
-            status: Set("PENDING".into()),
-            object_key: Set(key.as_str().to_owned()),
-            content_type: Set(content_type.to_owned()),
-            byte_size: Set(i64::try_from(written).unwrap_or(i64::MAX)),
-            sha256: Set(sha),
-            uploader_id: Set(uploader_id),
-            uploader_tipster_id: Set(uploader_tipster_id),
-            created_at: Set(now),
-            expires_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&st.db)
-        .await?
+    let now = svc.clock.now();
+    let row = evidence::ActiveModel {
+        case_id: Set(c.id),
+        phase: Set(phase.as_str().to_owned()),
+        status: Set("PENDING".into()),
+        object_key: Set(key.as_str().to_owned()),
+        content_type: Set(content_type.to_owned()),
+        byte_size: Set(i64::try_from(written).unwrap_or(i64::MAX)),
+        sha256: Set(sha),
+        uploader_id: Set(uploader_id),
+        uploader_tipster_id: Set(uploader_tipster_id),
+        created_at: Set(now),
+        expires_at: Set(now),
+        ..Default::default()
     };
-    confirm(st, viewer, ev.id).await
+    let id = uow::write(
+        svc,
+        None,
+        uow::work(move |txn| Box::pin(async move { Ok(row.insert(txn).await?.id) })),
+    )
+    .await?;
+    confirm(svc, viewer, id).await
 }
 
 /// An `AsyncRead` that hashes what passes through it.
@@ -714,61 +765,20 @@ pub async fn list_for_case(
         .filter(evidence::Column::CaseId.eq(c.id))
         .filter(evidence::Column::Status.ne("REJECTED"))
         .order_by_asc(evidence::Column::Id)
+        .limit(MAX_PER_CASE)
         .all(db)
         .await?)
 }
 
 /// A short-lived download URL of an object.
-pub async fn download_url(st: &AppState, key: &str) -> Result<String, AppError> {
+pub async fn download_url(svc: &Services, key: &str) -> Result<String, AppError> {
     let key = ObjectKey::try_from(key)?;
-    st.storage
+    svc.storage
         .presign_download(
             &key,
-            StdDuration::from_secs(st.config.evidence.download_url_secs),
+            StdDuration::from_secs(svc.config.evidence.download_url_secs),
         )
         .await
-}
-
-/// The category's minimum of confirmed photos per phase for submitting a result.
-pub async fn check_minimums(db: &DatabaseConnection, c: &case::Model) -> Result<(), AppError> {
-    let Some(cat) = category::Entity::find_by_id(c.category_id).one(db).await? else {
-        return Ok(());
-    };
-    let confirmed = evidence::Entity::find()
-        .filter(evidence::Column::CaseId.eq(c.id))
-        .filter(evidence::Column::Status.eq("CONFIRMED"))
-        .all(db)
-        .await?;
-    let count = |p: Phase| confirmed.iter().filter(|e| e.phase == p.as_str()).count() as i32;
-    let mut missing = Vec::new();
-    for (phase, need, zh) in [
-        (Phase::Before, cat.min_photos_before, "发现"),
-        (Phase::During, cat.min_photos_during, "处置中"),
-        (Phase::After, cat.min_photos_after, "整改后"),
-    ] {
-        let have = count(phase);
-        if have < need {
-            missing.push((phase, need, have, zh));
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let zh: Vec<String> = missing
-        .iter()
-        .map(|(_, n, h, z)| format!("{z}照片需 {n} 张，已有 {h} 张"))
-        .collect();
-    let en: Vec<String> = missing
-        .iter()
-        .map(|(p, n, h, _)| format!("{} photos: {h} of {n}", p.as_str()))
-        .collect();
-    Err(AppError::BadInput {
-        msg: Msg::new(
-            format!("证据照片不足：{}", zh.join("；")),
-            format!("not enough confirmed photos: {}", en.join("; ")),
-        ),
-        detail: Some("EVIDENCE_REQUIRED"),
-    })
 }
 
 /// The keys of the public copies a tipster may see: none before the case is closed;

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::region;
 use geo::{
     BoundingRect, Centroid, Distance as _, Intersects, MultiPolygon, Point, Polygon, Validation,
@@ -126,6 +126,7 @@ pub struct GridSnapshot {
     children: HashMap<Option<i64>, Vec<usize>>,
     villages: RTree<Indexed>,
     townships: RTree<Indexed>,
+    max_fanout: usize,
 }
 
 impl GridSnapshot {
@@ -181,6 +182,7 @@ impl GridSnapshot {
                 }
             }
         }
+        let max_fanout = children.values().map(Vec::len).max().unwrap_or(0);
         Self {
             nodes,
             by_id,
@@ -188,7 +190,15 @@ impl GridSnapshot {
             children,
             villages: RTree::bulk_load(villages),
             townships: RTree::bulk_load(townships),
+            max_fanout,
         }
+    }
+
+    /// The longest list of regions one question can return: the most children any
+    /// region has, or the number of roots if that is larger. The query cost model
+    /// multiplies `regions` and `children` by it.
+    pub fn max_fanout(&self) -> usize {
+        self.max_fanout
     }
 
     /// All regions, ordered by code.
@@ -362,9 +372,9 @@ impl Grid {
     /// Imports a GeoJSON FeatureCollection (see [`parse_grid_file`]) in one transaction:
     /// new codes are inserted, existing ones get the file's name and boundary. Any
     /// problem rejects the whole file and leaves the database as it was.
-    pub async fn import(&self, text: &str) -> Result<ImportSummary, AppError> {
+    pub async fn import(&self, text: &str, now: DateTime<Utc>) -> Result<ImportSummary, AppError> {
         let items = parse_grid_file(text)?;
-        let summary = apply_import(&self.db, &items, ImportMode::Upsert).await?;
+        let summary = apply_import(&self.db, &items, ImportMode::Upsert, now).await?;
         self.reload().await?;
         Ok(summary)
     }
@@ -746,9 +756,10 @@ pub async fn apply_import(
     db: &DatabaseConnection,
     items: &[ImportRegion],
     mode: ImportMode,
+    now: DateTime<Utc>,
 ) -> Result<ImportSummary, AppError> {
     let txn = db.begin().await?;
-    let summary = apply_import_in(&txn, items, mode).await?;
+    let summary = apply_import_in(&txn, items, mode, now).await?;
     txn.commit().await?;
     Ok(summary)
 }
@@ -757,6 +768,7 @@ async fn apply_import_in<C: ConnectionTrait>(
     conn: &C,
     items: &[ImportRegion],
     mode: ImportMode,
+    now: DateTime<Utc>,
 ) -> Result<ImportSummary, AppError> {
     let mut existing: HashMap<String, region::Model> = region::Entity::find()
         .all(conn)
@@ -768,7 +780,6 @@ async fn apply_import_in<C: ConnectionTrait>(
     ordered.sort_by_key(|(_, r)| (r.level, r.code.clone()));
     let mut summary = ImportSummary::default();
     let mut problems = Vec::new();
-    let now = Utc::now();
     for (i, item) in ordered {
         let (zh, en) = feature_label(i, Some(&item.code));
         let parent = match &item.parent_code {

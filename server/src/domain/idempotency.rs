@@ -5,7 +5,7 @@
 //! concurrent duplicate loses on the unique (scope, key) index, rolls back, and
 //! answers with the winner's response.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_record;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -91,8 +91,8 @@ impl IdemKey {
         &self,
         conn: &C,
         response: &T,
+        now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {
-        let now = Utc::now();
         let value = serde_json::to_value(response)
             .map_err(|e| sea_orm::DbErr::Custom(format!("idempotent response: {e}")))?;
         idempotency_record::ActiveModel {
@@ -112,9 +112,12 @@ impl IdemKey {
 }
 
 /// Deletes records past their retention; returns how many.
-pub async fn purge_expired<C: ConnectionTrait>(conn: &C) -> Result<u64, AppError> {
+pub async fn purge_expired<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+) -> Result<u64, AppError> {
     Ok(idempotency_record::Entity::delete_many()
-        .filter(idempotency_record::Column::ExpiresAt.lt(Utc::now()))
+        .filter(idempotency_record::Column::ExpiresAt.lt(now))
         .exec(conn)
         .await?
         .rows_affected)

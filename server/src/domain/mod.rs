@@ -1,9 +1,20 @@
 //! The rules of gridwatch, free of HTTP and GraphQL.
+//!
+//! Every domain function takes what it needs from [`Services`] (database, grid, write
+//! gate, clock, evidence store, vault, token keys, configuration) and a
+//! [`access::Viewer`]; nothing here may import the `app`, `http` or `graphql` modules
+//! (a test in `tests/it/layers.rs` fails when something does).
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
 
 pub mod access;
 pub mod accounts;
 pub mod cases;
 pub mod category;
+pub mod clock;
+pub mod dates;
 pub mod evidence;
 pub mod evidence_rules;
 pub mod geo;
@@ -13,5 +24,30 @@ pub mod media;
 pub mod page;
 pub mod phone;
 pub mod sla;
-pub mod store;
 pub mod tipsters;
+pub mod uow;
+
+pub use clock::Clock;
+pub use uow::WriteGate;
+
+/// What the domain may reach: built once at start-up, cheap to clone (every part is
+/// shared).
+#[derive(Clone)]
+pub struct Services {
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// The region tree and its spatial index.
+    pub grid: Arc<grid::Grid>,
+    /// Serialises write transactions where the database needs it (SQLite).
+    pub gate: WriteGate,
+    /// The one source of "now".
+    pub clock: Clock,
+    /// The evidence store (local folder or S3).
+    pub storage: Arc<dyn crate::storage::BlobStore>,
+    /// Encryption of personal data at rest.
+    pub vault: Arc<crate::auth::vault::Vault>,
+    /// Access-token keys.
+    pub keys: Arc<crate::auth::token::TokenKeys>,
+    /// The configuration the server was started with.
+    pub config: Arc<crate::config::Config>,
+}

@@ -17,7 +17,7 @@ use chrono::{
     DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday,
 };
 use entity::work_calendar_day;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::domain::category::{LimitUnit, Priority, Step, TimeLimit};
 use crate::error::AppError;
@@ -113,7 +113,7 @@ impl WorkCalendar {
     }
 
     /// The calendar as county staff maintain it in `work_calendar_day`.
-    pub async fn load(db: &DatabaseConnection, hours: WorkingHours) -> Result<Self, AppError> {
+    pub async fn load<C: ConnectionTrait>(db: &C, hours: WorkingHours) -> Result<Self, AppError> {
         let rows = work_calendar_day::Entity::find().all(db).await?;
         Ok(Self::new(
             rows.into_iter().map(|r| (r.day, r.workday)),

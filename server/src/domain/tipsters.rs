@@ -2,15 +2,15 @@
 //! table, encrypted; staff only ever see a stable pseudonymous handle, and only county
 //! staff can reveal an identity, each reveal leaving an audit row.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{case, tipster, tipster_reveal};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
 use super::access::{Role, Viewer};
 use super::grid::path_is_within;
+use super::{Services, uow};
 use crate::auth::vault::Vault;
 use crate::error::{AppError, Msg};
 
@@ -22,8 +22,8 @@ pub async fn create<C: ConnectionTrait>(
     conn: &C,
     vault: &Vault,
     openid: &str,
+    now: DateTime<Utc>,
 ) -> Result<tipster::Model, AppError> {
-    let now = Utc::now();
     // The handle is derived from the id, known only after insert: insert with a
     // temporary unique handle, then set the real one.
     let temp = format!("tmp-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
@@ -59,11 +59,8 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// Finds or creates the tipster of a WeChat openid, touching `last_seen_at`.
-pub async fn find_or_create(
-    db: &DatabaseConnection,
-    vault: &Vault,
-    openid: &str,
-) -> Result<tipster::Model, AppError> {
+pub async fn find_or_create(svc: &Services, openid: &str) -> Result<tipster::Model, AppError> {
+    let (db, vault, now) = (&svc.db, &svc.vault, svc.clock.now());
     let lookup = vault.lookup_hash(LOOKUP_WECHAT_OPENID, openid);
     if let Some(t) = tipster::Entity::find()
         .filter(tipster::Column::OpenidHmac.eq(&lookup))
@@ -71,24 +68,24 @@ pub async fn find_or_create(
         .await?
     {
         let mut am: tipster::ActiveModel = t.into();
-        am.last_seen_at = Set(Utc::now());
+        am.last_seen_at = Set(now);
         return Ok(am.update(db).await?);
     }
-    let txn = db.begin().await?;
-    match create(&txn, vault, openid).await {
-        Ok(t) => {
-            txn.commit().await?;
-            Ok(t)
-        }
-        Err(e) => {
-            drop(txn);
-            // A concurrent first login of the same user won the race: use its row.
-            tipster::Entity::find()
-                .filter(tipster::Column::OpenidHmac.eq(&lookup))
-                .one(db)
-                .await?
-                .ok_or(e)
-        }
+    let (vault2, openid2) = (vault.clone(), openid.to_owned());
+    let created = uow::write(
+        svc,
+        None,
+        uow::work(move |txn| Box::pin(async move { create(txn, &vault2, &openid2, now).await })),
+    )
+    .await;
+    match created {
+        Ok(t) => Ok(t),
+        // A concurrent first login of the same user won the race: use its row.
+        Err(e) => tipster::Entity::find()
+            .filter(tipster::Column::OpenidHmac.eq(&lookup))
+            .one(db)
+            .await?
+            .ok_or(e),
     }
 }
 
@@ -124,14 +121,13 @@ pub struct RevealedTipster {
 /// their county, with a reason; writes one audit row per reveal in the same
 /// transaction. A case outside scope, or without a tipster, is `NOT_FOUND`.
 pub async fn reveal(
-    db: &DatabaseConnection,
-    vault: &Vault,
-    grid: &super::grid::GridSnapshot,
+    svc: &Services,
     viewer: &Viewer,
     case_id: i64,
     reason: &str,
 ) -> Result<RevealedTipster, AppError> {
     let admin = viewer.staff_with(&[Role::CountyAdmin])?;
+    let (db, vault, grid) = (&svc.db, &svc.vault, svc.grid.snapshot());
     let reason = reason.trim();
     if reason.chars().count() < 4 || reason.chars().count() > 500 {
         return Err(AppError::bad_input(Msg::new(
@@ -169,7 +165,7 @@ pub async fn reveal(
         tipster_id: Set(t.id),
         actor_id: Set(admin.user_id),
         reason: Set(reason.to_owned()),
-        created_at: Set(Utc::now()),
+        created_at: Set(svc.clock.now()),
         ..Default::default()
     }
     .insert(db)

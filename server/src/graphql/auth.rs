@@ -74,7 +74,7 @@ impl Viewer {
     async fn region(&self, ctx: &Context<'_>) -> Result<Option<Region>, AppError> {
         match &self.0 {
             DomainViewer::Staff(s) => {
-                let snap = state(ctx)?.grid.snapshot();
+                let snap = state(ctx)?.services.grid.snapshot();
                 Ok(Region::by_id(&snap, s.region_id))
             }
             _ => Ok(None),
@@ -103,10 +103,11 @@ pub(super) async fn payload(
     let viewer = match session.subject {
         Subject::User(_) | Subject::Tipster(_) => {
             access::resolve(
-                &st.db,
-                &st.keys,
-                &st.grid.snapshot(),
+                &st.services.db,
+                &st.services.keys,
+                &st.services.grid.snapshot(),
                 Some(&session.access_token),
+                st.services.clock.now(),
             )
             .await?
         }
@@ -151,8 +152,7 @@ impl AuthMutation {
     ) -> Result<AuthPayload, AppError> {
         let st = state(ctx)?;
         st.limits.check_login(request(ctx)?.client_ip)?;
-        let session =
-            accounts::login(&st.db, &st.keys, &st.config.auth, &username, &password).await?;
+        let session = accounts::login(&st.services, &username, &password).await?;
         payload(ctx, session).await
     }
 
@@ -164,12 +164,12 @@ impl AuthMutation {
         refresh_token: String,
     ) -> Result<AuthPayload, AppError> {
         let st = state(ctx)?;
-        let session = accounts::refresh(&st.db, &st.keys, &st.config.auth, &refresh_token).await?;
+        let session = accounts::refresh(&st.services, &refresh_token).await?;
         payload(ctx, session).await
     }
 
     /// Ends the session the refresh token belongs to. Always true.
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool, AppError> {
-        accounts::logout(&state(ctx)?.db, &refresh_token).await
+        accounts::logout(&state(ctx)?.services, &refresh_token).await
     }
 }

@@ -9,10 +9,10 @@ use super::grid::{CoordSystem, GeoPoint, Priority, Region};
 use super::loaders::{Loaders, unshare};
 use super::pagination::{connection, page_request};
 use super::users::User;
-use super::{parse_id, request, state, viewer};
+use super::{parse_id, request, services, state, viewer};
 
 use crate::domain::cases::intake::{self, Location};
-use crate::domain::cases::workflow::{self, Action, RateTarget};
+use crate::domain::cases::workflow::{self, Action, CaseRef};
 use crate::domain::cases::{self as dom, CaseFilter as DomainFilter};
 use crate::domain::grid::RegionLevel;
 use crate::error::AppError;
@@ -98,6 +98,12 @@ pub enum RejectReason {
     Duplicate,
     /// Not an environmental matter, or not this county's.
     OutOfScope,
+}
+
+/// GraphQL's `Int` is 32 bits: durations beyond ±68 years are shown at the limit
+/// (deadlines are at most a year ahead, so only a case forgotten for decades gets there).
+fn saturate_i32(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(if v < 0 { i32::MIN } else { i32::MAX })
 }
 
 fn parse_status(s: &str) -> Result<CaseStatus, AppError> {
@@ -233,7 +239,7 @@ impl Case {
     /// outside every grid).
     async fn region(&self, ctx: &Context<'_>) -> Result<Option<Region>, AppError> {
         Ok(Region::by_id(
-            &state(ctx)?.grid.snapshot(),
+            &state(ctx)?.services.grid.snapshot(),
             self.0.region_id,
         ))
     }
@@ -330,12 +336,14 @@ impl Case {
     }
     /// Seconds left until `dueAt` (negative when overdue; frozen while parked); null
     /// when finished or without a deadline.
-    async fn remaining_seconds(&self) -> Option<i64> {
-        dom::clock(&self.0, Utc::now()).map(|(left, _)| left.num_seconds())
+    async fn remaining_seconds(&self, ctx: &Context<'_>) -> Result<Option<i32>, AppError> {
+        let now = services(ctx)?.clock.now();
+        Ok(dom::clock(&self.0, now).map(|(left, _)| saturate_i32(left.num_seconds())))
     }
     /// Past its deadline and still open (a parked case's clock is stopped).
-    async fn overdue(&self) -> bool {
-        dom::clock(&self.0, Utc::now()).is_some_and(|(_, overdue)| overdue)
+    async fn overdue(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
+        let now = services(ctx)?.clock.now();
+        Ok(dom::clock(&self.0, now).is_some_and(|(_, overdue)| overdue))
     }
     /// Parked (挂账): the clock is stopped.
     async fn parked(&self) -> bool {
@@ -346,8 +354,8 @@ impl Case {
         self.0.parked_at
     }
     /// Seconds spent parked so far (excluding a current parking).
-    async fn parked_seconds(&self) -> i64 {
-        self.0.parked_seconds
+    async fn parked_seconds(&self) -> i32 {
+        saturate_i32(self.0.parked_seconds)
     }
     /// Extensions granted.
     async fn extended_count(&self) -> i32 {
@@ -370,7 +378,7 @@ impl Case {
         let Some(id) = self.0.duplicate_of else {
             return Ok(None);
         };
-        match dom::get_for_staff(&state(ctx)?.db, viewer(ctx)?, id).await {
+        match dom::get_for_staff(&state(ctx)?.services.db, viewer(ctx)?, id).await {
             Ok(c) => Ok(Some(Case(c))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -384,7 +392,7 @@ impl Case {
     /// merge or keep).
     async fn possible_duplicates(&self, ctx: &Context<'_>) -> Result<Vec<Case>, AppError> {
         Ok(
-            dom::possible_duplicates(&state(ctx)?.db, viewer(ctx)?, self.0.id)
+            dom::possible_duplicates(&state(ctx)?.services.db, viewer(ctx)?, self.0.id)
                 .await?
                 .into_iter()
                 .map(Case)
@@ -414,7 +422,7 @@ impl Case {
         ctx: &Context<'_>,
     ) -> Result<Vec<super::evidence::Evidence>, AppError> {
         Ok(
-            crate::domain::evidence::list_for_case(&state(ctx)?.db, &self.0)
+            crate::domain::evidence::list_for_case(&state(ctx)?.services.db, &self.0)
                 .await?
                 .into_iter()
                 .map(super::evidence::Evidence)
@@ -423,7 +431,7 @@ impl Case {
     }
     /// The whole trail, in order.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, AppError> {
-        Ok(dom::events(&state(ctx)?.db, self.0.id)
+        Ok(dom::events(&state(ctx)?.services.db, self.0.id)
             .await?
             .into_iter()
             .map(CaseEvent)
@@ -488,7 +496,7 @@ impl PublicCase {
     }
     /// The township handling it (never the village or a coordinate).
     async fn township(&self, ctx: &Context<'_>) -> Result<Option<String>, AppError> {
-        let snap = state(ctx)?.grid.snapshot();
+        let snap = state(ctx)?.services.grid.snapshot();
         Ok(snap
             .get(self.0.region_id)
             .and_then(|r| snap.ancestor_at(r, RegionLevel::Township))
@@ -508,7 +516,7 @@ impl PublicCase {
     }
     /// Progress, in words for the public.
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<PublicNote>, AppError> {
-        let events = dom::events(&state(ctx)?.db, self.0.id).await?;
+        let events = dom::events(&state(ctx)?.services.db, self.0.id).await?;
         Ok(events
             .iter()
             .filter_map(|e| {
@@ -531,8 +539,8 @@ impl PublicCase {
     async fn photos(&self, ctx: &Context<'_>) -> Result<Vec<String>, AppError> {
         let st = state(ctx)?;
         let mut urls = Vec::new();
-        for key in crate::domain::evidence::public_photo_keys(&st.db, &self.0).await? {
-            urls.push(crate::domain::evidence::download_url(st, &key).await?);
+        for key in crate::domain::evidence::public_photo_keys(&st.services.db, &self.0).await? {
+            urls.push(crate::domain::evidence::download_url(&st.services, &key).await?);
         }
         Ok(urls)
     }
@@ -671,7 +679,12 @@ impl CaseQuery {
         let st = state(ctx)?;
         let v = viewer(ctx)?;
         v.staff()?;
-        let page = page_request("case", first, after, st.config.limits.max_page_size)?;
+        let page = page_request(
+            "case",
+            first,
+            after,
+            st.services.config.limits.max_page_size,
+        )?;
         let f = filter.unwrap_or_default();
         let filter = DomainFilter {
             status: f
@@ -689,7 +702,7 @@ impl CaseQuery {
             created_to: f.created_to,
             text: f.text,
         };
-        let page = dom::list(&st.db, &st.grid.snapshot(), v, filter, page).await?;
+        let page = dom::list(&st.services, v, filter, page).await?;
         let node = ctx.look_ahead().field("edges").field("node");
         loaders(ctx)?.prime_cases(node, &page.items).await?;
         Ok(connection("case", page, |c| c.id, Case))
@@ -699,7 +712,7 @@ impl CaseQuery {
     async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Case>, AppError> {
         let v = viewer(ctx)?;
         v.staff()?;
-        match dom::get_for_staff(&state(ctx)?.db, v, parse_id(&id)?).await {
+        match dom::get_for_staff(&state(ctx)?.services.db, v, parse_id(&id)?).await {
             Ok(c) => Ok(Some(Case(c))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -714,8 +727,13 @@ impl CaseQuery {
         after: Option<String>,
     ) -> Result<Connection<String, Case>, AppError> {
         let st = state(ctx)?;
-        let page = page_request("case", first, after, st.config.limits.max_page_size)?;
-        let page = dom::my_tasks(&st.db, viewer(ctx)?, page).await?;
+        let page = page_request(
+            "case",
+            first,
+            after,
+            st.services.config.limits.max_page_size,
+        )?;
+        let page = dom::my_tasks(&st.services.db, viewer(ctx)?, page).await?;
         let node = ctx.look_ahead().field("edges").field("node");
         loaders(ctx)?.prime_cases(node, &page.items).await?;
         Ok(connection("case", page, |c| c.id, Case))
@@ -723,7 +741,7 @@ impl CaseQuery {
 
     /// The public user's own tip-offs (and those merged with them), newest first.
     async fn my_tips(&self, ctx: &Context<'_>) -> Result<Vec<PublicCase>, AppError> {
-        Ok(dom::my_tips(&state(ctx)?.db, viewer(ctx)?)
+        Ok(dom::my_tips(&state(ctx)?.services.db, viewer(ctx)?)
             .await?
             .into_iter()
             .map(PublicCase)
@@ -736,7 +754,7 @@ impl CaseQuery {
         ctx: &Context<'_>,
         code: String,
     ) -> Result<Option<PublicCase>, AppError> {
-        match dom::by_tracking_code(&state(ctx)?.db, &code).await {
+        match dom::by_tracking_code(&state(ctx)?.services.db, &code).await {
             Ok(c) => Ok(Some(PublicCase(c))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -751,12 +769,11 @@ async fn act(
     action: Action,
     key: Option<String>,
 ) -> Result<Case, AppError> {
-    let st = state(ctx)?;
     workflow::transition(
-        st,
+        services(ctx)?,
         viewer(ctx)?,
-        parse_id(id)?,
-        version,
+        CaseRef::Id(parse_id(id)?),
+        Some(version),
         action,
         key.as_deref(),
     )
@@ -789,7 +806,7 @@ impl CaseMutation {
             address: input.address,
             phone: input.phone,
         };
-        let c = intake::submit_tip(st, v, tip, &input.idempotency_key).await?;
+        let c = intake::submit_tip(&st.services, v, tip, &input.idempotency_key).await?;
         Ok(TipReceipt {
             tracking_code: c.tracking_code.clone().unwrap_or_default(),
             tip: PublicCase(c),
@@ -809,7 +826,7 @@ impl CaseMutation {
             description: input.description,
             location: input.location.into(),
         };
-        intake::report_case(st, viewer(ctx)?, r, &input.idempotency_key)
+        intake::report_case(&st.services, viewer(ctx)?, r, &input.idempotency_key)
             .await
             .map(Case)
     }
@@ -836,9 +853,14 @@ impl CaseMutation {
                 Priority::Normal => "NORMAL".to_owned(),
             }),
         };
-        intake::create_task(st, viewer(ctx)?, t, input.idempotency_key.as_deref())
-            .await
-            .map(Case)
+        intake::create_task(
+            &st.services,
+            viewer(ctx)?,
+            t,
+            input.idempotency_key.as_deref(),
+        )
+        .await
+        .map(Case)
     }
 
     /// Files a pending tip-off (立案) without dispatching it yet.
@@ -1071,8 +1093,8 @@ impl CaseMutation {
         comment: Option<String>,
     ) -> Result<PublicCase, AppError> {
         let target = match (id, tracking_code) {
-            (Some(id), _) => RateTarget::Id(parse_id(&id)?),
-            (None, Some(code)) => RateTarget::TrackingCode(code),
+            (Some(id), _) => CaseRef::Id(parse_id(&id)?),
+            (None, Some(code)) => CaseRef::TrackingCode(code),
             (None, None) => {
                 return Err(AppError::bad_input(crate::error::Msg::new(
                     "请给出案件编号或查询码",
@@ -1080,7 +1102,7 @@ impl CaseMutation {
                 )));
             }
         };
-        workflow::rate(state(ctx)?, viewer(ctx)?, target, score, comment)
+        workflow::rate(services(ctx)?, viewer(ctx)?, target, score, comment)
             .await
             .map(PublicCase)
     }

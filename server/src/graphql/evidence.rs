@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Upload
 use chrono::{DateTime, Utc};
 use entity::evidence;
 
-use super::{parse_id, state, viewer};
+use super::{parse_id, services, state, viewer};
 use crate::domain::evidence::{self as dom, Phase};
 use crate::error::{AppError, Msg};
 
@@ -121,7 +121,7 @@ impl Evidence {
         if self.0.status != "CONFIRMED" {
             return Ok(None);
         }
-        dom::download_url(state(ctx)?, &self.0.object_key)
+        dom::download_url(services(ctx)?, &self.0.object_key)
             .await
             .map(Some)
     }
@@ -195,8 +195,13 @@ impl EvidenceMutation {
             byte_size,
             sha256: input.sha256,
         };
-        let up =
-            dom::request_upload(st, viewer(ctx)?, req, input.idempotency_key.as_deref()).await?;
+        let up = dom::request_upload(
+            &st.services,
+            viewer(ctx)?,
+            req,
+            input.idempotency_key.as_deref(),
+        )
+        .await?;
         let pairs = |v: Vec<(String, String)>| {
             v.into_iter()
                 .map(|(name, value)| FormField { name, value })
@@ -216,7 +221,7 @@ impl EvidenceMutation {
     /// GPS) and confirms the evidence, or rejects it with a reason and removes the object.
     /// Confirming twice is harmless. `STORAGE_UNAVAILABLE` leaves it pending: retry.
     async fn confirm_evidence(&self, ctx: &Context<'_>, id: ID) -> Result<Evidence, AppError> {
-        dom::confirm(state(ctx)?, viewer(ctx)?, parse_id(&id)?)
+        dom::confirm(services(ctx)?, viewer(ctx)?, parse_id(&id)?)
             .await
             .map(Evidence)
     }
@@ -244,7 +249,7 @@ impl EvidenceMutation {
             .unwrap_or_else(|| "application/octet-stream".into());
         let reader: crate::storage::BlobReader = Box::new(tokio::fs::File::from_std(value.content));
         dom::upload_stream(
-            st,
+            &st.services,
             v,
             parse_id(&case_id)?,
             phase.into(),

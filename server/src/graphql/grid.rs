@@ -293,7 +293,7 @@ impl GridQuery {
         ctx: &Context<'_>,
         parent_id: Option<ID>,
     ) -> Result<Vec<Region>, AppError> {
-        let snap = state(ctx)?.grid.snapshot();
+        let snap = state(ctx)?.services.grid.snapshot();
         let parent = parent_id.as_ref().map(parse_id).transpose()?;
         let nodes = crate::domain::grid::regions(&snap, parent)?;
         Ok(nodes.into_iter().map(|n| Region::new(&snap, n)).collect())
@@ -301,7 +301,7 @@ impl GridQuery {
 
     /// One region; null when there is no such region.
     async fn region(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Region>, AppError> {
-        let snap = state(ctx)?.grid.snapshot();
+        let snap = state(ctx)?.services.grid.snapshot();
         let id = parse_id(&id)?;
         Ok(snap.get(id).map(|n| Region::new(&snap, n)))
     }
@@ -316,7 +316,7 @@ impl GridQuery {
         lng: f64,
         #[graphql(default_with = "Some(CoordSystem::Wgs84)")] coord: Option<CoordSystem>,
     ) -> Result<Option<Region>, AppError> {
-        let snap = state(ctx)?.grid.snapshot();
+        let snap = state(ctx)?.services.grid.snapshot();
         let point = WgsPoint::from_client(lat, lng, coord.unwrap_or_default().into())?;
         Ok(snap.locate(point).map(|n| Region::new(&snap, n)))
     }
@@ -324,7 +324,7 @@ impl GridQuery {
     /// The active case categories, in picker order.
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>, AppError> {
         let state = state(ctx)?;
-        Ok(cat::list_active(&state.db)
+        Ok(cat::list_active(&state.services.db)
             .await?
             .into_iter()
             .map(Category)

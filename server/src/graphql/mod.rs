@@ -16,7 +16,7 @@ mod users;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
-pub use limits::AliasLimit;
+pub use limits::{RequestGuard, RequestLimits};
 pub use scalars::parse_id;
 
 use crate::app::AppState;
@@ -65,6 +65,13 @@ pub fn sdl() -> String {
 pub(crate) fn state<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a AppState, AppError> {
     ctx.data::<AppState>()
         .map_err(|_| AppError::Internal(anyhow::anyhow!("AppState missing from schema data")))
+}
+
+/// The domain's services.
+pub(crate) fn services<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> Result<&'a crate::domain::Services, AppError> {
+    Ok(&state(ctx)?.services)
 }
 
 /// This request's context (request id, language, client address, viewer).

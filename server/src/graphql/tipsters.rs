@@ -36,15 +36,16 @@ impl TipsterMutation {
         let st = state(ctx)?;
         st.limits.check_login(request(ctx)?.client_ip)?;
         let identity = st.wechat.code_to_session(&code).await?;
-        let t = tipsters::find_or_create(&st.db, &st.vault, &identity.openid).await?;
+        let t = tipsters::find_or_create(&st.services, &identity.openid).await?;
         st.limits
             .check_public(request(ctx)?.client_ip, Some(t.id))?;
         let session = accounts::issue_session(
-            &st.db,
-            &st.keys,
-            &st.config.auth,
+            &st.services.db,
+            &st.services.keys,
+            &st.services.config.auth,
             Subject::Tipster(t.id),
             None,
+            st.services.clock.now(),
         )
         .await?;
         payload(ctx, session).await
@@ -60,15 +61,7 @@ impl TipsterMutation {
         reason: String,
     ) -> Result<TipsterIdentity, AppError> {
         let st = state(ctx)?;
-        let r = tipsters::reveal(
-            &st.db,
-            &st.vault,
-            &st.grid.snapshot(),
-            viewer(ctx)?,
-            parse_id(&case_id)?,
-            &reason,
-        )
-        .await?;
+        let r = tipsters::reveal(&st.services, viewer(ctx)?, parse_id(&case_id)?, &reason).await?;
         Ok(TipsterIdentity {
             handle: r.handle,
             openid: r.openid,

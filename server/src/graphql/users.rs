@@ -37,7 +37,7 @@ impl User {
     /// The region the user is bound to.
     async fn region(&self, ctx: &Context<'_>) -> Result<Option<Region>, AppError> {
         Ok(Region::by_id(
-            &state(ctx)?.grid.snapshot(),
+            &state(ctx)?.services.grid.snapshot(),
             self.0.region_id,
         ))
     }
@@ -115,7 +115,7 @@ fn encrypt_phone(
 ) -> Result<Option<(Vec<u8>, String)>, AppError> {
     let Some(raw) = phone else { return Ok(None) };
     let st = state(ctx)?;
-    crate::domain::accounts::seal_phone(&st.vault, raw).map(Some)
+    crate::domain::accounts::seal_phone(&st.services.vault, raw).map(Some)
 }
 
 /// User queries.
@@ -135,7 +135,12 @@ impl UserQuery {
     ) -> Result<Connection<String, User>, AppError> {
         let st = state(ctx)?;
         let v = viewer(ctx)?;
-        let page = page_request("user", first, after, st.config.limits.max_page_size)?;
+        let page = page_request(
+            "user",
+            first,
+            after,
+            st.services.config.limits.max_page_size,
+        )?;
         let f = filter.unwrap_or_default();
         let filter = DomainFilter {
             role: f.role.map(|r| access::Role::from(r).as_str().to_owned()),
@@ -143,7 +148,7 @@ impl UserQuery {
             active: f.active,
             text: f.text,
         };
-        let page = accounts::list_users(&st.db, &st.grid.snapshot(), v, filter, page).await?;
+        let page = accounts::list_users(&st.services, v, filter, page).await?;
         Ok(connection("user", page, |u| u.id, User))
     }
 }
@@ -171,9 +176,7 @@ impl UserMutation {
             name: input.name,
             phone: encrypt_phone(ctx, input.phone.as_deref())?,
         };
-        accounts::create_user(&st.db, &st.grid.snapshot(), v, new)
-            .await
-            .map(User)
+        accounts::create_user(&st.services, v, new).await.map(User)
     }
 
     /// Changes role, region, name or phone of an account within the viewer's scope;
@@ -196,7 +199,7 @@ impl UserMutation {
             phone: encrypt_phone(ctx, input.phone.as_deref())?,
             on_duty: input.on_duty,
         };
-        accounts::update_user(&st.db, &st.grid.snapshot(), v, parse_id(&id)?, patch)
+        accounts::update_user(&st.services, v, parse_id(&id)?, patch)
             .await
             .map(User)
     }
@@ -204,7 +207,7 @@ impl UserMutation {
     /// Deactivates an account within the viewer's scope and ends its sessions.
     async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<User, AppError> {
         let st = state(ctx)?;
-        accounts::deactivate_user(&st.db, &st.grid.snapshot(), viewer(ctx)?, parse_id(&id)?)
+        accounts::deactivate_user(&st.services, viewer(ctx)?, parse_id(&id)?)
             .await
             .map(User)
     }
@@ -217,13 +220,6 @@ impl UserMutation {
         password: String,
     ) -> Result<bool, AppError> {
         let st = state(ctx)?;
-        accounts::reset_password(
-            &st.db,
-            &st.grid.snapshot(),
-            viewer(ctx)?,
-            parse_id(&id)?,
-            &password,
-        )
-        .await
+        accounts::reset_password(&st.services, viewer(ctx)?, parse_id(&id)?, &password).await
     }
 }

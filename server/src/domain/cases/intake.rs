@@ -2,25 +2,26 @@
 //! a location to its grid; deadlines; possible duplicates; tracking codes.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{app_user, case, case_follower, category};
+use entity::{app_user, case, case_follower, category, supervised_site};
 use rand::Rng;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::workflow::{append_event, idem_scope, limits_of, parse_priority};
+use super::workflow::{append_event, limits_of, parse_priority};
 use super::{CaseSource, CaseStatus, OPEN_STATUSES};
-use crate::app::AppState;
-use crate::domain::access::{Role, Viewer};
+use crate::domain::Services;
+use crate::domain::access::{Role, StaffViewer, Viewer};
 use crate::domain::category::Step;
 use crate::domain::geo::{CoordSystem, WgsPoint, haversine_m};
 use crate::domain::grid::{GridSnapshot, RegionLevel, RegionNode, path_is_within};
 use crate::domain::idempotency::IdemKey;
 use crate::domain::phone::Phone;
 use crate::domain::sla::{self, WorkCalendar};
+use crate::domain::uow;
 use crate::error::{AppError, Msg};
 
 /// A reported location.
@@ -256,18 +257,41 @@ pub struct TipInput {
     pub phone: Option<String>,
 }
 
+/// The first on-duty inspector of a village grid, if any.
+async fn on_duty_inspector<C: ConnectionTrait>(
+    conn: &C,
+    region: &RegionNode,
+) -> Result<Option<app_user::Model>, AppError> {
+    if region.level != RegionLevel::Village {
+        return Ok(None);
+    }
+    Ok(app_user::Entity::find()
+        .filter(app_user::Column::RegionId.eq(region.id))
+        .filter(app_user::Column::Role.eq(Role::Inspector.as_str()))
+        .filter(app_user::Column::Active.eq(true))
+        .filter(app_user::Column::OnDuty.eq(true))
+        .order_by_asc(app_user::Column::Id)
+        .one(conn)
+        .await?)
+}
+
 /// Submits a tip-off: routed to the village grid of its location (nearest township,
 /// flagged, outside every grid), dispatched at once to the grid's on-duty inspector
 /// when there is one, linked to an open case nearby as a possible duplicate.
 pub async fn submit_tip(
-    st: &AppState,
+    svc: &Services,
     viewer: &Viewer,
     input: TipInput,
     idempotency_key: &str,
 ) -> Result<case::Model, AppError> {
-    let me = viewer.public()?;
-    let idem = IdemKey::new(idem_scope(viewer), idempotency_key, "SUBMIT_TIP", &input)?;
-    if let Some(done) = idem.replay(&st.db).await? {
+    let me = viewer.public()?.clone();
+    let idem = IdemKey::new(
+        viewer.idempotency_scope(),
+        idempotency_key,
+        "SUBMIT_TIP",
+        &input,
+    )?;
+    if let Some(done) = idem.replay(&svc.db).await? {
         return Ok(done);
     }
     let description = clean(&input.description, "问题描述", "description", 5, 2000)?;
@@ -278,90 +302,77 @@ pub async fn submit_tip(
         .transpose()?;
     let phone = input.phone.as_deref().map(Phone::try_from).transpose()?;
     let point = input.location.to_wgs()?;
-    let cat = category_by_code(&st.db, &input.category_code).await?;
-    let grid = st.grid.snapshot();
+    let cat = category_by_code(&svc.db, &input.category_code).await?;
+    let grid = svc.grid.snapshot();
     let (region, outside) = route(&grid, point)?;
-    let now = Utc::now();
-    let limits = limits_of(&st.db, cat.id).await?;
-    let calendar = WorkCalendar::load(&st.db, sla::WorkingHours::default()).await?;
-
-    let _gate = st.write_gate.enter().await;
-    if let Some(done) = idem.replay(&st.db).await? {
-        return Ok(done);
-    }
-    let on_duty = if region.level == RegionLevel::Village {
-        app_user::Entity::find()
-            .filter(app_user::Column::RegionId.eq(region.id))
-            .filter(app_user::Column::Role.eq(Role::Inspector.as_str()))
-            .filter(app_user::Column::Active.eq(true))
-            .filter(app_user::Column::OnDuty.eq(true))
-            .order_by_asc(app_user::Column::Id)
-            .one(&st.db)
-            .await?
-    } else {
-        None
-    };
-    let (status, step) = match on_duty {
-        Some(_) => (CaseStatus::Assigned, Step::Handle),
-        None => (CaseStatus::Pending, Step::Accept),
-    };
-    let priority = crate::domain::category::Priority::Normal;
-    let due_at = sla::due_at(&calendar, &limits, priority, step, now);
-    let duplicate_of = find_duplicate(&st.db, &cat, point, now).await?;
+    let region = region.clone();
+    let limits = limits_of(&svc.db, cat.id).await?;
+    let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
     let title: String = description.chars().take(30).collect();
-    let result = async {
-        let txn = st.db.begin().await?;
-        if let Some(p) = &phone {
-            crate::domain::tipsters::set_phone(&txn, &st.vault, me.tipster_id, p).await?;
-        }
-        let row = insert_case(
-            &txn,
-            viewer,
-            NewCase {
-                source: CaseSource::Tip,
-                category: cat.clone(),
-                title,
-                description,
-                priority: "NORMAL",
-                region: region.clone(),
-                outside_grid: outside,
-                point,
-                accuracy_m: input.location.accuracy_m,
-                address,
-                tipster_id: Some(me.tipster_id),
-                reporter_id: None,
-                created_by: None,
-                assignee_id: on_duty.as_ref().map(|u| u.id),
-                site_id: None,
-                status,
-                accepted: on_duty.is_some(),
-                started: false,
-                due_at,
-                duplicate_of,
-                tracking_code: Some(new_tracking_code()),
-            },
-            "SUBMIT_TIP",
-            json!({ "outsideGrid": outside, "autoAssignedTo": on_duty.as_ref().map(|u| u.id), "possibleDuplicateOf": duplicate_of }),
-            now,
-        )
-        .await?;
-        case_follower::ActiveModel {
-            case_id: Set(row.id),
-            tipster_id: Set(me.tipster_id),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        idem.record(&txn, &row).await?;
-        txn.commit().await?;
-        Ok::<_, AppError>(row)
-    }
-    .await;
-    match result {
-        Ok(r) => Ok(r),
-        Err(e) => idem.replay(&st.db).await?.ok_or(e),
-    }
+    let accuracy_m = input.location.accuracy_m;
+    let (vault, clock, viewer) = (svc.vault.clone(), svc.clock.clone(), viewer.clone());
+    uow::write(
+        svc,
+        Some(idem),
+        uow::work(move |txn| {
+            Box::pin(async move {
+                let now = clock.now();
+                let on_duty = on_duty_inspector(txn, &region).await?;
+                let (status, step) = match on_duty {
+                    Some(_) => (CaseStatus::Assigned, Step::Handle),
+                    None => (CaseStatus::Pending, Step::Accept),
+                };
+                let priority = crate::domain::category::Priority::Normal;
+                let due_at = sla::due_at(&calendar, &limits, priority, step, now);
+                let duplicate_of = find_duplicate(txn, &cat, point, now).await?;
+                if let Some(p) = &phone {
+                    crate::domain::tipsters::set_phone(txn, &vault, me.tipster_id, p).await?;
+                }
+                let auto = on_duty.as_ref().map(|u| u.id);
+                let row = insert_case(
+                    txn,
+                    &viewer,
+                    NewCase {
+                        source: CaseSource::Tip,
+                        category: cat,
+                        title,
+                        description,
+                        priority: "NORMAL",
+                        region,
+                        outside_grid: outside,
+                        point,
+                        accuracy_m,
+                        address,
+                        tipster_id: Some(me.tipster_id),
+                        reporter_id: None,
+                        created_by: None,
+                        assignee_id: auto,
+                        site_id: None,
+                        status,
+                        accepted: on_duty.is_some(),
+                        started: false,
+                        due_at,
+                        duplicate_of,
+                        tracking_code: Some(new_tracking_code()),
+                    },
+                    "SUBMIT_TIP",
+                    json!({ "outsideGrid": outside, "autoAssignedTo": auto, "possibleDuplicateOf": duplicate_of }),
+                    now,
+                )
+                .await?;
+                case_follower::ActiveModel {
+                    case_id: Set(row.id),
+                    tipster_id: Set(me.tipster_id),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+                Ok(row)
+            })
+        }),
+    )
+    .await
 }
 
 /// An inspector's report of a problem found on patrol.
@@ -378,20 +389,25 @@ pub struct ReportInput {
 /// Reports a problem found on patrol: starts `IN_PROGRESS`, assigned to the reporter,
 /// who must be standing in their own grid.
 pub async fn report_case(
-    st: &AppState,
+    svc: &Services,
     viewer: &Viewer,
     input: ReportInput,
     idempotency_key: &str,
 ) -> Result<case::Model, AppError> {
-    let me = viewer.staff_with(&[Role::Inspector])?;
-    let idem = IdemKey::new(idem_scope(viewer), idempotency_key, "REPORT_CASE", &input)?;
-    if let Some(done) = idem.replay(&st.db).await? {
+    let me = viewer.staff_with(&[Role::Inspector])?.clone();
+    let idem = IdemKey::new(
+        viewer.idempotency_scope(),
+        idempotency_key,
+        "REPORT_CASE",
+        &input,
+    )?;
+    if let Some(done) = idem.replay(&svc.db).await? {
         return Ok(done);
     }
     let description = clean(&input.description, "问题描述", "description", 5, 2000)?;
     let point = input.location.to_wgs()?;
-    let cat = category_by_code(&st.db, &input.category_code).await?;
-    let grid = st.grid.snapshot();
+    let cat = category_by_code(&svc.db, &input.category_code).await?;
+    let grid = svc.grid.snapshot();
     let region = grid
         .locate(point)
         .filter(|r| r.id == me.region_id)
@@ -402,63 +418,59 @@ pub async fn report_case(
             ))
         })?
         .clone();
-    let now = Utc::now();
-    let limits = limits_of(&st.db, cat.id).await?;
-    let calendar = WorkCalendar::load(&st.db, sla::WorkingHours::default()).await?;
-    let due_at = sla::due_at(
-        &calendar,
-        &limits,
-        crate::domain::category::Priority::Normal,
-        Step::Handle,
-        now,
-    );
-    let _gate = st.write_gate.enter().await;
-    if let Some(done) = idem.replay(&st.db).await? {
-        return Ok(done);
-    }
+    let limits = limits_of(&svc.db, cat.id).await?;
+    let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
     let title: String = description.chars().take(30).collect();
-    let result = async {
-        let txn = st.db.begin().await?;
-        let row = insert_case(
-            &txn,
-            viewer,
-            NewCase {
-                source: CaseSource::Patrol,
-                category: cat.clone(),
-                title,
-                description,
-                priority: "NORMAL",
-                region,
-                outside_grid: false,
-                point,
-                accuracy_m: input.location.accuracy_m,
-                address: None,
-                tipster_id: None,
-                reporter_id: Some(me.user_id),
-                created_by: Some(me.user_id),
-                assignee_id: Some(me.user_id),
-                site_id: None,
-                status: CaseStatus::InProgress,
-                accepted: true,
-                started: true,
-                due_at,
-                duplicate_of: None,
-                tracking_code: None,
-            },
-            "REPORT",
-            json!({}),
-            now,
-        )
-        .await?;
-        idem.record(&txn, &row).await?;
-        txn.commit().await?;
-        Ok::<_, AppError>(row)
-    }
-    .await;
-    match result {
-        Ok(r) => Ok(r),
-        Err(e) => idem.replay(&st.db).await?.ok_or(e),
-    }
+    let accuracy_m = input.location.accuracy_m;
+    let (clock, viewer) = (svc.clock.clone(), viewer.clone());
+    uow::write(
+        svc,
+        Some(idem),
+        uow::work(move |txn| {
+            Box::pin(async move {
+                let now = clock.now();
+                let due_at = sla::due_at(
+                    &calendar,
+                    &limits,
+                    crate::domain::category::Priority::Normal,
+                    Step::Handle,
+                    now,
+                );
+                insert_case(
+                    txn,
+                    &viewer,
+                    NewCase {
+                        source: CaseSource::Patrol,
+                        category: cat,
+                        title,
+                        description,
+                        priority: "NORMAL",
+                        region,
+                        outside_grid: false,
+                        point,
+                        accuracy_m,
+                        address: None,
+                        tipster_id: None,
+                        reporter_id: Some(me.user_id),
+                        created_by: Some(me.user_id),
+                        assignee_id: Some(me.user_id),
+                        site_id: None,
+                        status: CaseStatus::InProgress,
+                        accepted: true,
+                        started: true,
+                        due_at,
+                        duplicate_of: None,
+                        tracking_code: None,
+                    },
+                    "REPORT",
+                    json!({}),
+                    now,
+                )
+                .await
+            })
+        }),
+    )
+    .await
 }
 
 /// A supervisor's inspection task.
@@ -484,25 +496,87 @@ pub struct TaskInput {
     pub priority: Option<String>,
 }
 
-/// Creates an inspection task: `ASSIGNED` with an assignee, else `PENDING`.
+/// An active supervised site within the supervisor's region, or `NOT_FOUND` (a missing
+/// site and one outside scope look alike).
+async fn site_in_scope<C: ConnectionTrait>(
+    conn: &C,
+    me: &StaffViewer,
+    id: i64,
+) -> Result<supervised_site::Model, AppError> {
+    supervised_site::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|s| s.active && me.covers(&s.region_path))
+        .ok_or_else(|| AppError::not_found("监管对象", "site"))
+}
+
+/// Where a task is: the given location, else the site's, else the grid's centre.
+fn task_place(
+    grid: &GridSnapshot,
+    location: Option<Location>,
+    site: Option<&supervised_site::Model>,
+    region_id: Option<i64>,
+) -> Result<(RegionNode, WgsPoint), AppError> {
+    match (location, site, region_id) {
+        (Some(loc), _, _) => {
+            let p = loc.to_wgs()?;
+            let (r, _) = route(grid, p)?;
+            Ok((r.clone(), p))
+        }
+        (None, Some(s), _) => {
+            let r = grid
+                .get(s.region_id)
+                .ok_or_else(|| AppError::not_found("监管对象", "site"))?;
+            Ok((
+                r.clone(),
+                WgsPoint::from_client(s.lat, s.lng, CoordSystem::Wgs84)?,
+            ))
+        }
+        (None, None, Some(rid)) => {
+            let r = grid
+                .get(rid)
+                .ok_or_else(|| AppError::not_found("区域", "region"))?;
+            let (lat, lng) = r.centroid.ok_or_else(|| {
+                AppError::bad_input(Msg::new(
+                    "该区域没有边界，请给出位置",
+                    "the region has no boundary; give a location",
+                ))
+            })?;
+            Ok((
+                r.clone(),
+                WgsPoint::from_client(lat, lng, CoordSystem::Wgs84)?,
+            ))
+        }
+        (None, None, None) => Err(AppError::bad_input(Msg::new(
+            "请给出位置、监管对象或网格",
+            "give a location, a siteId or a regionId",
+        ))),
+    }
+}
+
+/// Creates an inspection task: `ASSIGNED` with an assignee, else `PENDING`. The place is
+/// the given location, else the site's, else the grid's centre. Every reference (category,
+/// region, site, assignee) must exist and lie within the supervisor's region.
 pub async fn create_task(
-    st: &AppState,
+    svc: &Services,
     viewer: &Viewer,
     input: TaskInput,
     idempotency_key: Option<&str>,
 ) -> Result<case::Model, AppError> {
-    let me = viewer.staff_with(&[Role::TownshipSupervisor, Role::CountyAdmin])?;
+    let me = viewer
+        .staff_with(&[Role::TownshipSupervisor, Role::CountyAdmin])?
+        .clone();
     let idem = idempotency_key
-        .map(|k| IdemKey::new(idem_scope(viewer), k, "CREATE_TASK", &input))
+        .map(|k| IdemKey::new(viewer.idempotency_scope(), k, "CREATE_TASK", &input))
         .transpose()?;
     if let Some(k) = &idem
-        && let Some(done) = k.replay(&st.db).await?
+        && let Some(done) = k.replay(&svc.db).await?
     {
         return Ok(done);
     }
     let title = clean(&input.title, "标题", "title", 2, 200)?;
     let description = clean(&input.description, "任务说明", "description", 2, 2000)?;
-    let cat = category_by_code(&st.db, &input.category_code).await?;
+    let cat = category_by_code(&svc.db, &input.category_code).await?;
     let priority: &'static str = match input.priority.as_deref() {
         None | Some("NORMAL") => "NORMAL",
         Some("HIGH") => "HIGH",
@@ -514,125 +588,82 @@ pub async fn create_task(
             )));
         }
     };
-    let grid = st.grid.snapshot();
-    let (region, point) = match (input.location, input.region_id) {
-        (Some(loc), _) => {
-            let p = loc.to_wgs()?;
-            let (r, _) = route(&grid, p)?;
-            (r.clone(), p)
-        }
-        (None, Some(rid)) => {
-            let r = grid
-                .get(rid)
-                .ok_or_else(|| AppError::not_found("区域", "region"))?;
-            let (lat, lng) = r.centroid.ok_or_else(|| {
-                AppError::bad_input(Msg::new(
-                    "该区域没有边界，请给出位置",
-                    "the region has no boundary; give a location",
-                ))
-            })?;
-            (
-                r.clone(),
-                WgsPoint::from_client(lat, lng, CoordSystem::Wgs84)?,
-            )
-        }
-        (None, None) => {
-            return Err(AppError::bad_input(Msg::new(
-                "请给出位置或网格",
-                "give a location or a regionId",
-            )));
-        }
+    let grid = svc.grid.snapshot();
+    let site = match input.site_id {
+        Some(id) => Some(site_in_scope(&svc.db, &me, id).await?),
+        None => None,
     };
+    let (region, point) = task_place(&grid, input.location, site.as_ref(), input.region_id)?;
     if !path_is_within(&region.path, &me.region_path) {
         return Err(AppError::not_found("区域", "region"));
     }
     if let Some(a) = input.assignee_id {
-        let u = app_user::Entity::find_by_id(a).one(&st.db).await?;
-        let ok = u.as_ref().is_some_and(|u| {
-            u.active
-                && u.role == Role::Inspector.as_str()
-                && grid
-                    .get(u.region_id)
-                    .is_some_and(|r| path_is_within(&r.path, &me.region_path))
-        });
-        if !ok {
+        let u = app_user::Entity::find_by_id(a).one(&svc.db).await?;
+        if !u.is_some_and(|u| super::workflow::eligible_inspector(&grid, &me, &u)) {
             return Err(AppError::not_found("网格员", "inspector"));
         }
     }
-    let now = Utc::now();
-    if let Some(d) = input.due_at
-        && d <= now
-    {
-        return Err(AppError::bad_input(Msg::new(
-            "期限须晚于现在",
-            "dueAt must be in the future",
-        )));
+    let now = svc.clock.now();
+    if let Some(d) = input.due_at {
+        crate::domain::dates::deadline(d, now, "dueAt")?;
     }
-    let limits = limits_of(&st.db, cat.id).await?;
-    let calendar = WorkCalendar::load(&st.db, sla::WorkingHours::default()).await?;
-    let due_at = input.due_at.or_else(|| {
-        sla::due_at(
-            &calendar,
-            &limits,
-            parse_priority(priority),
-            Step::Handle,
-            now,
-        )
-    });
+    let limits = limits_of(&svc.db, cat.id).await?;
+    let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
     let status = if input.assignee_id.is_some() {
         CaseStatus::Assigned
     } else {
         CaseStatus::Pending
     };
-    let _gate = st.write_gate.enter().await;
-    if let Some(k) = &idem
-        && let Some(done) = k.replay(&st.db).await?
-    {
-        return Ok(done);
-    }
-    let result = async {
-        let txn = st.db.begin().await?;
-        let row = insert_case(
-            &txn,
-            viewer,
-            NewCase {
-                source: CaseSource::Task,
-                category: cat.clone(),
-                title,
-                description,
-                priority,
-                region,
-                outside_grid: false,
-                point,
-                accuracy_m: input.location.and_then(|l| l.accuracy_m),
-                address: None,
-                tipster_id: None,
-                reporter_id: None,
-                created_by: Some(me.user_id),
-                assignee_id: input.assignee_id,
-                site_id: input.site_id,
-                status,
-                accepted: true,
-                started: false,
-                due_at,
-                duplicate_of: None,
-                tracking_code: None,
-            },
-            "CREATE_TASK",
-            json!({ "assigneeId": input.assignee_id }),
-            now,
-        )
-        .await?;
-        if let Some(k) = &idem {
-            k.record(&txn, &row).await?;
-        }
-        txn.commit().await?;
-        Ok::<_, AppError>(row)
-    }
-    .await;
-    match (result, &idem) {
-        (Ok(r), _) => Ok(r),
-        (Err(e), Some(k)) => k.replay(&st.db).await?.ok_or(e),
-        (Err(e), None) => Err(e),
-    }
+    let accuracy_m = input.location.and_then(|l| l.accuracy_m);
+    let (clock, viewer) = (svc.clock.clone(), viewer.clone());
+    uow::write(
+        svc,
+        idem,
+        uow::work(move |txn| {
+            Box::pin(async move {
+                let now = clock.now();
+                let due_at = input.due_at.or_else(|| {
+                    sla::due_at(
+                        &calendar,
+                        &limits,
+                        parse_priority(priority),
+                        Step::Handle,
+                        now,
+                    )
+                });
+                insert_case(
+                    txn,
+                    &viewer,
+                    NewCase {
+                        source: CaseSource::Task,
+                        category: cat,
+                        title,
+                        description,
+                        priority,
+                        region,
+                        outside_grid: false,
+                        point,
+                        accuracy_m,
+                        address: None,
+                        tipster_id: None,
+                        reporter_id: None,
+                        created_by: Some(me.user_id),
+                        assignee_id: input.assignee_id,
+                        site_id: site.map(|s| s.id),
+                        status,
+                        accepted: true,
+                        started: false,
+                        due_at,
+                        duplicate_of: None,
+                        tracking_code: None,
+                    },
+                    "CREATE_TASK",
+                    json!({ "assigneeId": input.assignee_id, "siteId": input.site_id }),
+                    now,
+                )
+                .await
+            })
+        }),
+    )
+    .await
 }

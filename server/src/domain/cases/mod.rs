@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use super::access::{Role, Viewer};
-use super::grid::{GridSnapshot, path_is_within};
+use super::grid::path_is_within;
 use super::page::{Page, PageRequest};
 use crate::error::{AppError, Msg};
 
@@ -82,6 +82,14 @@ impl CaseStatus {
         }
     }
 }
+
+/// Most events `events` returns (the latest ones); a case with more is anomalous, and
+/// the query cost model counts every event list at this size.
+pub const MAX_EVENTS_LISTED: u64 = 500;
+/// Most tip-offs `myTips` returns (newest first).
+pub const MY_TIPS_LISTED: u64 = 200;
+/// Most possible duplicates listed under one case.
+pub const MAX_DUPLICATES_LISTED: u64 = 100;
 
 /// Open statuses, as stored.
 pub const OPEN_STATUSES: [&str; 4] = ["PENDING", "ASSIGNED", "IN_PROGRESS", "SUBMITTED"];
@@ -201,13 +209,13 @@ fn subtree(column: case::Column, path: &str) -> Condition {
 
 /// The cases the staff viewer may see, filtered, newest first, one page (keyset on id).
 pub async fn list(
-    db: &DatabaseConnection,
-    grid: &GridSnapshot,
+    svc: &crate::domain::Services,
     viewer: &Viewer,
     filter: CaseFilter,
     page: PageRequest,
 ) -> Result<Page<case::Model>, AppError> {
     let staff = viewer.staff()?;
+    let (db, grid) = (&svc.db, &*svc.grid.snapshot());
     let mut q = case::Entity::find();
     q = match staff.role {
         Role::CountyAdmin | Role::TownshipSupervisor => {
@@ -247,7 +255,7 @@ pub async fn list(
     if let Some(s) = filter.source {
         q = q.filter(case::Column::Source.eq(s.as_str()));
     }
-    let now = Utc::now();
+    let now = svc.clock.now();
     match filter.overdue {
         Some(true) => {
             q = q
@@ -267,9 +275,11 @@ pub async fn list(
         None => {}
     }
     if let Some(f) = filter.created_from {
+        let f = crate::domain::dates::filter_date(f, "createdFrom")?;
         q = q.filter(case::Column::CreatedAt.gte(f));
     }
     if let Some(t) = filter.created_to {
+        let t = crate::domain::dates::filter_date(t, "createdTo")?;
         q = q.filter(case::Column::CreatedAt.lt(t));
     }
     if let Some(t) = crate::domain::page::like_fragment(filter.text.as_deref()) {
@@ -332,15 +342,15 @@ pub async fn my_tips(
                 .add(case::Column::Id.is_in(followed)),
         )
         .order_by_desc(case::Column::Id)
-        .limit(200)
+        .limit(MY_TIPS_LISTED)
         .all(db)
         .await?)
 }
 
 /// A case by its tracking code (the tipster's receipt). Anyone holding the code may
 /// see the public view; an unknown code is `NOT_FOUND`.
-pub async fn by_tracking_code(
-    db: &DatabaseConnection,
+pub async fn by_tracking_code<C: sea_orm::ConnectionTrait>(
+    db: &C,
     code: &str,
 ) -> Result<case::Model, AppError> {
     let code = normalise_tracking_code(code)?;
@@ -376,16 +386,19 @@ pub fn normalise_tracking_code(code: &str) -> Result<String, AppError> {
     }
 }
 
-/// The events of a case in order.
+/// The events of a case in order (the latest [`MAX_EVENTS_LISTED`]).
 pub async fn events(
     db: &DatabaseConnection,
     case_id: i64,
 ) -> Result<Vec<case_event::Model>, AppError> {
-    Ok(case_event::Entity::find()
+    let mut rows = case_event::Entity::find()
         .filter(case_event::Column::CaseId.eq(case_id))
-        .order_by_asc(case_event::Column::Seq)
+        .order_by_desc(case_event::Column::Seq)
+        .limit(MAX_EVENTS_LISTED)
         .all(db)
-        .await?)
+        .await?;
+    rows.reverse();
+    Ok(rows)
 }
 
 /// Open cases linked to `case_id` as possible duplicates that the viewer may see.
@@ -398,6 +411,7 @@ pub async fn possible_duplicates(
         .filter(case::Column::DuplicateOf.eq(case_id))
         .filter(case::Column::MergedInto.is_null())
         .order_by_asc(case::Column::Id)
+        .limit(MAX_DUPLICATES_LISTED)
         .all(db)
         .await?;
     Ok(rows

@@ -1,26 +1,32 @@
 //! The case state machine (GB/T 30428-style: register → dispatch → handle → verify →
-//! close → evaluate), who may take each step, optimistic concurrency and the audit
+//! close → evaluate): who may take each step, optimistic concurrency and the audit
 //! trail. Every accepted action raises `version` by exactly one and appends exactly
-//! one `case_event`, in the same transaction.
+//! one `case_event`, in the same transaction ([`crate::domain::uow`]).
+//!
+//! The rules are data plus small functions: [`TRANSITIONS`] says for every action
+//! from which states it may be taken, where it leads and who may take it; one
+//! function per action ([`decide`]) checks the rest over [`Facts`] loaded beforehand,
+//! with no database in reach, so every rule is unit-tested without one.
 
 use chrono::{DateTime, Utc};
 use entity::{app_user, case, case_event, case_follower, category, category_time_limit};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{CaseStatus, case_not_found, staff_can_see, status_of};
-use crate::app::AppState;
-use crate::domain::access::{Role, Viewer};
+use crate::domain::Services;
+use crate::domain::access::{Role, StaffViewer, Viewer};
 use crate::domain::category::{LimitUnit, Priority, Step, TimeLimit};
+use crate::domain::evidence_rules::{self, SubmissionFacts};
 use crate::domain::geo::WgsPoint;
-use crate::domain::grid::path_is_within;
+use crate::domain::grid::GridSnapshot;
 use crate::domain::idempotency::IdemKey;
 use crate::domain::sla::{self, WorkCalendar};
+use crate::domain::uow;
 use crate::error::{AppError, Msg};
 
 /// Why a tip-off is not a case.
@@ -35,7 +41,8 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    fn as_str(self) -> &'static str {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Invalid => "INVALID",
             Self::Duplicate => "DUPLICATE",
@@ -82,26 +89,260 @@ pub enum Action {
     Resume { note: Option<String> },
     /// Fold this case into another one about the same problem.
     Merge { into: i64 },
+    /// The tipster rates the closed case (1–5).
+    Rate { score: i32, comment: Option<String> },
+}
+
+/// The kinds of [`Action`], one row each in [`TRANSITIONS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    /// 立案.
+    Accept,
+    /// 不予受理.
+    Reject,
+    /// 派发.
+    Assign,
+    /// 到场签到.
+    Start,
+    /// 提交结果.
+    Submit,
+    /// 核查通过.
+    Approve,
+    /// 退回重办.
+    Return,
+    /// 上报.
+    Escalate,
+    /// 延期.
+    Extend,
+    /// 挂账.
+    Park,
+    /// 恢复.
+    Resume,
+    /// 合并.
+    Merge,
+    /// 评价.
+    Rate,
 }
 
 impl Action {
-    /// The stored event name.
-    pub fn name(&self) -> &'static str {
+    /// Its kind.
+    pub fn kind(&self) -> ActionKind {
         match self {
-            Self::Accept { .. } => "ACCEPT",
-            Self::Reject { .. } => "REJECT",
-            Self::Assign { .. } => "ASSIGN",
-            Self::Start { .. } => "START",
-            Self::Submit { .. } => "SUBMIT",
-            Self::Verify { approve: true, .. } => "APPROVE",
-            Self::Verify { approve: false, .. } => "RETURN",
-            Self::Escalate { .. } => "ESCALATE",
-            Self::Extend { .. } => "EXTEND",
-            Self::Park { .. } => "PARK",
-            Self::Resume { .. } => "RESUME",
-            Self::Merge { .. } => "MERGE",
+            Self::Accept { .. } => ActionKind::Accept,
+            Self::Reject { .. } => ActionKind::Reject,
+            Self::Assign { .. } => ActionKind::Assign,
+            Self::Start { .. } => ActionKind::Start,
+            Self::Submit { .. } => ActionKind::Submit,
+            Self::Verify { approve: true, .. } => ActionKind::Approve,
+            Self::Verify { approve: false, .. } => ActionKind::Return,
+            Self::Escalate { .. } => ActionKind::Escalate,
+            Self::Extend { .. } => ActionKind::Extend,
+            Self::Park { .. } => ActionKind::Park,
+            Self::Resume { .. } => ActionKind::Resume,
+            Self::Merge { .. } => ActionKind::Merge,
+            Self::Rate { .. } => ActionKind::Rate,
         }
     }
+
+    /// The stored event name.
+    pub fn name(&self) -> &'static str {
+        self.kind().event_name()
+    }
+}
+
+impl ActionKind {
+    /// The stored event name.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            Self::Accept => "ACCEPT",
+            Self::Reject => "REJECT",
+            Self::Assign => "ASSIGN",
+            Self::Start => "START",
+            Self::Submit => "SUBMIT",
+            Self::Approve => "APPROVE",
+            Self::Return => "RETURN",
+            Self::Escalate => "ESCALATE",
+            Self::Extend => "EXTEND",
+            Self::Park => "PARK",
+            Self::Resume => "RESUME",
+            Self::Merge => "MERGE",
+            Self::Rate => "RATE",
+        }
+    }
+}
+
+/// Who may take an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// A township supervisor or county staff member with the case in scope.
+    Supervisor,
+    /// The inspector the case is assigned to.
+    Assignee,
+    /// Either of the above.
+    SupervisorOrAssignee,
+    /// The tipster who reported the case or follows it.
+    Tipster,
+}
+
+/// Where an action leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leads {
+    /// The status stays.
+    Stays,
+    /// To this status.
+    To(CaseStatus),
+}
+
+/// One row of the state machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition {
+    /// The action.
+    pub action: ActionKind,
+    /// The states it may be taken from.
+    pub from: &'static [CaseStatus],
+    /// Where it leads.
+    pub leads: Leads,
+    /// Who may take it.
+    pub who: Who,
+    /// Why not, in other states (Chinese, English).
+    pub refused: (&'static str, &'static str),
+}
+
+use CaseStatus::{Assigned, Closed, InProgress, Pending, Rejected, Submitted};
+const OPEN: &[CaseStatus] = &[Pending, Assigned, InProgress, Submitted];
+
+/// The state machine: state × action → next state, and who may. (Some actions carry
+/// further conditions, checked in [`decide`]: a filed case cannot be filed again, a
+/// parked case must be resumed before submitting, escalation stops at the county …)
+pub const TRANSITIONS: &[Transition] = &[
+    Transition {
+        action: ActionKind::Accept,
+        from: &[Pending],
+        leads: Leads::Stays,
+        who: Who::Supervisor,
+        refused: (
+            "只能受理未立案的待受理案件",
+            "only an unfiled PENDING case can be accepted",
+        ),
+    },
+    Transition {
+        action: ActionKind::Reject,
+        from: &[Pending],
+        leads: Leads::To(Rejected),
+        who: Who::Supervisor,
+        refused: (
+            "只能对待受理案件不予受理",
+            "only a PENDING case can be rejected",
+        ),
+    },
+    Transition {
+        action: ActionKind::Assign,
+        from: &[Pending, Assigned],
+        leads: Leads::To(Assigned),
+        who: Who::Supervisor,
+        refused: (
+            "只能派发待受理或已派发的案件",
+            "only a PENDING or ASSIGNED case can be (re)assigned",
+        ),
+    },
+    Transition {
+        action: ActionKind::Start,
+        from: &[Assigned],
+        leads: Leads::To(InProgress),
+        who: Who::Assignee,
+        refused: (
+            "只能对已派发的案件签到处置",
+            "only an ASSIGNED case can be started",
+        ),
+    },
+    Transition {
+        action: ActionKind::Submit,
+        from: &[InProgress],
+        leads: Leads::To(Submitted),
+        who: Who::Assignee,
+        refused: (
+            "只能提交处置中的案件",
+            "only an IN_PROGRESS case can be submitted",
+        ),
+    },
+    Transition {
+        action: ActionKind::Approve,
+        from: &[Submitted],
+        leads: Leads::To(Closed),
+        who: Who::Supervisor,
+        refused: (
+            "只能核查待核查的案件",
+            "only a SUBMITTED case can be verified",
+        ),
+    },
+    Transition {
+        action: ActionKind::Return,
+        from: &[Submitted],
+        leads: Leads::To(InProgress),
+        who: Who::Supervisor,
+        refused: (
+            "只能核查待核查的案件",
+            "only a SUBMITTED case can be verified",
+        ),
+    },
+    Transition {
+        action: ActionKind::Escalate,
+        from: OPEN,
+        leads: Leads::Stays,
+        who: Who::SupervisorOrAssignee,
+        refused: (
+            "已结束的案件不能上报",
+            "a finished case cannot be escalated",
+        ),
+    },
+    Transition {
+        action: ActionKind::Extend,
+        from: OPEN,
+        leads: Leads::Stays,
+        who: Who::Supervisor,
+        refused: ("已结束的案件不能延期", "a finished case cannot be extended"),
+    },
+    Transition {
+        action: ActionKind::Park,
+        from: OPEN,
+        leads: Leads::Stays,
+        who: Who::Supervisor,
+        refused: (
+            "只能挂账未结束且未挂账的案件",
+            "only an open, unparked case can be parked",
+        ),
+    },
+    Transition {
+        action: ActionKind::Resume,
+        from: OPEN,
+        leads: Leads::Stays,
+        who: Who::Supervisor,
+        refused: ("案件未挂账", "the case is not parked"),
+    },
+    Transition {
+        action: ActionKind::Merge,
+        from: OPEN,
+        leads: Leads::To(Rejected),
+        who: Who::Supervisor,
+        refused: ("已结束的案件不能合并", "a finished case cannot be merged"),
+    },
+    Transition {
+        action: ActionKind::Rate,
+        from: &[Closed],
+        leads: Leads::Stays,
+        who: Who::Tipster,
+        refused: ("只能评价已办结的案件", "only a CLOSED case can be rated"),
+    },
+];
+
+/// The row of an action.
+pub fn transition_of(kind: ActionKind) -> &'static Transition {
+    // Every kind has exactly one row (a unit test checks it); Accept is the fallback
+    // only to keep this total.
+    TRANSITIONS
+        .iter()
+        .find(|t| t.action == kind)
+        .unwrap_or(&TRANSITIONS[0])
 }
 
 fn invalid(zh: &str, en: &str) -> AppError {
@@ -132,17 +373,121 @@ fn reason(v: &str) -> Result<String, AppError> {
     }
 }
 
-/// What an accepted action changes.
-pub(crate) struct Decision {
-    to: CaseStatus,
-    changes: case::ActiveModel,
-    note: Option<String>,
-    data: serde_json::Value,
-    /// Merge: move followers to this case.
-    merge_into: Option<i64>,
+/// Everything the rules need, read before deciding.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The case as read.
+    pub case: case::Model,
+    /// Now, from the clock.
+    pub now: DateTime<Utc>,
+    /// The grid (for the scope of an assignee).
+    pub grid: std::sync::Arc<GridSnapshot>,
+    /// The work calendar (deadlines).
+    pub calendar: WorkCalendar,
+    /// The category's time limits.
+    pub limits: Vec<TimeLimit>,
+    /// The category's on-site check-in radius, metres.
+    pub checkin_radius_m: f64,
+    /// Assign: the user named as the new assignee.
+    pub assignee: Option<app_user::Model>,
+    /// Reject as duplicate / merge: the other case.
+    pub other: Option<case::Model>,
+    /// Submit: the photos of the case.
+    pub evidence: SubmissionFacts,
+    /// Rate: the viewer follows the case (a merged tip-off's tipster).
+    pub follows: bool,
 }
 
-const SUPERVISORS: &[Role] = &[Role::TownshipSupervisor, Role::CountyAdmin];
+impl Facts {
+    /// Loads what `action` needs about case `c`.
+    pub async fn load<C: ConnectionTrait>(
+        conn: &C,
+        svc: &Services,
+        viewer: &Viewer,
+        c: case::Model,
+        action: &Action,
+    ) -> Result<Self, AppError> {
+        let kind = action.kind();
+        let needs_calendar = matches!(
+            kind,
+            ActionKind::Accept | ActionKind::Assign | ActionKind::Resume
+        );
+        let (calendar, limits) = if needs_calendar {
+            (
+                WorkCalendar::load(conn, sla::WorkingHours::default()).await?,
+                limits_of(conn, c.category_id).await?,
+            )
+        } else {
+            (
+                WorkCalendar::new([], sla::WorkingHours::default()),
+                Vec::new(),
+            )
+        };
+        let checkin_radius_m = if kind == ActionKind::Start {
+            category::Entity::find_by_id(c.category_id)
+                .one(conn)
+                .await?
+                .map_or(500.0, |k| k.checkin_radius_m)
+        } else {
+            500.0
+        };
+        let assignee = match action {
+            Action::Assign { assignee_id, .. } => {
+                app_user::Entity::find_by_id(*assignee_id).one(conn).await?
+            }
+            _ => None,
+        };
+        let other = match action {
+            Action::Reject {
+                duplicate_of: Some(id),
+                ..
+            }
+            | Action::Merge { into: id } => case::Entity::find_by_id(*id).one(conn).await?,
+            _ => None,
+        };
+        let evidence = if kind == ActionKind::Submit {
+            evidence_rules::load_facts(conn, &c).await?
+        } else {
+            SubmissionFacts::default()
+        };
+        let follows = match viewer {
+            Viewer::Public(p) if kind == ActionKind::Rate => case_follower::Entity::find()
+                .filter(case_follower::Column::CaseId.eq(c.id))
+                .filter(case_follower::Column::TipsterId.eq(p.tipster_id))
+                .one(conn)
+                .await?
+                .is_some(),
+            _ => false,
+        };
+        Ok(Self {
+            case: c,
+            now: svc.clock.now(),
+            grid: svc.grid.snapshot(),
+            calendar,
+            limits,
+            checkin_radius_m,
+            assignee,
+            other,
+            evidence,
+            follows,
+        })
+    }
+}
+
+/// What an accepted action changes.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The status after.
+    pub to: CaseStatus,
+    /// The changed columns.
+    pub changes: case::ActiveModel,
+    /// The note of the event.
+    pub note: Option<String>,
+    /// The data of the event.
+    pub data: serde_json::Value,
+    /// Merge: move followers to this case.
+    pub merge_into: Option<i64>,
+}
 
 /// The limits of a category, for deadlines.
 pub(crate) async fn limits_of<C: ConnectionTrait>(
@@ -173,372 +518,362 @@ fn limit_unit(limits: &[TimeLimit], priority: Priority, step: Step) -> LimitUnit
         .map_or(LimitUnit::Hours, |l| l.unit)
 }
 
-/// The handling deadline of a case filed at `now` (its current one when the category
-/// has no limit for the case's priority).
-async fn handling_due(
-    st: &AppState,
-    c: &case::Model,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, AppError> {
-    let limits = limits_of(&st.db, c.category_id).await?;
-    let cal = WorkCalendar::load(&st.db, sla::WorkingHours::default()).await?;
-    Ok(sla::due_at(
-        &cal,
-        &limits,
-        parse_priority(&c.priority),
+/// The handling deadline of a case filed now (its current one when the category has no
+/// limit for the case's priority).
+fn handling_due(f: &Facts) -> Option<DateTime<Utc>> {
+    sla::due_at(
+        &f.calendar,
+        &f.limits,
+        parse_priority(&f.case.priority),
         Step::Handle,
-        now,
+        f.now,
     )
-    .or(c.due_at))
+    .or(f.case.due_at)
 }
 
-/// Decides whether `viewer` may take `action` on case `c` now, and what changes.
-/// Pure apart from reading the assignee, the merge target and the category.
-async fn decide(
-    st: &AppState,
-    viewer: &Viewer,
-    c: &case::Model,
-    action: &Action,
-    now: DateTime<Utc>,
-) -> Result<Decision, AppError> {
-    let from = status_of(c)?;
-    let mut ch = <case::ActiveModel as Default>::default();
-    let staff = viewer.staff()?;
-    let is_supervisor = SUPERVISORS.contains(&staff.role);
-    let is_assignee = c.assignee_id == Some(staff.user_id);
-    let parked = c.parked_at.is_some();
-    let calendar = || WorkCalendar::load(&st.db, sla::WorkingHours::default());
-    let (to, note, data, merge_into) = match action {
-        Action::Accept { note } => {
-            if !is_supervisor {
-                return Err(AppError::Forbidden);
+/// Checks who the viewer is to this case against the row's `who`.
+fn check_who(viewer: &Viewer, who: Who, f: &Facts) -> Result<(), AppError> {
+    let c = &f.case;
+    match who {
+        Who::Tipster => {
+            let me = viewer.public()?;
+            if c.tipster_id == Some(me.tipster_id) || f.follows {
+                Ok(())
+            } else {
+                Err(case_not_found())
             }
-            if from != CaseStatus::Pending || c.accepted_at.is_some() {
-                return Err(invalid(
-                    "只能受理未立案的待受理案件",
-                    "only an unfiled PENDING case can be accepted",
-                ));
-            }
-            ch.accepted_at = Set(Some(now));
-            ch.due_at = Set(handling_due(st, c, now).await?);
-            (CaseStatus::Pending, text(note, 2000)?, json!({}), None)
         }
+        staff_only => {
+            let s = viewer.staff()?;
+            let supervisor = matches!(s.role, Role::TownshipSupervisor | Role::CountyAdmin);
+            let assignee = c.assignee_id == Some(s.user_id);
+            let ok = match staff_only {
+                Who::Supervisor => supervisor,
+                Who::Assignee => assignee,
+                Who::SupervisorOrAssignee => supervisor || assignee,
+                Who::Tipster => false,
+            };
+            if ok { Ok(()) } else { Err(AppError::Forbidden) }
+        }
+    }
+}
+
+/// Decides whether `viewer` may take `action` given the facts, and what changes.
+/// Pure: no database, no clock but `facts.now`.
+pub fn decide(viewer: &Viewer, f: &Facts, action: &Action) -> Result<Decision, AppError> {
+    let row = transition_of(action.kind());
+    check_who(viewer, row.who, f)?;
+    let from = status_of(&f.case)?;
+    if !row.from.contains(&from) {
+        return Err(invalid(row.refused.0, row.refused.1));
+    }
+    let mut d = Decision {
+        to: match row.leads {
+            Leads::Stays => from,
+            Leads::To(s) => s,
+        },
+        changes: Default::default(),
+        note: None,
+        data: json!({}),
+        merge_into: None,
+    };
+    match action {
+        Action::Accept { note } => accept(f, note, &mut d)?,
         Action::Reject {
-            reason: r,
+            reason,
             duplicate_of,
             note,
-        } => {
-            if !is_supervisor {
-                return Err(AppError::Forbidden);
-            }
-            if from != CaseStatus::Pending {
-                return Err(invalid(
-                    "只能对待受理案件不予受理",
-                    "only a PENDING case can be rejected",
-                ));
-            }
-            if *r == RejectReason::Duplicate {
-                let Some(dup) = duplicate_of else {
-                    return Err(AppError::bad_input(Msg::new(
-                        "以重复为由不予受理时须指明重复的案件",
-                        "duplicateOf is required when the reason is DUPLICATE",
-                    )));
-                };
-                let other = case::Entity::find_by_id(*dup).one(&st.db).await?;
-                if *dup == c.id || !other.as_ref().is_some_and(|o| staff_can_see(viewer, o)) {
-                    return Err(case_not_found());
-                }
-                ch.duplicate_of = Set(Some(*dup));
-            }
-            ch.reject_reason = Set(Some(r.as_str().to_owned()));
-            ch.closed_at = Set(Some(now));
-            (
-                CaseStatus::Rejected,
-                text(note, 2000)?,
-                json!({ "reason": r.as_str(), "duplicateOf": duplicate_of }),
-                None,
-            )
-        }
-        Action::Assign { assignee_id, note } => {
-            if !is_supervisor {
-                return Err(AppError::Forbidden);
-            }
-            if !matches!(from, CaseStatus::Pending | CaseStatus::Assigned) {
-                return Err(invalid(
-                    "只能派发待受理或已派发的案件",
-                    "only a PENDING or ASSIGNED case can be (re)assigned",
-                ));
-            }
-            let target = app_user::Entity::find_by_id(*assignee_id)
-                .one(&st.db)
-                .await?;
-            let grid = st.grid.snapshot();
-            let ok = target.as_ref().is_some_and(|u| {
-                u.active
-                    && u.role == Role::Inspector.as_str()
-                    && grid
-                        .get(u.region_id)
-                        .is_some_and(|r| path_is_within(&r.path, &staff.region_path))
-            });
-            if !ok {
-                return Err(AppError::not_found("网格员", "inspector"));
-            }
-            if c.assignee_id == Some(*assignee_id) && from == CaseStatus::Assigned {
-                return Err(invalid(
-                    "案件已派发给该网格员",
-                    "the case is already assigned to this inspector",
-                ));
-            }
-            ch.assignee_id = Set(Some(*assignee_id));
-            if c.accepted_at.is_none() {
-                ch.accepted_at = Set(Some(now));
-                ch.due_at = Set(handling_due(st, c, now).await?);
-            }
-            (
-                CaseStatus::Assigned,
-                text(note, 2000)?,
-                json!({ "assigneeId": assignee_id, "previousAssigneeId": c.assignee_id }),
-                None,
-            )
-        }
-        Action::Start { lat, lng } => {
-            if !is_assignee {
-                return Err(AppError::Forbidden);
-            }
-            if from != CaseStatus::Assigned {
-                return Err(invalid(
-                    "只能对已派发的案件签到处置",
-                    "only an ASSIGNED case can be started",
-                ));
-            }
-            let here = WgsPoint::from_client(*lat, *lng, crate::domain::geo::CoordSystem::Wgs84)?;
-            let distance = crate::domain::geo::haversine_m(
-                c.lat,
-                c.lng,
-                here.lat.degrees(),
-                here.lng.degrees(),
-            );
-            let radius = category::Entity::find_by_id(c.category_id)
-                .one(&st.db)
-                .await?
-                .map_or(500.0, |k| k.checkin_radius_m);
-            let far = distance > radius;
-            ch.started_at = Set(Some(now));
-            ch.checkin_lat = Set(Some(here.lat.degrees()));
-            ch.checkin_lng = Set(Some(here.lng.degrees()));
-            ch.checkin_distance_m = Set(Some(distance));
-            ch.checkin_far = Set(far);
-            (
-                CaseStatus::InProgress,
-                None,
-                json!({ "distanceM": distance.round(), "far": far, "radiusM": radius }),
-                None,
-            )
-        }
-        Action::Submit { note, evidence_ids } => {
-            if !is_assignee {
-                return Err(AppError::Forbidden);
-            }
-            if from != CaseStatus::InProgress {
-                return Err(invalid(
-                    "只能提交处置中的案件",
-                    "only an IN_PROGRESS case can be submitted",
-                ));
-            }
-            if parked {
-                return Err(invalid(
-                    "挂账中的案件需先恢复",
-                    "resume the parked case first",
-                ));
-            }
-            let evidence =
-                crate::domain::evidence_rules::check_submission(&st.db, c, evidence_ids).await?;
-            ch.submitted_at = Set(Some(now));
-            (
-                CaseStatus::Submitted,
-                text(note, 2000)?,
-                json!({ "evidenceIds": evidence }),
-                None,
-            )
-        }
-        Action::Verify { approve, note } => {
-            if !is_supervisor {
-                return Err(AppError::Forbidden);
-            }
-            if from != CaseStatus::Submitted {
-                return Err(invalid(
-                    "只能核查待核查的案件",
-                    "only a SUBMITTED case can be verified",
-                ));
-            }
-            if *approve {
-                ch.closed_at = Set(Some(now));
-                (CaseStatus::Closed, text(note, 2000)?, json!({}), None)
-            } else {
-                let note = text(note, 2000)?;
-                if note.is_none() {
-                    return Err(AppError::bad_input(Msg::new(
-                        "退回重办须说明原因",
-                        "a note is required to return a case",
-                    )));
-                }
-                ch.rework_count = Set(c.rework_count + 1);
-                ch.submitted_at = Set(None);
-                (
-                    CaseStatus::InProgress,
-                    note,
-                    json!({ "reworkCount": c.rework_count + 1 }),
-                    None,
-                )
-            }
-        }
-        Action::Escalate { reason: r } => {
-            if !(is_supervisor || is_assignee) {
-                return Err(AppError::Forbidden);
-            }
-            if !from.is_open() {
-                return Err(invalid(
-                    "已结束的案件不能上报",
-                    "a finished case cannot be escalated",
-                ));
-            }
-            if c.escalation_level >= 2 {
-                return Err(invalid(
-                    "案件已上报至县级",
-                    "the case is already escalated to the county",
-                ));
-            }
-            ch.escalation_level = Set(c.escalation_level + 1);
-            (
-                from,
-                Some(reason(r)?),
-                json!({ "level": c.escalation_level + 1 }),
-                None,
-            )
-        }
-        Action::Extend { until, reason: r } => {
-            if !is_supervisor {
-                return Err(AppError::Forbidden);
-            }
-            if !from.is_open() {
-                return Err(invalid(
-                    "已结束的案件不能延期",
-                    "a finished case cannot be extended",
-                ));
-            }
-            if *until <= now || c.due_at.is_some_and(|d| *until <= d) {
-                return Err(AppError::bad_input(Msg::new(
-                    "延期后的期限须晚于现在和原期限",
-                    "the new due time must be later than now and than the current one",
-                )));
-            }
-            ch.due_at = Set(Some(*until));
-            ch.extended_count = Set(c.extended_count + 1);
-            (
-                from,
-                Some(reason(r)?),
-                json!({ "previousDueAt": c.due_at, "dueAt": until }),
-                None,
-            )
-        }
-        Action::Park { reason: r } => {
-            if !is_supervisor {
-                return Err(AppError::Forbidden);
-            }
-            if !from.is_open() || parked {
-                return Err(invalid(
-                    "只能挂账未结束且未挂账的案件",
-                    "only an open, unparked case can be parked",
-                ));
-            }
-            ch.parked_at = Set(Some(now));
-            (from, Some(reason(r)?), json!({}), None)
-        }
-        Action::Resume { note } => {
-            if !is_supervisor {
-                return Err(AppError::Forbidden);
-            }
-            let Some(since) = c.parked_at else {
-                return Err(invalid("案件未挂账", "the case is not parked"));
-            };
-            let parked_secs = Ord::max((now - since).num_seconds(), 0);
-            ch.parked_at = Set(None);
-            ch.parked_seconds = Set(c.parked_seconds + parked_secs);
-            if let Some(due) = c.due_at {
-                let limits = limits_of(&st.db, c.category_id).await?;
-                let step = if c.accepted_at.is_some() {
-                    Step::Handle
-                } else {
-                    Step::Accept
-                };
-                let unit = limit_unit(&limits, parse_priority(&c.priority), step);
-                let cal = calendar().await?;
-                ch.due_at = Set(Some(sla::shift_for_parking(&cal, due, since, now, unit)));
-            }
-            (
-                from,
-                text(note, 2000)?,
-                json!({ "parkedSeconds": parked_secs }),
-                None,
-            )
-        }
-        Action::Merge { into } => {
-            if !is_supervisor {
-                return Err(AppError::Forbidden);
-            }
-            if !from.is_open() {
-                return Err(invalid(
-                    "已结束的案件不能合并",
-                    "a finished case cannot be merged",
-                ));
-            }
-            let target = case::Entity::find_by_id(*into).one(&st.db).await?;
-            let Some(target) = target.filter(|t| t.id != c.id && staff_can_see(viewer, t)) else {
-                return Err(case_not_found());
-            };
-            if !status_of(&target)?.is_open() || target.merged_into.is_some() {
-                return Err(invalid(
-                    "只能合并到未结束的案件",
-                    "the surviving case must be open",
-                ));
-            }
-            if target.category_id != c.category_id {
-                return Err(AppError::bad_input(Msg::new(
-                    "只能合并同类别的案件",
-                    "only cases of the same category can be merged",
-                )));
-            }
-            ch.merged_into = Set(Some(*into));
-            ch.duplicate_of = Set(Some(*into));
-            ch.reject_reason = Set(Some(RejectReason::Duplicate.as_str().to_owned()));
-            ch.closed_at = Set(Some(now));
-            (
-                CaseStatus::Rejected,
-                None,
-                json!({ "into": into }),
-                Some(*into),
-            )
-        }
-    };
-    if to != from {
-        ch.status = Set(to.as_str().to_owned());
+        } => reject(viewer, f, *reason, *duplicate_of, note, &mut d)?,
+        Action::Assign { assignee_id, note } => assign(viewer, f, *assignee_id, note, &mut d)?,
+        Action::Start { lat, lng } => start(f, *lat, *lng, &mut d)?,
+        Action::Submit { note, evidence_ids } => submit(f, note, evidence_ids, &mut d)?,
+        Action::Verify { approve, note } => verify(f, *approve, note, &mut d)?,
+        Action::Escalate { reason: r } => escalate(f, r, &mut d)?,
+        Action::Extend { until, reason: r } => extend(f, *until, r, &mut d)?,
+        Action::Park { reason: r } => park(f, r, &mut d)?,
+        Action::Resume { note } => resume(f, note, &mut d)?,
+        Action::Merge { into } => merge(viewer, f, *into, &mut d)?,
+        Action::Rate { score, comment } => rate_rule(f, *score, comment, &mut d)?,
     }
-    Ok(Decision {
-        to,
-        changes: ch,
-        note,
-        data,
-        merge_into,
-    })
+    if d.to != from {
+        d.changes.status = Set(d.to.as_str().to_owned());
+    }
+    Ok(d)
 }
 
-/// Who the idempotency records of a viewer belong to.
-pub(crate) fn idem_scope(viewer: &Viewer) -> String {
-    match viewer {
-        Viewer::Staff(s) => format!("user:{}", s.user_id),
-        Viewer::Public(p) => format!("tipster:{}", p.tipster_id),
-        Viewer::Anonymous => "anonymous".into(),
+fn accept(f: &Facts, note: &Option<String>, d: &mut Decision) -> Result<(), AppError> {
+    if f.case.accepted_at.is_some() {
+        let row = transition_of(ActionKind::Accept);
+        return Err(invalid(row.refused.0, row.refused.1));
     }
+    d.changes.accepted_at = Set(Some(f.now));
+    d.changes.due_at = Set(handling_due(f));
+    d.note = text(note, 2000)?;
+    Ok(())
+}
+
+fn reject(
+    viewer: &Viewer,
+    f: &Facts,
+    reason: RejectReason,
+    duplicate_of: Option<i64>,
+    note: &Option<String>,
+    d: &mut Decision,
+) -> Result<(), AppError> {
+    if reason == RejectReason::Duplicate {
+        let Some(dup) = duplicate_of else {
+            return Err(AppError::bad_input(Msg::new(
+                "以重复为由不予受理时须指明重复的案件",
+                "duplicateOf is required when the reason is DUPLICATE",
+            )));
+        };
+        let visible = f
+            .other
+            .as_ref()
+            .is_some_and(|o| o.id == dup && staff_can_see(viewer, o));
+        if dup == f.case.id || !visible {
+            return Err(case_not_found());
+        }
+        d.changes.duplicate_of = Set(Some(dup));
+    }
+    d.changes.reject_reason = Set(Some(reason.as_str().to_owned()));
+    d.changes.closed_at = Set(Some(f.now));
+    d.note = text(note, 2000)?;
+    d.data = json!({ "reason": reason.as_str(), "duplicateOf": duplicate_of });
+    Ok(())
+}
+
+/// Whether a user may be dispatched work by `me`: an active inspector bound to a grid
+/// inside `me`'s region.
+pub fn eligible_inspector(grid: &GridSnapshot, me: &StaffViewer, u: &app_user::Model) -> bool {
+    u.active
+        && u.role == Role::Inspector.as_str()
+        && grid.get(u.region_id).is_some_and(|r| me.covers(&r.path))
+}
+
+fn assign(
+    viewer: &Viewer,
+    f: &Facts,
+    assignee_id: i64,
+    note: &Option<String>,
+    d: &mut Decision,
+) -> Result<(), AppError> {
+    let me = viewer.staff()?;
+    let ok = f
+        .assignee
+        .as_ref()
+        .is_some_and(|u| u.id == assignee_id && eligible_inspector(&f.grid, me, u));
+    if !ok {
+        return Err(AppError::not_found("网格员", "inspector"));
+    }
+    let c = &f.case;
+    if c.assignee_id == Some(assignee_id) && status_of(c)? == CaseStatus::Assigned {
+        return Err(invalid(
+            "案件已派发给该网格员",
+            "the case is already assigned to this inspector",
+        ));
+    }
+    d.changes.assignee_id = Set(Some(assignee_id));
+    if c.accepted_at.is_none() {
+        d.changes.accepted_at = Set(Some(f.now));
+        d.changes.due_at = Set(handling_due(f));
+    }
+    d.note = text(note, 2000)?;
+    d.data = json!({ "assigneeId": assignee_id, "previousAssigneeId": c.assignee_id });
+    Ok(())
+}
+
+fn start(f: &Facts, lat: f64, lng: f64, d: &mut Decision) -> Result<(), AppError> {
+    let here = WgsPoint::from_client(lat, lng, crate::domain::geo::CoordSystem::Wgs84)?;
+    let distance = crate::domain::geo::haversine_m(
+        f.case.lat,
+        f.case.lng,
+        here.lat.degrees(),
+        here.lng.degrees(),
+    );
+    let radius = f.checkin_radius_m;
+    let far = distance > radius;
+    d.changes.started_at = Set(Some(f.now));
+    d.changes.checkin_lat = Set(Some(here.lat.degrees()));
+    d.changes.checkin_lng = Set(Some(here.lng.degrees()));
+    d.changes.checkin_distance_m = Set(Some(distance));
+    d.changes.checkin_far = Set(far);
+    d.data = json!({ "distanceM": distance.round(), "far": far, "radiusM": radius });
+    Ok(())
+}
+
+fn submit(
+    f: &Facts,
+    note: &Option<String>,
+    evidence_ids: &[i64],
+    d: &mut Decision,
+) -> Result<(), AppError> {
+    if f.case.parked_at.is_some() {
+        return Err(invalid(
+            "挂账中的案件需先恢复",
+            "resume the parked case first",
+        ));
+    }
+    let evidence = evidence_rules::check_submission(&f.evidence, evidence_ids)?;
+    d.changes.submitted_at = Set(Some(f.now));
+    d.note = text(note, 2000)?;
+    d.data = json!({ "evidenceIds": evidence });
+    Ok(())
+}
+
+fn verify(
+    f: &Facts,
+    approve: bool,
+    note: &Option<String>,
+    d: &mut Decision,
+) -> Result<(), AppError> {
+    d.note = text(note, 2000)?;
+    if approve {
+        d.changes.closed_at = Set(Some(f.now));
+        return Ok(());
+    }
+    if d.note.is_none() {
+        return Err(AppError::bad_input(Msg::new(
+            "退回重办须说明原因",
+            "a note is required to return a case",
+        )));
+    }
+    let rework = f.case.rework_count + 1;
+    d.changes.rework_count = Set(rework);
+    d.changes.submitted_at = Set(None);
+    d.data = json!({ "reworkCount": rework });
+    Ok(())
+}
+
+fn escalate(f: &Facts, r: &str, d: &mut Decision) -> Result<(), AppError> {
+    if f.case.escalation_level >= 2 {
+        return Err(invalid(
+            "案件已上报至县级",
+            "the case is already escalated to the county",
+        ));
+    }
+    let level = f.case.escalation_level + 1;
+    d.changes.escalation_level = Set(level);
+    d.note = Some(reason(r)?);
+    d.data = json!({ "level": level });
+    Ok(())
+}
+
+fn extend(f: &Facts, until: DateTime<Utc>, r: &str, d: &mut Decision) -> Result<(), AppError> {
+    crate::domain::dates::deadline(until, f.now, "until")?;
+    if f.case.due_at.is_some_and(|due| until <= due) {
+        return Err(AppError::bad_input(Msg::new(
+            "延期后的期限须晚于现在和原期限",
+            "the new due time must be later than now and than the current one",
+        )));
+    }
+    d.changes.due_at = Set(Some(until));
+    d.changes.extended_count = Set(f.case.extended_count + 1);
+    d.note = Some(reason(r)?);
+    d.data = json!({ "previousDueAt": f.case.due_at, "dueAt": until });
+    Ok(())
+}
+
+fn park(f: &Facts, r: &str, d: &mut Decision) -> Result<(), AppError> {
+    if f.case.parked_at.is_some() {
+        let row = transition_of(ActionKind::Park);
+        return Err(invalid(row.refused.0, row.refused.1));
+    }
+    d.changes.parked_at = Set(Some(f.now));
+    d.note = Some(reason(r)?);
+    Ok(())
+}
+
+fn resume(f: &Facts, note: &Option<String>, d: &mut Decision) -> Result<(), AppError> {
+    let c = &f.case;
+    let Some(since) = c.parked_at else {
+        let row = transition_of(ActionKind::Resume);
+        return Err(invalid(row.refused.0, row.refused.1));
+    };
+    let parked_secs = Ord::max((f.now - since).num_seconds(), 0);
+    d.changes.parked_at = Set(None);
+    d.changes.parked_seconds = Set(c.parked_seconds + parked_secs);
+    if let Some(due) = c.due_at {
+        let step = if c.accepted_at.is_some() {
+            Step::Handle
+        } else {
+            Step::Accept
+        };
+        let unit = limit_unit(&f.limits, parse_priority(&c.priority), step);
+        d.changes.due_at = Set(Some(sla::shift_for_parking(
+            &f.calendar,
+            due,
+            since,
+            f.now,
+            unit,
+        )));
+    }
+    d.note = text(note, 2000)?;
+    d.data = json!({ "parkedSeconds": parked_secs });
+    Ok(())
+}
+
+fn merge(viewer: &Viewer, f: &Facts, into: i64, d: &mut Decision) -> Result<(), AppError> {
+    let c = &f.case;
+    let Some(target) = f
+        .other
+        .as_ref()
+        .filter(|t| t.id == into && t.id != c.id && staff_can_see(viewer, t))
+    else {
+        return Err(case_not_found());
+    };
+    if !status_of(target)?.is_open() || target.merged_into.is_some() {
+        return Err(invalid(
+            "只能合并到未结束的案件",
+            "the surviving case must be open",
+        ));
+    }
+    if target.category_id != c.category_id {
+        return Err(AppError::bad_input(Msg::new(
+            "只能合并同类别的案件",
+            "only cases of the same category can be merged",
+        )));
+    }
+    d.changes.merged_into = Set(Some(into));
+    d.changes.duplicate_of = Set(Some(into));
+    d.changes.reject_reason = Set(Some(RejectReason::Duplicate.as_str().to_owned()));
+    d.changes.closed_at = Set(Some(f.now));
+    d.data = json!({ "into": into });
+    d.merge_into = Some(into);
+    Ok(())
+}
+
+/// Whether a case can still be rated: closed and not rated yet.
+pub fn can_rate(c: &case::Model) -> bool {
+    status_of(c).is_ok_and(|s| s == CaseStatus::Closed) && c.rating.is_none()
+}
+
+fn rate_rule(
+    f: &Facts,
+    score: i32,
+    comment: &Option<String>,
+    d: &mut Decision,
+) -> Result<(), AppError> {
+    if !(1..=5).contains(&score) {
+        return Err(AppError::bad_input(Msg::new(
+            "评分应为 1 到 5",
+            "score must be 1–5",
+        )));
+    }
+    if f.case.rating.is_some() {
+        return Err(already_rated());
+    }
+    let comment = text(comment, 500)?;
+    d.changes.rating = Set(Some(score));
+    d.changes.rating_comment = Set(comment.clone());
+    d.changes.rated_at = Set(Some(f.now));
+    d.note = comment;
+    d.data = json!({ "score": score });
+    Ok(())
+}
+
+fn already_rated() -> AppError {
+    AppError::Conflict(Msg::new("该案件已评价过", "the case was already rated"))
 }
 
 /// Appends one event (seq = the case's new version).
@@ -582,66 +917,6 @@ pub(crate) async fn append_event<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Applies `action` to case `id` as read at `version`. A stale version is `CONFLICT`;
-/// a replayed idempotency key returns the first result and writes nothing.
-pub async fn transition(
-    st: &AppState,
-    viewer: &Viewer,
-    id: i64,
-    version: i32,
-    action: Action,
-    idempotency_key: Option<&str>,
-) -> Result<case::Model, AppError> {
-    viewer.staff()?;
-    let idem = idempotency_key
-        .map(|k| {
-            IdemKey::new(
-                idem_scope(viewer),
-                k,
-                action.name(),
-                &(id, version, &action),
-            )
-        })
-        .transpose()?;
-    if let Some(k) = &idem
-        && let Some(done) = k.replay(&st.db).await?
-    {
-        return Ok(done);
-    }
-    let _gate = st.write_gate.enter().await;
-    if let Some(k) = &idem
-        && let Some(done) = k.replay(&st.db).await?
-    {
-        return Ok(done);
-    }
-    let c = super::get_for_staff(&st.db, viewer, id).await?;
-    if c.version != version {
-        return Err(conflict());
-    }
-    let now = Utc::now();
-    let from = status_of(&c)?;
-    let d = decide(st, viewer, &c, &action, now).await?;
-    let result = apply(
-        &st.db,
-        viewer,
-        &c,
-        version,
-        from,
-        action.name(),
-        d,
-        now,
-        idem.as_ref(),
-    )
-    .await;
-    match (result, &idem) {
-        (Err(e), Some(k)) => match k.replay(&st.db).await? {
-            Some(done) => Ok(done),
-            None => Err(e),
-        },
-        (r, _) => r,
-    }
-}
-
 pub(crate) fn conflict() -> AppError {
     AppError::Conflict(Msg::new(
         "案件已被他人修改，请刷新后重试",
@@ -649,47 +924,128 @@ pub(crate) fn conflict() -> AppError {
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn apply(
-    db: &DatabaseConnection,
+/// How the case of a step is found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum CaseRef {
+    /// By id (staff, or a tipster from `myTips`).
+    Id(i64),
+    /// By tracking code (the tipster's receipt).
+    TrackingCode(String),
+}
+
+/// Finds the case a viewer names, or `NOT_FOUND`: staff see their scope; the public
+/// finds any case by id or code and is checked against the row's `who` (their own).
+async fn find_case<C: ConnectionTrait>(
+    conn: &C,
     viewer: &Viewer,
-    c: &case::Model,
-    version: i32,
-    from: CaseStatus,
-    action: &str,
-    d: Decision,
-    now: DateTime<Utc>,
-    idem: Option<&IdemKey>,
+    target: &CaseRef,
 ) -> Result<case::Model, AppError> {
-    let txn = db.begin().await?;
+    let c = match target {
+        CaseRef::Id(id) => case::Entity::find_by_id(*id)
+            .one(conn)
+            .await?
+            .ok_or_else(case_not_found)?,
+        CaseRef::TrackingCode(code) => super::by_tracking_code(conn, code).await?,
+    };
+    match viewer {
+        Viewer::Staff(_) if !staff_can_see(viewer, &c) => Err(case_not_found()),
+        _ => Ok(c),
+    }
+}
+
+/// Applies `action` to a case as read at `version` (`None`: as it is now). A stale
+/// version is `CONFLICT`; a replayed idempotency key returns the first result and
+/// writes nothing.
+pub async fn transition(
+    svc: &Services,
+    viewer: &Viewer,
+    target: CaseRef,
+    version: Option<i32>,
+    action: Action,
+    idempotency_key: Option<&str>,
+) -> Result<case::Model, AppError> {
+    match transition_of(action.kind()).who {
+        Who::Tipster => {
+            viewer.public()?;
+        }
+        _ => {
+            viewer.staff()?;
+        }
+    }
+    let idem = idempotency_key
+        .map(|k| {
+            IdemKey::new(
+                viewer.idempotency_scope(),
+                k,
+                action.name(),
+                &(&target, version, &action),
+            )
+        })
+        .transpose()?;
+    let (svc2, viewer) = (svc.clone(), viewer.clone());
+    uow::write(
+        svc,
+        idem,
+        uow::work(move |txn| {
+            Box::pin(async move {
+                let c = find_case(txn, &viewer, &target).await?;
+                let version = version.unwrap_or(c.version);
+                if c.version != version {
+                    return Err(conflict());
+                }
+                let facts = Facts::load(txn, &svc2, &viewer, c, &action).await?;
+                let d = decide(&viewer, &facts, &action)?;
+                apply(txn, &viewer, &facts, version, action.kind(), d).await
+            })
+        }),
+    )
+    .await
+}
+
+/// Writes a decision: the conditional update (version + 1), its event, the followers of
+/// a merge; returns the case as it now is.
+async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    viewer: &Viewer,
+    f: &Facts,
+    version: i32,
+    kind: ActionKind,
+    d: Decision,
+) -> Result<case::Model, AppError> {
+    let c = &f.case;
+    let from = status_of(c)?;
     let mut changes = d.changes;
-    changes.updated_at = Set(now);
-    let updated = case::Entity::update_many()
+    changes.updated_at = Set(f.now);
+    let mut update = case::Entity::update_many()
         .set(changes)
         .col_expr(
             case::Column::Version,
             ExprTrait::add(Expr::col(case::Column::Version), 1),
         )
         .filter(case::Column::Id.eq(c.id))
-        .filter(case::Column::Version.eq(version))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if updated == 0 {
-        return Err(conflict());
+        .filter(case::Column::Version.eq(version));
+    if kind == ActionKind::Rate {
+        update = update.filter(case::Column::Rating.is_null());
     }
-    let to = (d.to != from).then_some(d.to);
+    let updated = update.exec(txn).await?.rows_affected;
+    if updated == 0 {
+        return Err(if kind == ActionKind::Rate {
+            already_rated()
+        } else {
+            conflict()
+        });
+    }
     append_event(
-        &txn,
+        txn,
         c.id,
         version + 1,
         viewer,
-        action,
+        kind.event_name(),
         Some(from),
-        to.or(Some(from)),
+        Some(d.to),
         d.note,
         d.data,
-        now,
+        f.now,
     )
     .await
     .map_err(|e| match e.sql_err() {
@@ -697,17 +1053,12 @@ async fn apply(
         _ => e.into(),
     })?;
     if let Some(target) = d.merge_into {
-        merge_followers(&txn, c, target, now).await?;
+        merge_followers(txn, c, target, f.now).await?;
     }
-    let fresh = case::Entity::find_by_id(c.id)
-        .one(&txn)
+    case::Entity::find_by_id(c.id)
+        .one(txn)
         .await?
-        .ok_or_else(case_not_found)?;
-    if let Some(k) = idem {
-        k.record(&txn, &fresh).await?;
-    }
-    txn.commit().await?;
-    Ok(fresh)
+        .ok_or_else(case_not_found)
 }
 
 /// Every tipster of the merged case follows the surviving one.
@@ -754,109 +1105,434 @@ async fn merge_followers<C: ConnectionTrait>(
     Ok(())
 }
 
-/// How a tipster finds the case to rate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum RateTarget {
-    /// By case id (from `myTips`).
-    Id(i64),
-    /// By tracking code.
-    TrackingCode(String),
-}
-
-/// Whether a case can still be rated: closed and not rated yet.
-pub fn can_rate(c: &case::Model) -> bool {
-    status_of(c).is_ok_and(|s| s == CaseStatus::Closed) && c.rating.is_none()
-}
-
-/// The tipster rates a closed case (1–5), once.
+/// The tipster rates a closed case (1–5), once: the `Rate` row of the state machine.
 pub async fn rate(
-    st: &AppState,
+    svc: &Services,
     viewer: &Viewer,
-    target: RateTarget,
+    target: CaseRef,
     score: i32,
     comment: Option<String>,
 ) -> Result<case::Model, AppError> {
-    let me = viewer.public()?;
-    if !(1..=5).contains(&score) {
-        return Err(AppError::bad_input(Msg::new(
-            "评分应为 1 到 5",
-            "score must be 1–5",
-        )));
-    }
-    let comment = text(&comment, 500)?;
-    let c = match &target {
-        RateTarget::Id(id) => case::Entity::find_by_id(*id)
-            .one(&st.db)
-            .await?
-            .ok_or_else(case_not_found)?,
-        RateTarget::TrackingCode(code) => super::by_tracking_code(&st.db, code).await?,
-    };
-    let follows = case_follower::Entity::find()
-        .filter(case_follower::Column::CaseId.eq(c.id))
-        .filter(case_follower::Column::TipsterId.eq(me.tipster_id))
-        .one(&st.db)
-        .await?
-        .is_some();
-    if c.tipster_id != Some(me.tipster_id) && !follows {
-        return Err(case_not_found());
-    }
-    if status_of(&c)? != CaseStatus::Closed {
-        return Err(invalid(
-            "只能评价已办结的案件",
-            "only a CLOSED case can be rated",
-        ));
-    }
-    if c.rating.is_some() {
-        return Err(AppError::Conflict(Msg::new(
-            "该案件已评价过",
-            "the case was already rated",
-        )));
-    }
-    let _gate = st.write_gate.enter().await;
-    let now = Utc::now();
-    let ch = case::ActiveModel {
-        rating: Set(Some(score)),
-        rating_comment: Set(comment.clone()),
-        rated_at: Set(Some(now)),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let txn = st.db.begin().await?;
-    let n = case::Entity::update_many()
-        .set(ch)
-        .col_expr(
-            case::Column::Version,
-            ExprTrait::add(Expr::col(case::Column::Version), 1),
-        )
-        .filter(case::Column::Id.eq(c.id))
-        .filter(case::Column::Version.eq(c.version))
-        .filter(case::Column::Rating.is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if n == 0 {
-        return Err(AppError::Conflict(Msg::new(
-            "该案件已评价过",
-            "the case was already rated",
-        )));
-    }
-    append_event(
-        &txn,
-        c.id,
-        c.version + 1,
+    transition(
+        svc,
         viewer,
-        "RATE",
-        Some(CaseStatus::Closed),
-        Some(CaseStatus::Closed),
-        comment,
-        json!({ "score": score }),
-        now,
+        target,
+        None,
+        Action::Rate { score, comment },
+        None,
     )
-    .await?;
-    let fresh = case::Entity::find_by_id(c.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(case_not_found)?;
-    txn.commit().await?;
-    Ok(fresh)
+    .await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::access::{PublicViewer, StaffViewer};
+    use crate::domain::evidence::Phase;
+
+    const TOWNSHIP: &str = "140521/140521100";
+    const VILLAGE: &str = "140521/140521100/140521100001";
+
+    fn staff(id: i64, role: Role, path: &str) -> Viewer {
+        Viewer::Staff(StaffViewer {
+            user_id: id,
+            name: format!("user {id}"),
+            role,
+            region_id: 1,
+            region_path: path.into(),
+        })
+    }
+
+    fn supervisor() -> Viewer {
+        staff(10, Role::TownshipSupervisor, TOWNSHIP)
+    }
+
+    fn inspector() -> Viewer {
+        staff(20, Role::Inspector, VILLAGE)
+    }
+
+    fn tipster() -> Viewer {
+        Viewer::Public(PublicViewer {
+            tipster_id: 30,
+            handle: "h".into(),
+        })
+    }
+
+    fn case_in(status: CaseStatus) -> case::Model {
+        let t: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+        case::Model {
+            id: 1,
+            number: "20261201000001".into(),
+            tracking_code: None,
+            source: "TIP".into(),
+            category_id: 1,
+            title: "t".into(),
+            description: "d".into(),
+            status: status.as_str().into(),
+            priority: "NORMAL".into(),
+            region_id: 1,
+            region_path: VILLAGE.into(),
+            lat: 35.69,
+            lng: 112.27,
+            accuracy_m: None,
+            outside_grid: false,
+            address: None,
+            tipster_id: Some(30),
+            reporter_id: None,
+            created_by: None,
+            assignee_id: Some(20),
+            site_id: None,
+            duplicate_of: None,
+            merged_into: None,
+            reject_reason: None,
+            rework_count: 0,
+            escalation_level: 0,
+            version: 3,
+            accepted_at: (status != Pending).then_some(t),
+            started_at: None,
+            submitted_at: None,
+            closed_at: None,
+            due_at: Some(t + chrono::Duration::days(3)),
+            parked_at: None,
+            parked_seconds: 0,
+            extended_count: 0,
+            checkin_lat: None,
+            checkin_lng: None,
+            checkin_distance_m: None,
+            checkin_far: false,
+            rating: None,
+            rating_comment: None,
+            rated_at: None,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    fn facts(c: case::Model) -> Facts {
+        Facts {
+            case: c,
+            now: "2026-12-02T02:00:00Z".parse().unwrap(),
+            grid: Arc::new(GridSnapshot::default()),
+            calendar: WorkCalendar::new([], sla::WorkingHours::default()),
+            limits: Vec::new(),
+            checkin_radius_m: 500.0,
+            assignee: None,
+            other: None,
+            evidence: SubmissionFacts::default(),
+            follows: false,
+        }
+    }
+
+    fn one_of_each() -> Vec<Action> {
+        vec![
+            Action::Accept { note: None },
+            Action::Reject {
+                reason: RejectReason::Invalid,
+                duplicate_of: None,
+                note: None,
+            },
+            Action::Assign {
+                assignee_id: 20,
+                note: None,
+            },
+            Action::Start {
+                lat: 35.69,
+                lng: 112.27,
+            },
+            Action::Submit {
+                note: None,
+                evidence_ids: vec![],
+            },
+            Action::Verify {
+                approve: true,
+                note: None,
+            },
+            Action::Verify {
+                approve: false,
+                note: Some("重拍".into()),
+            },
+            Action::Escalate { reason: "r".into() },
+            Action::Extend {
+                until: "2026-12-20T00:00:00Z".parse().unwrap(),
+                reason: "r".into(),
+            },
+            Action::Park { reason: "r".into() },
+            Action::Resume { note: None },
+            Action::Merge { into: 2 },
+            Action::Rate {
+                score: 5,
+                comment: None,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_action_has_exactly_one_row() {
+        let kinds: Vec<ActionKind> = one_of_each().iter().map(Action::kind).collect();
+        let unique: HashSet<ActionKind> = kinds.iter().copied().collect();
+        assert_eq!(unique.len(), kinds.len());
+        for k in kinds {
+            assert_eq!(
+                TRANSITIONS.iter().filter(|t| t.action == k).count(),
+                1,
+                "{k:?}"
+            );
+        }
+        assert_eq!(TRANSITIONS.len(), 13);
+    }
+
+    #[test]
+    fn states_outside_a_row_are_invalid_transitions() {
+        for action in one_of_each() {
+            let row = transition_of(action.kind());
+            for status in CaseStatus::ALL {
+                if row.from.contains(&status) {
+                    continue;
+                }
+                let viewer = match row.who {
+                    Who::Supervisor | Who::SupervisorOrAssignee => supervisor(),
+                    Who::Assignee => inspector(),
+                    Who::Tipster => tipster(),
+                };
+                let e = decide(&viewer, &facts(case_in(status)), &action).unwrap_err();
+                assert_eq!(e.code(), "INVALID_TRANSITION", "{action:?} from {status:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_rows_who_may_act() {
+        let c = case_in(Submitted);
+        let verify = Action::Verify {
+            approve: true,
+            note: None,
+        };
+        assert_eq!(
+            decide(&inspector(), &facts(c.clone()), &verify)
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            decide(&tipster(), &facts(c.clone()), &verify)
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        let d = decide(&supervisor(), &facts(c), &verify).unwrap();
+        assert_eq!(d.to, Closed);
+        // Starting is the assignee's alone, even for a supervisor.
+        let start = Action::Start {
+            lat: 35.69,
+            lng: 112.27,
+        };
+        let c = case_in(Assigned);
+        assert_eq!(
+            decide(&supervisor(), &facts(c.clone()), &start)
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            decide(&inspector(), &facts(c), &start).unwrap().to,
+            InProgress
+        );
+        // Rating: someone else's tip-off looks missing.
+        let mut c = case_in(Closed);
+        c.tipster_id = Some(99);
+        let rate = Action::Rate {
+            score: 4,
+            comment: None,
+        };
+        assert_eq!(
+            decide(&tipster(), &facts(c.clone()), &rate)
+                .unwrap_err()
+                .code(),
+            "NOT_FOUND"
+        );
+        let mut f = facts(c);
+        f.follows = true;
+        assert_eq!(decide(&tipster(), &f, &rate).unwrap().to, Closed);
+    }
+
+    #[test]
+    fn the_extra_conditions_of_some_actions() {
+        // A filed case is not filed again.
+        let mut c = case_in(Pending);
+        c.accepted_at = Some(c.created_at);
+        let e = decide(&supervisor(), &facts(c), &Action::Accept { note: None }).unwrap_err();
+        assert_eq!(e.code(), "INVALID_TRANSITION");
+        // A parked case must be resumed before submitting.
+        let mut c = case_in(InProgress);
+        c.parked_at = Some(c.created_at);
+        let submit = Action::Submit {
+            note: None,
+            evidence_ids: vec![],
+        };
+        let e = decide(&inspector(), &facts(c), &submit).unwrap_err();
+        assert_eq!(e.code(), "INVALID_TRANSITION");
+        // Photos are counted.
+        let mut f = facts(case_in(InProgress));
+        f.evidence = SubmissionFacts {
+            minimums: [1, 0, 1],
+            confirmed: vec![(7, Phase::Before)],
+        };
+        let e = decide(&inspector(), &f, &submit).unwrap_err();
+        assert_eq!(e.detail(), Some("EVIDENCE_REQUIRED"));
+        f.evidence.confirmed.push((8, Phase::After));
+        let d = decide(&inspector(), &f, &submit).unwrap();
+        assert_eq!(d.to, Submitted);
+        // Escalation stops at the county.
+        let mut c = case_in(Assigned);
+        c.escalation_level = 2;
+        let e = decide(
+            &supervisor(),
+            &facts(c),
+            &Action::Escalate { reason: "r".into() },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "INVALID_TRANSITION");
+        // A return needs a note.
+        let e = decide(
+            &supervisor(),
+            &facts(case_in(Submitted)),
+            &Action::Verify {
+                approve: false,
+                note: None,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "BAD_INPUT");
+        // An extension is later than the deadline and at most a year ahead.
+        for until in ["2026-12-03T00:00:00Z", "2028-01-01T00:00:00Z"] {
+            let e = decide(
+                &supervisor(),
+                &facts(case_in(Assigned)),
+                &Action::Extend {
+                    until: until.parse().unwrap(),
+                    reason: "r".into(),
+                },
+            )
+            .unwrap_err();
+            assert_eq!(e.code(), "BAD_INPUT", "{until}");
+        }
+        // Resuming an unparked case is refused; parking a parked one too.
+        let e = decide(
+            &supervisor(),
+            &facts(case_in(Assigned)),
+            &Action::Resume { note: None },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "INVALID_TRANSITION");
+    }
+
+    #[test]
+    fn references_must_exist_and_be_in_scope() {
+        let assign = Action::Assign {
+            assignee_id: 20,
+            note: None,
+        };
+        // Unknown assignee.
+        let e = decide(&supervisor(), &facts(case_in(Pending)), &assign).unwrap_err();
+        assert_eq!(e.code(), "NOT_FOUND");
+        // The merge target must be visible, open and of the same category.
+        let merge = Action::Merge { into: 2 };
+        let e = decide(&supervisor(), &facts(case_in(Assigned)), &merge).unwrap_err();
+        assert_eq!(e.code(), "NOT_FOUND");
+        let mut f = facts(case_in(Assigned));
+        let mut other = case_in(Assigned);
+        other.id = 2;
+        other.region_path = "140521/140521101/140521101001".into();
+        f.other = Some(other.clone());
+        let e = decide(&supervisor(), &f, &merge).unwrap_err();
+        assert_eq!(e.code(), "NOT_FOUND", "another township's case");
+        other.region_path = VILLAGE.into();
+        other.category_id = 9;
+        f.other = Some(other.clone());
+        assert_eq!(
+            decide(&supervisor(), &f, &merge).unwrap_err().code(),
+            "BAD_INPUT"
+        );
+        other.category_id = 1;
+        f.other = Some(other);
+        let d = decide(&supervisor(), &f, &merge).unwrap();
+        assert_eq!((d.to, d.merge_into), (Rejected, Some(2)));
+    }
+
+    #[test]
+    fn every_accepted_action_changes_what_its_row_says() {
+        for action in one_of_each() {
+            let row = transition_of(action.kind());
+            let from = row.from[0];
+            let viewer = match row.who {
+                Who::Supervisor | Who::SupervisorOrAssignee => supervisor(),
+                Who::Assignee => inspector(),
+                Who::Tipster => tipster(),
+            };
+            let mut c = case_in(from);
+            if action.kind() == ActionKind::Resume {
+                c.parked_at = Some(c.created_at);
+            }
+            let mut f = facts(c);
+            let mut u = app_user::Model {
+                id: 20,
+                username: "i".into(),
+                password_hash: String::new(),
+                name: "i".into(),
+                phone_enc: None,
+                phone_last4: None,
+                role: "INSPECTOR".into(),
+                region_id: 1,
+                active: true,
+                failed_logins: 0,
+                locked_until: None,
+                demo: false,
+                on_duty: false,
+                created_at: f.now,
+                updated_at: f.now,
+            };
+            u.id = 21;
+            if let Action::Assign { .. } = action {
+                let grid_rows = vec![entity::region::Model {
+                    id: 1,
+                    code: "140521100001".into(),
+                    name: "村".into(),
+                    level: "VILLAGE".into(),
+                    parent_id: None,
+                    path: VILLAGE.into(),
+                    boundary: None,
+                    centroid_lat: None,
+                    centroid_lng: None,
+                    synthetic_name: false,
+                    synthetic_boundary: false,
+                    created_at: f.now,
+                    updated_at: f.now,
+                }];
+                f.grid = Arc::new(GridSnapshot::build(grid_rows));
+                f.assignee = Some(u.clone());
+            }
+            let action = match action {
+                Action::Assign { note, .. } => Action::Assign {
+                    assignee_id: 21,
+                    note,
+                },
+                a => a,
+            };
+            if let Action::Merge { .. } = action {
+                let mut other = case_in(Assigned);
+                other.id = 2;
+                f.other = Some(other);
+            }
+            let d = decide(&viewer, &f, &action).unwrap_or_else(|e| panic!("{action:?}: {e:?}"));
+            let want = match row.leads {
+                Leads::Stays => from,
+                Leads::To(s) => s,
+            };
+            assert_eq!(d.to, want, "{action:?}");
+        }
+    }
 }

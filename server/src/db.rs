@@ -12,6 +12,12 @@ use crate::config::DatabaseConfig;
 ///
 /// SQLite runs in WAL mode with a busy timeout, so a CLI command (e.g. `import-grid`)
 /// can write while the server reads; foreign keys are enforced.
+///
+/// A connection that comes back to the pool still inside a transaction (its owner was
+/// dropped mid-way) is closed rather than reused: another request's autocommit
+/// statements on it would silently join that transaction. Writes run their
+/// transactions to completion in their own task (`domain::uow`), so this should never
+/// happen; the pool makes sure it cannot hurt if it does.
 pub async fn connect(cfg: &DatabaseConfig) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(cfg.url.clone());
     opts.max_connections(cfg.max_connections)
@@ -24,6 +30,16 @@ pub async fn connect(cfg: &DatabaseConfig) -> anyhow::Result<DatabaseConnection>
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 .create_if_missing(true)
+        })
+        .map_sqlx_postgres_pool_opts(|o| {
+            o.after_release(|conn, _| {
+                Box::pin(async move { Ok(!sea_orm::sqlx::Connection::is_in_transaction(conn)) })
+            })
+        })
+        .map_sqlx_sqlite_pool_opts(|o| {
+            o.after_release(|conn, _| {
+                Box::pin(async move { Ok(!sea_orm::sqlx::Connection::is_in_transaction(conn)) })
+            })
         });
     let db = Database::connect(opts)
         .await

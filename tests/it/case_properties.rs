@@ -10,8 +10,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::case_rules::{seed_case, user_id};
-use crate::cases::{act, get_case, public_login, village_centre};
+use crate::helpers::cases::{act, get_case, public_login, village_centre};
+use crate::helpers::cases::{seed_case, user_id};
 use crate::helpers::{Backend, TestApp};
 
 const OWN: &str = "140521100201";

@@ -10,110 +10,12 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::cases::{act, public_login, submit_tip, village_centre};
+use crate::helpers::cases::{
+    act, public_login, seed_case, seed_case_of, submit_tip, user_id, village_centre,
+};
 use crate::helpers::{Backend, TestApp, error_code};
 
 const OWN: &str = "140521100201";
-
-pub async fn user_id(app: &TestApp, username: &str) -> i64 {
-    entity::app_user::Entity::find()
-        .filter(entity::app_user::Column::Username.eq(username))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
-/// Inserts a case in `status` in village `code` (assigned to its demo inspector unless
-/// pending), with its first event, as if it had got there through the workflow.
-pub async fn seed_case(app: &TestApp, code: &str, status: &str) -> i64 {
-    seed_case_of(app, code, status, "DUST").await
-}
-
-/// Like [`seed_case`] in a given category.
-pub async fn seed_case_of(app: &TestApp, code: &str, status: &str, category: &str) -> i64 {
-    let snap = app.state.services.grid.snapshot();
-    let r = snap.by_code(code).unwrap();
-    let (lat, lng) = r.centroid.unwrap();
-    let cat = entity::category::Entity::find()
-        .filter(entity::category::Column::Code.eq(category))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let assignee = if status == "PENDING" {
-        None
-    } else {
-        Some(user_id(app, &format!("demo-insp-{code}")).await)
-    };
-    let now = Utc::now();
-    let c = case::ActiveModel {
-        number: Set(format!(
-            "R-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..20]
-        )),
-        source: Set("TASK".into()),
-        category_id: Set(cat.id),
-        title: Set("规则测试".into()),
-        description: Set("规则测试案件".into()),
-        status: Set(status.into()),
-        priority: Set("NORMAL".into()),
-        region_id: Set(r.id),
-        region_path: Set(r.path.clone()),
-        lat: Set(lat),
-        lng: Set(lng),
-        outside_grid: Set(false),
-        assignee_id: Set(assignee),
-        accepted_at: Set((status != "PENDING").then_some(now)),
-        due_at: Set(Some(now + chrono::Duration::days(3))),
-        rework_count: Set(0),
-        escalation_level: Set(0),
-        version: Set(1),
-        parked_seconds: Set(0),
-        extended_count: Set(0),
-        checkin_far: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    // Confirmed photos for every phase, so the rules under test here are the workflow's
-    // (the photo minimums are tested with real uploads in `evidence`).
-    for phase in ["BEFORE", "DURING", "AFTER"] {
-        entity::evidence::ActiveModel {
-            case_id: Set(c.id),
-            phase: Set(phase.into()),
-            status: Set("CONFIRMED".into()),
-            object_key: Set(format!("ev/seed/{}", uuid::Uuid::new_v4().simple())),
-            content_type: Set("image/jpeg".into()),
-            byte_size: Set(1),
-            sha256: Set("0".repeat(64)),
-            created_at: Set(now),
-            expires_at: Set(now),
-            confirmed_at: Set(Some(now)),
-            ..Default::default()
-        }
-        .insert(&app.db)
-        .await
-        .unwrap();
-    }
-    case_event::ActiveModel {
-        case_id: Set(c.id),
-        seq: Set(1),
-        actor_role: Set("SYSTEM".into()),
-        action: Set("CREATE_TASK".into()),
-        to_status: Set(Some(status.into())),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    c.id
-}
 
 const STATUSES: [&str; 6] = [
     "PENDING",
@@ -571,7 +473,7 @@ async fn deadlines_extend_and_parking(backend: Backend) {
             .await
             .to_string()
     );
-    let c = crate::cases::get_case(&app, &sup, &id).await;
+    let c = crate::helpers::cases::get_case(&app, &sup, &id).await;
     let due0 = chrono::DateTime::parse_from_rfc3339(c["dueAt"].as_str().unwrap()).unwrap();
     assert!(c["remainingSeconds"].as_i64().unwrap() > 0);
     assert_eq!(c["overdue"], false);
@@ -617,7 +519,7 @@ async fn deadlines_extend_and_parking(backend: Backend) {
     let r1 = p["remainingSeconds"].as_i64().unwrap();
     // Ten minutes later (within the access token's life) the clock has not moved.
     app.advance(chrono::Duration::minutes(10));
-    let again = crate::cases::get_case(&app, &sup, &id).await;
+    let again = crate::helpers::cases::get_case(&app, &sup, &id).await;
     assert_eq!(
         again["remainingSeconds"].as_i64().unwrap(),
         r1,

@@ -1,109 +1,10 @@
 //! Cases from discovery to closure, over HTTP on both databases.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::both;
+use crate::helpers::cases::{act, get_case, public_login, submit_tip, village_centre};
 use crate::helpers::{Backend, TestApp, error_code};
-
-pub const CASE_FIELDS: &str = "id number version status source reworkCount escalationLevel dueAt remainingSeconds overdue parked outsideGrid \
-    checkinDistanceM checkinFar extendedCount region { code } assignee { username } category { code } tipster duplicateOf { id } \
-    possibleDuplicates { id } lastEvent { seq action } events { seq action fromStatus toStatus actorRole note }";
-
-const SUBMIT_TIP: &str = "mutation($i: SubmitTipInput!) { submitTip(input: $i) { trackingCode tip { status township notes { text } } } }";
-
-/// A WeChat user logged in through the stand-in: (access token, tracking helper).
-pub async fn public_login(app: &TestApp, openid: &str) -> String {
-    let b = app
-        .graphql(
-            "mutation($c: String!) { loginWithWechat(code: $c) { accessToken } }",
-            json!({ "c": app.wechat_code(openid) }),
-        )
-        .await;
-    b["data"]["loginWithWechat"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{b}"))
-        .to_owned()
-}
-
-pub fn village_centre(app: &TestApp, code: &str) -> (f64, f64) {
-    app.state
-        .services
-        .grid
-        .snapshot()
-        .by_code(code)
-        .unwrap()
-        .centroid
-        .unwrap()
-}
-
-pub async fn submit_tip(
-    app: &TestApp,
-    token: &str,
-    category: &str,
-    lat: f64,
-    lng: f64,
-    coord: &str,
-    key: &str,
-) -> Value {
-    app.gql(
-        Some(token),
-        SUBMIT_TIP,
-        json!({ "i": { "categoryCode": category, "description": "河边有人焚烧秸秆，浓烟很大", "location": { "lat": lat, "lng": lng, "coord": coord, "accuracyM": 12.0 }, "idempotencyKey": key } }),
-    )
-    .await
-}
-
-pub async fn get_case(app: &TestApp, token: &str, id: &Value) -> Value {
-    let b = app
-        .gql(
-            Some(token),
-            &format!("query($id: ID!) {{ case(id: $id) {{ {CASE_FIELDS} }} }}"),
-            json!({ "id": id }),
-        )
-        .await;
-    assert!(b.get("errors").is_none(), "{b}");
-    b["data"]["case"].clone()
-}
-
-/// Runs a workflow mutation `name(id, version, …args)` and returns the body.
-pub async fn act(
-    app: &TestApp,
-    token: &str,
-    name: &str,
-    id: &Value,
-    version: &Value,
-    args: &str,
-    vars: Value,
-) -> Value {
-    let mut v = vars;
-    v["id"] = id.clone();
-    v["version"] = version.clone();
-    let decls: String = v
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| *k != "id" && *k != "version")
-        .map(|(k, val)| format!(", ${k}: {}", gql_type(k, val)))
-        .collect();
-    let q = format!(
-        "mutation($id: ID!, $version: Int!{decls}) {{ {name}(id: $id, version: $version{args}) {{ {CASE_FIELDS} }} }}"
-    );
-    app.gql(Some(token), &q, v).await
-}
-
-fn gql_type(name: &str, v: &Value) -> &'static str {
-    match (name, v) {
-        ("assigneeId" | "into" | "duplicateOf", _) => "ID!",
-        ("evidenceIds", _) => "[ID!]",
-        ("location", _) => "LocationInput!",
-        ("approve", _) => "Boolean!",
-        ("reason", Value::String(s)) if s.chars().all(|c| c.is_ascii_uppercase() || c == '_') => {
-            "RejectReason!"
-        }
-        ("until", _) => "DateTime!",
-        _ => "String",
-    }
-}
 
 async fn full_story(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -179,7 +80,7 @@ async fn full_story(backend: Backend) {
         gridwatch::domain::media::fixtures::test_jpeg(640, 480, Some((now, lat + dlat, lng)))
     };
     for (phase, bytes) in [("BEFORE", shot(0.0)), ("AFTER", shot(0.0001))] {
-        let e = crate::evidence::upload_photo(&app, &insp, &id, phase, &bytes).await;
+        let e = crate::helpers::evidence::upload_photo(&app, &insp, &id, phase, &bytes).await;
         assert_eq!(e["data"]["confirmEvidence"]["status"], "CONFIRMED", "{e}");
     }
     let c = act(

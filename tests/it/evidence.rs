@@ -5,177 +5,14 @@
 use chrono::{Duration, Utc};
 use gridwatch::config::StorageBackend;
 use gridwatch::domain::media;
-use gridwatch::storage::{UploadMethod, UploadTicket};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::cases::{act, public_login, submit_tip, village_centre};
+use crate::both;
+use crate::helpers::Store;
+use crate::helpers::cases::{act, village_centre};
+use crate::helpers::evidence::*;
+use crate::helpers::s3::{PrivateS3, s3_config, send};
 use crate::helpers::{Backend, TestApp, error_code};
-use crate::storage::{PrivateS3, env, fresh_bucket, s3_config, send};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    Fs,
-    S3,
-}
-
-/// Runs a body on the folder store with SQLite and on S3 with PostgreSQL.
-macro_rules! evidence_both {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn fs_sqlite() {
-                super::$body(super::Store::Fs).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3_postgres() {
-                super::$body(super::Store::S3).await;
-            }
-        }
-    };
-}
-
-pub async fn spawn(store: Store, tweak: impl FnOnce(&mut gridwatch::config::Config)) -> TestApp {
-    match store {
-        Store::Fs => TestApp::spawn_with(Backend::Sqlite, tweak).await,
-        Store::S3 => {
-            let endpoint = env("GRIDWATCH_TEST_S3_ENDPOINT");
-            let bucket = fresh_bucket(&endpoint).await;
-            TestApp::spawn_with(Backend::Postgres, |c| {
-                c.storage.backend = StorageBackend::S3;
-                c.storage.s3 = s3_config(&endpoint, &bucket);
-                tweak(c);
-            })
-            .await
-        }
-    }
-}
-
-const REQUEST: &str = "mutation($i: RequestEvidenceUploadInput!) { requestEvidenceUpload(input: $i) { evidence { id status } url method fields { name value } headers { name value } expiresAt } }";
-const CONFIRM: &str = "mutation($id: ID!) { confirmEvidence(id: $id) { id status flags width height takenAt distanceM rejectReason url } }";
-
-fn sha_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn ticket_of(v: &Value) -> UploadTicket {
-    let pairs = |k: &str| {
-        v[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                (
-                    f["name"].as_str().unwrap().to_owned(),
-                    f["value"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
-    UploadTicket {
-        url: v["url"].as_str().unwrap().to_owned(),
-        method: if v["method"] == "POST" {
-            UploadMethod::Post
-        } else {
-            UploadMethod::Put
-        },
-        fields: pairs("fields"),
-        headers: pairs("headers"),
-        expires_at: Utc::now(),
-    }
-}
-
-/// Requests an upload; returns the whole body.
-pub async fn request(
-    app: &TestApp,
-    token: &str,
-    case_id: &Value,
-    phase: &str,
-    content_type: &str,
-    size: usize,
-    sha: &str,
-) -> Value {
-    app.gql(
-        Some(token),
-        REQUEST,
-        json!({ "i": { "caseId": case_id, "phase": phase, "contentType": content_type, "byteSize": size, "sha256": sha } }),
-    )
-    .await
-}
-
-/// The whole direct flow for `bytes`: request, send, confirm. Returns the confirm body.
-pub async fn upload_photo(
-    app: &TestApp,
-    token: &str,
-    case_id: &Value,
-    phase: &str,
-    bytes: &[u8],
-) -> Value {
-    let r = request(
-        app,
-        token,
-        case_id,
-        phase,
-        "image/jpeg",
-        bytes.len(),
-        &sha_hex(bytes),
-    )
-    .await;
-    let up = &r["data"]["requestEvidenceUpload"];
-    assert!(up.is_object(), "{r}");
-    let resp = send(&app.client, &ticket_of(up), "image/jpeg", bytes.to_vec()).await;
-    assert!(resp.status().is_success(), "upload: {}", resp.status());
-    app.gql(Some(token), CONFIRM, json!({ "id": up["evidence"]["id"] }))
-        .await
-}
-
-/// A tip-off in `village` by a fresh public user, dispatched and started by the
-/// village inspector: (case id, version, public token, inspector token, supervisor token).
-async fn case_in_progress(
-    app: &TestApp,
-    village: &str,
-    category: &str,
-) -> (Value, Value, String, String, String) {
-    let public = public_login(app, &format!("o-ev-{}", uuid::Uuid::new_v4().simple())).await;
-    let (lat, lng) = village_centre(app, village);
-    let key = format!("ev-{}", uuid::Uuid::new_v4().simple());
-    let b = submit_tip(app, &public, category, lat, lng, "WGS84", &key).await;
-    assert!(b.get("errors").is_none(), "{b}");
-    let township = &village[..9];
-    let (sup, _) = app.login(&format!("demo-sup-{township}")).await;
-    let (insp, _) = app.login(&format!("demo-insp-{village}")).await;
-    let list = app
-        .gql(
-            Some(&sup),
-            "{ cases(first: 1) { edges { node { id version } } } }",
-            json!({}),
-        )
-        .await;
-    let node = list["data"]["cases"]["edges"][0]["node"].clone();
-    let me = app.gql(Some(&insp), "{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
-    let c = act(
-        app,
-        &sup,
-        "assignCase",
-        &node["id"],
-        &node["version"],
-        ", assigneeId: $assigneeId",
-        json!({ "assigneeId": me }),
-    )
-    .await;
-    let v = c["data"]["assignCase"]["version"].clone();
-    let c = act(
-        app,
-        &insp,
-        "startCase",
-        &node["id"],
-        &v,
-        ", location: $location",
-        json!({ "location": { "lat": lat, "lng": lng } }),
-    )
-    .await;
-    let v = c["data"]["startCase"]["version"].clone();
-    (node["id"].clone(), v, public, insp, sup)
-}
 
 async fn story_with_real_photos(store: Store) {
     let app = spawn(store, |_| {}).await;
@@ -303,7 +140,7 @@ async fn story_with_real_photos(store: Store) {
         "{c}"
     );
 }
-evidence_both!(story_with_photos, story_with_real_photos);
+both!(story_with_photos, story_with_real_photos, stores);
 
 async fn flags_and_idempotent_confirmation(store: Store) {
     let app = spawn(store, |_| {}).await;
@@ -347,7 +184,7 @@ async fn flags_and_idempotent_confirmation(store: Store) {
         serde_json::from_value(c["data"]["confirmEvidence"]["flags"].clone()).unwrap();
     assert!(flags.contains(&"REUSED".to_owned()), "{c}");
 }
-evidence_both!(flags, flags_and_idempotent_confirmation);
+both!(flags, flags_and_idempotent_confirmation, stores);
 
 async fn bad_uploads_are_rejected_and_removed(store: Store) {
     let app = spawn(store, |_| {}).await;
@@ -481,7 +318,7 @@ async fn bad_uploads_are_rejected_and_removed(store: Store) {
         .await;
     assert_eq!(error_code(&c), "NOT_FOUND", "{c}");
 }
-evidence_both!(bad_uploads, bad_uploads_are_rejected_and_removed);
+both!(bad_uploads, bad_uploads_are_rejected_and_removed, stores);
 
 /// Declares `declared_sha` and the length of `bytes`, uploads `bytes` (which the store
 /// must accept) and confirms: (the upload ticket's JSON, the confirm body).
@@ -579,7 +416,7 @@ async fn expired_upload_urls_are_refused(store: Store) {
         "{c}"
     );
 }
-evidence_both!(expired_urls, expired_upload_urls_are_refused);
+both!(expired_urls, expired_upload_urls_are_refused, stores);
 
 async fn multipart_upload_streams_and_verifies(store: Store) {
     let app = spawn(store, |_| {}).await;
@@ -648,7 +485,11 @@ async fn multipart_upload_streams_and_verifies(store: Store) {
         "{body}"
     );
 }
-evidence_both!(multipart_upload, multipart_upload_streams_and_verifies);
+both!(
+    multipart_upload,
+    multipart_upload_streams_and_verifies,
+    stores
+);
 
 /// S3 stopped during confirm: STORAGE_UNAVAILABLE, the evidence stays pending, the case
 /// is unchanged, and the same confirm succeeds once S3 is back.
@@ -796,4 +637,4 @@ async fn confirmed_originals_are_write_once(store: Store) {
         .unwrap();
     assert_eq!(sha_hex(&got), sha_hex(&original));
 }
-evidence_both!(write_once, confirmed_originals_are_write_once);
+both!(write_once, confirmed_originals_are_write_once, stores);

@@ -6,100 +6,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gridwatch::config::{Config, S3Config, StorageBackend};
+use gridwatch::config::{Config, StorageBackend};
 use gridwatch::error::AppError;
 use gridwatch::storage::{
     self, BlobReader, BlobStore, ObjectKey, UploadMethod, UploadTicket, fs::DEV_SIGNING_KEY,
     random_key,
 };
-use s3::creds::Credentials;
-use s3::{Bucket, BucketConfiguration, Region};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::helpers::{Backend, TestApp};
-
-/// Which evidence store a test runs against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    Fs,
-    S3,
-}
-
-/// Runs an async test body once per store: `stores!(name, body_fn)` makes `name::fs` and
-/// `name::s3`.
-macro_rules! stores {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn fs() {
-                super::$body(super::Store::Fs).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3() {
-                super::$body(super::Store::S3).await;
-            }
-        }
-    };
-}
-
-pub(crate) fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set. The S3 tests need a real S3 server: run the suite through \
-             scripts/test.sh, or start one with `eval \"$(scripts/s3.sh start)\"` first."
-        )
-    })
-}
-
-/// Which S3 server scripts/s3.sh started (`s3s-fs` or `garage`).
-fn s3_kind() -> String {
-    std::env::var("GRIDWATCH_TEST_S3").unwrap_or_else(|_| "s3s-fs".into())
-}
-
-/// The S3 settings exported by `scripts/s3.sh start`, for `bucket`.
-pub(crate) fn s3_config(endpoint: &str, bucket: &str) -> S3Config {
-    S3Config {
-        endpoint: endpoint.to_owned(),
-        region: env("GRIDWATCH_TEST_S3_REGION"),
-        bucket: bucket.to_owned(),
-        access_key: Some(env("GRIDWATCH_TEST_S3_ACCESS_KEY").into()),
-        secret_key: Some(env("GRIDWATCH_TEST_S3_SECRET_KEY").into()),
-        path_style: true,
-        timeout_secs: 5,
-    }
-}
-
-/// A fresh bucket on the shared test server, so tests never see each other's objects.
-/// (On s3s-fs a bucket is a folder; Garage's default key may not create buckets, so
-/// there the shared bucket is used — every key is random anyway.)
-pub(crate) async fn fresh_bucket(endpoint: &str) -> String {
-    let name = format!("gw-test-{:016x}", rand::random::<u64>());
-    let region = Region::Custom {
-        region: env("GRIDWATCH_TEST_S3_REGION"),
-        endpoint: endpoint.to_owned(),
-    };
-    let creds = Credentials::new(
-        Some(&env("GRIDWATCH_TEST_S3_ACCESS_KEY")),
-        Some(&env("GRIDWATCH_TEST_S3_SECRET_KEY")),
-        None,
-        None,
-        None,
-    )
-    .unwrap();
-    let created =
-        Bucket::create_with_path_style(&name, region, creds, BucketConfiguration::default())
-            .await
-            .map(|r| (r.response_code, r.response_text));
-    match created {
-        Ok((code, _)) if (200..300).contains(&code) => name,
-        other if s3_kind() == "garage" => {
-            eprintln!("garage: cannot create a bucket ({other:?}); using the shared one");
-            env("GRIDWATCH_TEST_S3_BUCKET")
-        }
-        other => panic!("creating test bucket {name}: {other:?}"),
-    }
-}
+use crate::both;
+use crate::helpers::s3::{PrivateS3, env, fresh_bucket, s3_config, s3_kind, send};
+use crate::helpers::{Backend, Store, TestApp};
 
 /// A store under test, with whatever it needs running (for `fs`, a server on port 0
 /// serving the store's signed routes).
@@ -170,42 +88,6 @@ impl Drop for TestStore {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
-        }
-    }
-}
-
-pub(crate) async fn send(
-    client: &reqwest::Client,
-    ticket: &UploadTicket,
-    content_type: &str,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    let is_ct = |k: &str| k.eq_ignore_ascii_case("content-type");
-    match ticket.method {
-        UploadMethod::Put => {
-            let mut req = client.put(&ticket.url);
-            for (k, v) in &ticket.headers {
-                req = req.header(k, if is_ct(k) { content_type } else { v });
-            }
-            req.body(body).send().await.unwrap()
-        }
-        UploadMethod::Post => {
-            let mut form = reqwest::multipart::Form::new();
-            for (k, v) in &ticket.fields {
-                let v = if is_ct(k) { content_type } else { v };
-                form = form.text(k.clone(), v.to_owned());
-            }
-            let file = reqwest::multipart::Part::bytes(body)
-                .file_name("photo.jpg")
-                .mime_str(content_type)
-                .unwrap();
-            form = form.part("file", file);
-            client
-                .post(&ticket.url)
-                .multipart(form)
-                .send()
-                .await
-                .unwrap()
         }
     }
 }
@@ -297,9 +179,10 @@ async fn upload_head_read_download(kind: Store) {
     // Deleting again is fine.
     t.store.delete(&key).await.unwrap();
 }
-stores!(
+both!(
     upload_head_read_download_roundtrip,
-    upload_head_read_download
+    upload_head_read_download,
+    stores
 );
 
 async fn uploads_outside_the_ticket_are_rejected(kind: Store) {
@@ -369,9 +252,10 @@ async fn uploads_outside_the_ticket_are_rejected(kind: Store) {
         assert_eq!(now, bytes, "the fs store never overwrites");
     }
 }
-stores!(
+both!(
     uploads_outside_the_ticket,
-    uploads_outside_the_ticket_are_rejected
+    uploads_outside_the_ticket_are_rejected,
+    stores
 );
 
 async fn urls_expire(kind: Store) {
@@ -422,7 +306,7 @@ async fn urls_expire(kind: Store) {
     let r = rejected(kind, "an expired download URL", r).await;
     assert!(r == 403 || r == 400, "{kind:?} download: {r}");
 }
-stores!(upload_and_download_urls_expire, urls_expire);
+both!(upload_and_download_urls_expire, urls_expire, stores);
 
 async fn missing_objects_are_none(kind: Store) {
     let t = TestStore::new(kind).await;
@@ -435,9 +319,10 @@ async fn missing_objects_are_none(kind: Store) {
     let r = t.client.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 404, "{kind:?}");
 }
-stores!(
+both!(
     missing_objects_are_none_not_errors,
-    missing_objects_are_none
+    missing_objects_are_none,
+    stores
 );
 
 fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
@@ -521,81 +406,7 @@ async fn put_stream_bounded(kind: Store) {
     assert_eq!(err.detail(), Some("TOO_LARGE"), "{err:?}");
     assert_eq!(t.store.head(&key).await.unwrap(), None);
 }
-stores!(put_stream_is_bounded, put_stream_bounded);
-
-/// A private S3 server started through scripts/s3.sh, stopped on drop.
-pub(crate) struct PrivateS3 {
-    pub(crate) vars: std::collections::HashMap<String, String>,
-}
-
-impl PrivateS3 {
-    /// Starts one; with `same_as`, on the same port and data folder.
-    pub(crate) fn start(same_as: Option<&PrivateS3>) -> Self {
-        let script = env("GRIDWATCH_TEST_S3_SCRIPT");
-        let mut cmd = std::process::Command::new(script);
-        cmd.arg("start");
-        if let Some(prev) = same_as {
-            cmd.env("GRIDWATCH_S3_PORT", &prev.vars["GRIDWATCH_TEST_S3_PORT"])
-                .env("GRIDWATCH_S3_DATA", &prev.vars["GRIDWATCH_TEST_S3_DATA"]);
-            if let Some(rpc) = prev.vars.get("GRIDWATCH_TEST_S3_RPC_PORT") {
-                cmd.env("GRIDWATCH_S3_RPC_PORT", rpc);
-            }
-        }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "scripts/s3.sh start failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let vars = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        Self { vars }
-    }
-
-    /// Stops the server, keeping its data (a restart on it must find the objects).
-    pub(crate) fn stop(&self) {
-        self.stop_with(&[]);
-    }
-
-    fn stop_with(&self, extra: &[&str]) {
-        let status = std::process::Command::new(env("GRIDWATCH_TEST_S3_SCRIPT"))
-            .args(["stop", &self.vars["GRIDWATCH_TEST_S3_PID"]])
-            .args(extra)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn store(&self, timeout_secs: u64) -> Arc<dyn BlobStore> {
-        let mut config = Config::default();
-        config.storage.backend = StorageBackend::S3;
-        config.storage.s3 = s3_config(
-            &self.vars["GRIDWATCH_TEST_S3_ENDPOINT"],
-            &self.vars["GRIDWATCH_TEST_S3_BUCKET"],
-        );
-        config.storage.s3.timeout_secs = timeout_secs;
-        storage::build(&config.storage, &config.server).unwrap()
-    }
-
-    /// Sends a signal (`STOP`, `CONT`) to the server process.
-    fn signal(&self, sig: &str) {
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{sig}"), &self.vars["GRIDWATCH_TEST_S3_PID"]])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for PrivateS3 {
-    fn drop(&mut self) {
-        self.stop_with(&[&self.vars["GRIDWATCH_TEST_S3_DATA"]]);
-    }
-}
+both!(put_stream_is_bounded, put_stream_bounded, stores);
 
 /// An S3 server that goes away is `StorageUnavailable` at once (no hang), readiness
 /// fails, and everything works again when it is back on the same port and data.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use gridwatch::auth::wechat::WechatClient;
 use gridwatch::error::AppError;
 
-use crate::wechat_stub::{SESSION_KEY_PREFIX, WechatStub};
+use crate::helpers::wechat_stub::{SESSION_KEY_PREFIX, WechatStub};
 
 async fn setup() -> (WechatStub, WechatClient) {
     let stub = WechatStub::start().await;

@@ -47,8 +47,8 @@ pub async fn load_facts<C: ConnectionTrait>(
     })
 }
 
-/// Checks the evidence a submission cites: the category's minimum of confirmed photos
-/// per phase is met, and each cited id is confirmed evidence of this case. Returns the
+/// Checks the evidence a submission cites: each cited id is confirmed evidence of this
+/// case, and the category's minimum of confirmed photos per phase is met. Returns the
 /// ids, sorted and de-duplicated.
 pub fn check_submission(facts: &SubmissionFacts, cited: &[i64]) -> Result<Vec<i64>, AppError> {
     let mut ids = cited.to_vec();
@@ -60,7 +60,6 @@ pub fn check_submission(facts: &SubmissionFacts, cited: &[i64]) -> Result<Vec<i6
             format!("too many evidence ids (at most {MAX_CITED})"),
         )));
     }
-    check_minimums(facts)?;
     if !ids
         .iter()
         .all(|id| facts.confirmed.iter().any(|(c, _)| c == id))
@@ -70,6 +69,7 @@ pub fn check_submission(facts: &SubmissionFacts, cited: &[i64]) -> Result<Vec<i6
             "some evidence does not exist, belongs to another case or is not confirmed",
         )));
     }
+    check_minimums(facts)?;
     Ok(ids)
 }
 

@@ -335,7 +335,7 @@ impl Case {
         self.0.due_at
     }
     /// Seconds left until `dueAt` (negative when overdue; frozen while parked); null
-    /// when finished or without a deadline.
+    /// when finished or without a deadline. Shown within the 32-bit range of `Int`.
     async fn remaining_seconds(&self, ctx: &Context<'_>) -> Result<Option<i32>, AppError> {
         let now = services(ctx)?.clock.now();
         Ok(dom::clock(&self.0, now).map(|(left, _)| saturate_i32(left.num_seconds())))
@@ -623,15 +623,17 @@ pub struct CreateTaskInput {
     pub title: String,
     /// What to do.
     pub description: String,
-    /// Where, if a point is known …
+    /// Where, if a point is known; otherwise the site's location; otherwise the grid's
+    /// centre.
     pub location: Option<LocationInput>,
-    /// … otherwise the grid.
+    /// The grid, when neither a location nor a site is given.
     pub region_id: Option<ID>,
     /// Inspector to dispatch to at once.
     pub assignee_id: Option<ID>,
-    /// Deadline (default: the category's handling limit on the work calendar).
+    /// Deadline, at most a year ahead (default: the category's handling limit on the
+    /// work calendar).
     pub due_at: Option<DateTime<Utc>>,
-    /// The supervised site concerned.
+    /// The supervised site concerned; it must lie within your region.
     pub site_id: Option<ID>,
     /// Priority (NORMAL when omitted).
     pub priority: Option<Priority>,
@@ -1026,7 +1028,8 @@ impl CaseMutation {
         .await
     }
 
-    /// Grants more time (延期): `dueAt` moves to `until`.
+    /// Grants more time (延期): `dueAt` moves to `until` (later than the current
+    /// deadline, at most a year ahead).
     async fn extend_case(
         &self,
         ctx: &Context<'_>,

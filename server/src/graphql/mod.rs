@@ -7,7 +7,7 @@ mod auth;
 mod cases;
 mod evidence;
 mod grid;
-mod limits;
+pub mod limits;
 pub mod loaders;
 mod pagination;
 mod scalars;

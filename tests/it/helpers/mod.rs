@@ -1,4 +1,15 @@
-//! `TestApp`: a running gridwatch on a fresh database, with typed helpers.
+//! The one test harness: `TestApp` (a running gridwatch on a fresh database), fresh
+//! databases, the `both!` macro, and the shared steps in submodules — cases and the
+//! workflow ([`cases`]), photos ([`evidence`]), the real S3 server ([`s3`]), the
+//! WeChat stand-in ([`wechat_stub`]). Test modules import from here, never from each
+//! other.
+
+pub mod cases;
+pub mod evidence;
+pub mod s3;
+pub mod schema;
+pub mod server;
+pub mod wechat_stub;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +27,17 @@ pub enum Backend {
     Postgres,
 }
 
+/// Which evidence store a test runs against. An app on the folder store runs on
+/// SQLite, an app on S3 on PostgreSQL (see [`evidence::spawn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Fs,
+    S3,
+}
+
 /// Runs an async test body once per backend: `both!(name, body_fn)` makes
-/// `name::sqlite` and `name::postgres`.
+/// `name::sqlite` and `name::postgres`; `both!(name, body_fn, stores)` makes `name::fs`
+/// and `name::s3` with a [`Store`].
 #[macro_export]
 macro_rules! both {
     ($name:ident, $body:ident) => {
@@ -29,6 +49,18 @@ macro_rules! both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 super::$body($crate::helpers::Backend::Postgres).await;
+            }
+        }
+    };
+    ($name:ident, $body:ident, stores) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn fs() {
+                super::$body($crate::helpers::Store::Fs).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn s3() {
+                super::$body($crate::helpers::Store::S3).await;
             }
         }
     };
@@ -256,7 +288,7 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub state: gridwatch::app::AppState,
     /// The WeChat stand-in this server logs the public in through.
-    pub wechat: crate::wechat_stub::WechatStub,
+    pub wechat: wechat_stub::WechatStub,
     pub fresh: FreshDb,
     pub evidence_dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -289,7 +321,7 @@ impl TestApp {
 
     pub async fn spawn_on_with(fresh: FreshDb, tweak: impl FnOnce(&mut Config)) -> Self {
         let evidence_dir = tempfile::tempdir().unwrap();
-        let wechat = crate::wechat_stub::WechatStub::start().await;
+        let wechat = wechat_stub::WechatStub::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Self::config(&fresh.url, evidence_dir.path());
@@ -464,3 +496,11 @@ pub fn gridwatch_cmd(db_url: &str) -> std::process::Command {
         .env("RUST_LOG", "warn");
     cmd
 }
+
+/// A second county (阳城县) with one township and one village, for scope tests across
+/// counties: `app.state.services.grid.import(OTHER_COUNTY, app.now())`.
+pub const OTHER_COUNTY: &str = r#"{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"code":"140522","name":"阳城县","level":"COUNTY","parent_code":null},"geometry":{"type":"Polygon","coordinates":[[[112.9,35.3],[113.1,35.3],[113.1,35.5],[112.9,35.5],[112.9,35.3]]]}},
+ {"type":"Feature","properties":{"code":"140522100","name":"凤城镇","level":"TOWNSHIP","parent_code":"140522"},"geometry":{"type":"Polygon","coordinates":[[[112.9,35.3],[113.1,35.3],[113.1,35.5],[112.9,35.5],[112.9,35.3]]]}},
+ {"type":"Feature","properties":{"code":"140522100201","name":"测试村","level":"VILLAGE","parent_code":"140522100"},"geometry":{"type":"Polygon","coordinates":[[[112.9,35.3],[113.1,35.3],[113.1,35.5],[112.9,35.5],[112.9,35.3]]]}}
+]}"#;

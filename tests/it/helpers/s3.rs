@@ -1,0 +1,177 @@
+//! The real S3 server of the suite (`scripts/s3.sh`): its settings, fresh buckets, a
+//! private server that tests may stop, and sending bytes to an upload ticket.
+
+use std::sync::Arc;
+
+use gridwatch::config::{Config, S3Config, StorageBackend};
+use gridwatch::storage::{self, BlobStore, UploadMethod, UploadTicket};
+use s3::creds::Credentials;
+use s3::{Bucket, BucketConfiguration, Region};
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set. The S3 tests need a real S3 server: run the suite through \
+             scripts/test.sh, or start one with `eval \"$(scripts/s3.sh start)\"` first."
+        )
+    })
+}
+
+/// Which S3 server scripts/s3.sh started (`s3s-fs` or `garage`).
+pub fn s3_kind() -> String {
+    std::env::var("GRIDWATCH_TEST_S3").unwrap_or_else(|_| "s3s-fs".into())
+}
+
+/// The S3 settings exported by `scripts/s3.sh start`, for `bucket`.
+pub fn s3_config(endpoint: &str, bucket: &str) -> S3Config {
+    S3Config {
+        endpoint: endpoint.to_owned(),
+        region: env("GRIDWATCH_TEST_S3_REGION"),
+        bucket: bucket.to_owned(),
+        access_key: Some(env("GRIDWATCH_TEST_S3_ACCESS_KEY").into()),
+        secret_key: Some(env("GRIDWATCH_TEST_S3_SECRET_KEY").into()),
+        path_style: true,
+        timeout_secs: 5,
+    }
+}
+
+/// A fresh bucket on the shared test server, so tests never see each other's objects.
+/// (On s3s-fs a bucket is a folder; Garage's default key may not create buckets, so
+/// there the shared bucket is used — every key is random anyway.)
+pub async fn fresh_bucket(endpoint: &str) -> String {
+    let name = format!("gw-test-{:016x}", rand::random::<u64>());
+    let region = Region::Custom {
+        region: env("GRIDWATCH_TEST_S3_REGION"),
+        endpoint: endpoint.to_owned(),
+    };
+    let creds = Credentials::new(
+        Some(&env("GRIDWATCH_TEST_S3_ACCESS_KEY")),
+        Some(&env("GRIDWATCH_TEST_S3_SECRET_KEY")),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let created =
+        Bucket::create_with_path_style(&name, region, creds, BucketConfiguration::default())
+            .await
+            .map(|r| (r.response_code, r.response_text));
+    match created {
+        Ok((code, _)) if (200..300).contains(&code) => name,
+        other if s3_kind() == "garage" => {
+            eprintln!("garage: cannot create a bucket ({other:?}); using the shared one");
+            env("GRIDWATCH_TEST_S3_BUCKET")
+        }
+        other => panic!("creating test bucket {name}: {other:?}"),
+    }
+}
+
+pub async fn send(
+    client: &reqwest::Client,
+    ticket: &UploadTicket,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let is_ct = |k: &str| k.eq_ignore_ascii_case("content-type");
+    match ticket.method {
+        UploadMethod::Put => {
+            let mut req = client.put(&ticket.url);
+            for (k, v) in &ticket.headers {
+                req = req.header(k, if is_ct(k) { content_type } else { v });
+            }
+            req.body(body).send().await.unwrap()
+        }
+        UploadMethod::Post => {
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in &ticket.fields {
+                let v = if is_ct(k) { content_type } else { v };
+                form = form.text(k.clone(), v.to_owned());
+            }
+            let file = reqwest::multipart::Part::bytes(body)
+                .file_name("photo.jpg")
+                .mime_str(content_type)
+                .unwrap();
+            form = form.part("file", file);
+            client
+                .post(&ticket.url)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// A private S3 server started through scripts/s3.sh, stopped on drop.
+pub struct PrivateS3 {
+    pub vars: std::collections::HashMap<String, String>,
+}
+
+impl PrivateS3 {
+    /// Starts one; with `same_as`, on the same port and data folder.
+    pub fn start(same_as: Option<&PrivateS3>) -> Self {
+        let script = env("GRIDWATCH_TEST_S3_SCRIPT");
+        let mut cmd = std::process::Command::new(script);
+        cmd.arg("start");
+        if let Some(prev) = same_as {
+            cmd.env("GRIDWATCH_S3_PORT", &prev.vars["GRIDWATCH_TEST_S3_PORT"])
+                .env("GRIDWATCH_S3_DATA", &prev.vars["GRIDWATCH_TEST_S3_DATA"]);
+            if let Some(rpc) = prev.vars.get("GRIDWATCH_TEST_S3_RPC_PORT") {
+                cmd.env("GRIDWATCH_S3_RPC_PORT", rpc);
+            }
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/s3.sh start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let vars = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Self { vars }
+    }
+
+    /// Stops the server, keeping its data (a restart on it must find the objects).
+    pub fn stop(&self) {
+        self.stop_with(&[]);
+    }
+
+    fn stop_with(&self, extra: &[&str]) {
+        let status = std::process::Command::new(env("GRIDWATCH_TEST_S3_SCRIPT"))
+            .args(["stop", &self.vars["GRIDWATCH_TEST_S3_PID"]])
+            .args(extra)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn store(&self, timeout_secs: u64) -> Arc<dyn BlobStore> {
+        let mut config = Config::default();
+        config.storage.backend = StorageBackend::S3;
+        config.storage.s3 = s3_config(
+            &self.vars["GRIDWATCH_TEST_S3_ENDPOINT"],
+            &self.vars["GRIDWATCH_TEST_S3_BUCKET"],
+        );
+        config.storage.s3.timeout_secs = timeout_secs;
+        storage::build(&config.storage, &config.server).unwrap()
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) to the server process.
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.vars["GRIDWATCH_TEST_S3_PID"]])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for PrivateS3 {
+    fn drop(&mut self) {
+        self.stop_with(&[&self.vars["GRIDWATCH_TEST_S3_DATA"]]);
+    }
+}

@@ -21,7 +21,7 @@ pub struct Model {
     /// Last four digits of the phone, for display.
     pub phone_last4: Option<String>,
     /// `COUNTY_ADMIN`, `TOWNSHIP_SUPERVISOR` or `INSPECTOR`.
-    pub role: String,
+    pub role: crate::enums::Role,
     /// The region the account's authority covers.
     pub region_id: i64,
     pub active: bool,

@@ -20,14 +20,14 @@ pub struct Model {
     #[sea_orm(unique)]
     pub tracking_code: Option<String>,
     /// `TIP`, `PATROL`, `TASK`, `RANDOM` or `OPEN311`.
-    pub source: String,
+    pub source: crate::enums::CaseSource,
     pub category_id: i64,
     pub title: String,
     #[sea_orm(column_type = "Text")]
     pub description: String,
     /// `PENDING`, `ASSIGNED`, `IN_PROGRESS`, `SUBMITTED`, `CLOSED` or `REJECTED`.
-    pub status: String,
-    pub priority: String,
+    pub status: crate::enums::CaseStatus,
+    pub priority: crate::enums::Priority,
     pub region_id: i64,
     /// Copy of the region's `path`, for scoped queries.
     pub region_path: String,
@@ -49,7 +49,7 @@ pub struct Model {
     pub duplicate_of: Option<i64>,
     /// The case this one was merged into.
     pub merged_into: Option<i64>,
-    pub reject_reason: Option<String>,
+    pub reject_reason: Option<crate::enums::RejectReason>,
     pub rework_count: i32,
     pub escalation_level: i32,
     /// Optimistic-concurrency version, starting at 1.

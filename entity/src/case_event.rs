@@ -21,8 +21,8 @@ pub struct Model {
     /// Role of the actor at the time (`SYSTEM` for automatic actions).
     pub actor_role: String,
     pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: Option<String>,
+    pub from_status: Option<crate::enums::CaseStatus>,
+    pub to_status: Option<crate::enums::CaseStatus>,
     #[sea_orm(column_type = "Text", nullable)]
     pub note: Option<String>,
     /// Action-specific details.

@@ -12,10 +12,10 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub category_id: i64,
-    pub priority: String,
-    pub step: String,
+    pub priority: crate::enums::Priority,
+    pub step: crate::enums::Step,
     pub amount: i32,
-    pub unit: String,
+    pub unit: crate::enums::LimitUnit,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,9 +13,9 @@ pub struct Model {
     pub id: i64,
     pub case_id: i64,
     /// `BEFORE`, `DURING` or `AFTER`.
-    pub phase: String,
+    pub phase: crate::enums::EvidencePhase,
     /// `PENDING`, `CONFIRMED` or `REJECTED`.
-    pub status: String,
+    pub status: crate::enums::EvidenceStatus,
     /// Key of the object in the bucket, unique.
     #[sea_orm(unique)]
     pub object_key: String,

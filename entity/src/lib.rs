@@ -1,8 +1,8 @@
 //! sea-orm entities of gridwatch, one module per table.
 //!
-//! Models mirror the columns created by the `migration` crate exactly; string
-//! enumerations (roles, statuses, levels…) stay `String` here and are parsed
-//! into domain types by the service layer. All timestamps are UTC.
+//! Models mirror the columns created by the `migration` crate exactly; closed sets
+//! (roles, statuses, levels…) are the typed enums of [`enums`], stored as their names.
+//! All timestamps are UTC.
 
 pub mod app_user;
 pub mod auth_attempt;
@@ -11,6 +11,7 @@ pub mod case_event;
 pub mod case_follower;
 pub mod category;
 pub mod category_time_limit;
+pub mod enums;
 pub mod evidence;
 pub mod idempotency_record;
 pub mod outbox;

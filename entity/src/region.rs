@@ -17,7 +17,7 @@ pub struct Model {
     pub code: String,
     pub name: String,
     /// `COUNTY`, `TOWNSHIP` or `VILLAGE`.
-    pub level: String,
+    pub level: crate::enums::RegionLevel,
     /// The enclosing region; `None` only for the county.
     pub parent_id: Option<i64>,
     /// Materialised path of codes joined by `/`, unique.

@@ -9,8 +9,15 @@ use sea_orm::{
     PaginatorTrait, TransactionTrait,
 };
 
+use crate::domain::access::Role;
 use crate::domain::grid::{self, ImportMode};
 use crate::error::AppError;
+
+/// A closed-set value named in the seed files.
+fn closed<T: sea_orm::ActiveEnum<Value = String>>(name: &str) -> Result<T, AppError> {
+    T::try_from_value(&name.to_owned())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("seed data: {e}")))
+}
 
 /// What a seeding run inserted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,16 +104,17 @@ async fn seed_categories<C: ConnectionTrait>(conn: &C) -> Result<(usize, usize),
             }
         };
         for l in &s.limits {
+            let (priority, step, unit) = (closed(&l.priority)?, closed(&l.step)?, closed(&l.unit)?);
             let present = limits
                 .iter()
-                .any(|x| x.category_id == id && x.priority == l.priority && x.step == l.step);
+                .any(|x| x.category_id == id && x.priority == priority && x.step == step);
             if !present {
                 category_time_limit::ActiveModel {
                     category_id: Set(id),
-                    priority: Set(l.priority.clone()),
-                    step: Set(l.step.clone()),
+                    priority: Set(priority),
+                    step: Set(step),
                     amount: Set(l.amount),
-                    unit: Set(l.unit.clone()),
+                    unit: Set(unit),
                     ..Default::default()
                 }
                 .insert(conn)
@@ -180,23 +188,22 @@ pub async fn seed_demo(
         .iter()
         .filter(|r| r.code.starts_with(seeds::COUNTY_CODE))
     {
-        let (username, name, role) = match RegionLevel::parse(&r.level) {
-            Some(RegionLevel::County) => (
+        let (username, name, role) = match r.level {
+            RegionLevel::County => (
                 "demo-admin".to_owned(),
                 format!("{}演示管理员", r.name),
-                "COUNTY_ADMIN",
+                Role::CountyAdmin,
             ),
-            Some(RegionLevel::Township) => (
+            RegionLevel::Township => (
                 format!("demo-sup-{}", r.code),
                 format!("{}演示督办员", r.name),
-                "TOWNSHIP_SUPERVISOR",
+                Role::TownshipSupervisor,
             ),
-            Some(RegionLevel::Village) => (
+            RegionLevel::Village => (
                 format!("demo-insp-{}", r.code),
                 format!("{}演示网格员", r.name),
-                "INSPECTOR",
+                Role::Inspector,
             ),
-            None => continue,
         };
         if existing.contains(&username) {
             continue;
@@ -207,7 +214,7 @@ pub async fn seed_demo(
             name: Set(name),
             phone_enc: Set(None),
             phone_last4: Set(None),
-            role: Set(role.to_owned()),
+            role: Set(role),
             region_id: Set(r.id),
             active: Set(true),
             failed_logins: Set(0),

@@ -312,12 +312,12 @@ impl World {
         case::ActiveModel {
             number: Set(format!("T-{n}")),
             tracking_code: Set(Some(format!("TRKA-{:04}-{:04}", n / 10_000, n % 10_000))),
-            source: Set("TIP".into()),
+            source: Set(crate::helpers::closed("TIP")),
             category_id: Set(category.id),
             title: Set("测试".into()),
             description: Set("测试案件".into()),
-            status: Set(status.into()),
-            priority: Set("NORMAL".into()),
+            status: Set(crate::helpers::closed(status)),
+            priority: Set(crate::helpers::closed("NORMAL")),
             region_id: Set(region.id),
             region_path: Set(region.path.clone()),
             lat: Set(lat),
@@ -359,8 +359,8 @@ impl World {
         let now = Utc::now();
         entity::evidence::ActiveModel {
             case_id: Set(case_id),
-            phase: Set("AFTER".into()),
-            status: Set("PENDING".into()),
+            phase: Set(crate::helpers::closed("AFTER")),
+            status: Set(crate::helpers::closed("PENDING")),
             object_key: Set(key.as_str().to_owned()),
             content_type: Set("image/jpeg".into()),
             byte_size: Set(photo.len() as i64),
@@ -558,8 +558,8 @@ impl World {
                             .unwrap()
                             .unwrap()
                             .into();
-                    am.phase = Set(phase.into());
-                    am.status = Set("CONFIRMED".into());
+                    am.phase = Set(crate::helpers::closed(phase));
+                    am.status = Set(crate::helpers::closed("CONFIRMED"));
                     am.update(&app.db).await.unwrap();
                 }
                 workflow_probe(op, id, ", note: \"已处置\"", json!({}))

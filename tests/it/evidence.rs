@@ -364,7 +364,7 @@ async fn assert_is_rejected(
             .await
             .unwrap()
             .unwrap();
-    assert_eq!(row.status, "REJECTED");
+    assert_eq!(row.status.to_string(), "REJECTED");
     assert_eq!(row.reject_reason.as_deref(), Some(reason));
     let key = gridwatch::storage::ObjectKey::try_from(row.object_key.as_str()).unwrap();
     assert_eq!(
@@ -539,7 +539,7 @@ async fn s3_outage_during_confirm_recovers() {
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(row.status, "PENDING");
+    assert_eq!(row.status.to_string(), "PENDING");
     let case = app
         .gql(
             Some(&insp),

@@ -7,55 +7,11 @@
 use entity::{app_user, tipster};
 use sea_orm::{DatabaseConnection, EntityTrait};
 
-use super::grid::{GridSnapshot, RegionLevel, path_is_within};
+use super::grid::{GridSnapshot, path_is_within};
 use crate::auth::token::{Subject, TokenKeys};
 use crate::error::{AppError, Msg};
 
-/// A role in the grid system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// County staff: everything in their county.
-    CountyAdmin,
-    /// Township supervisor: everything under their township.
-    TownshipSupervisor,
-    /// Grid inspector: their village grid and what is assigned to them.
-    Inspector,
-    /// A member of the public (WeChat mini-program).
-    Public,
-}
-
-impl Role {
-    /// The stored and exchanged name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CountyAdmin => "COUNTY_ADMIN",
-            Self::TownshipSupervisor => "TOWNSHIP_SUPERVISOR",
-            Self::Inspector => "INSPECTOR",
-            Self::Public => "PUBLIC",
-        }
-    }
-
-    /// Parses a stored staff role.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "COUNTY_ADMIN" => Some(Self::CountyAdmin),
-            "TOWNSHIP_SUPERVISOR" => Some(Self::TownshipSupervisor),
-            "INSPECTOR" => Some(Self::Inspector),
-            "PUBLIC" => Some(Self::Public),
-            _ => None,
-        }
-    }
-
-    /// The region level a staff member of this role is bound to.
-    pub fn region_level(self) -> Option<RegionLevel> {
-        match self {
-            Self::CountyAdmin => Some(RegionLevel::County),
-            Self::TownshipSupervisor => Some(RegionLevel::Township),
-            Self::Inspector => Some(RegionLevel::Village),
-            Self::Public => None,
-        }
-    }
-}
+pub use entity::enums::Role;
 
 /// A logged-in staff member, as of this request (re-read from the database each time,
 /// so deactivation or a new role/region takes effect on the next request).
@@ -185,7 +141,7 @@ pub async fn resolve(
 
 /// The viewer a user row stands for, if its role and region are readable.
 pub fn staff_viewer(user: &app_user::Model, grid: &GridSnapshot) -> Option<Viewer> {
-    let role = Role::parse(&user.role).filter(|r| *r != Role::Public)?;
+    let role = Some(user.role).filter(|r| *r != Role::Public)?;
     let region = grid.get(user.region_id)?;
     Some(Viewer::Staff(StaffViewer {
         user_id: user.id,

@@ -5,38 +5,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 
 use crate::error::AppError;
 
-/// Case priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Priority {
-    /// 紧急.
-    Urgent,
-    /// 较急.
-    High,
-    /// 一般.
-    Normal,
-}
-
-/// A step with a time limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Step {
-    /// 受理.
-    Accept,
-    /// 到场.
-    Onsite,
-    /// 处置办结.
-    Handle,
-}
-
-/// How a limit is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitUnit {
-    /// Clock hours.
-    Hours,
-    /// Working hours on working days.
-    WorkingHours,
-    /// Working days.
-    WorkingDays,
-}
+pub use entity::enums::{LimitUnit, Priority, Step};
 
 /// One time limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use tokio::io::AsyncReadExt;
 
 use super::Services;
 use super::access::{Role, Viewer};
-use super::cases::{CaseStatus, case_not_found, staff_can_see, status_of};
+use super::cases::{CaseStatus, case_not_found, staff_can_see};
 use super::geo::haversine_m;
 use super::idempotency::IdemKey;
 use super::media::{self, ImageKind, MediaLimits};
@@ -29,34 +29,7 @@ use super::uow;
 use crate::error::{AppError, Msg};
 use crate::storage::{ObjectKey, UploadTicket, random_key};
 
-/// When a photo was taken relative to the problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Phase {
-    /// 发现: the problem as found.
-    Before,
-    /// 处置中.
-    During,
-    /// 整改后: after the fix.
-    After,
-}
-
-impl Phase {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Before => "BEFORE",
-            Self::During => "DURING",
-            Self::After => "AFTER",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Before, Self::During, Self::After]
-            .into_iter()
-            .find(|p| p.as_str() == s)
-    }
-}
+pub use entity::enums::{EvidencePhase as Phase, EvidenceStatus};
 
 /// Most photos one case holds (rejected ones aside). Enough for any real case; the
 /// query cost model counts every evidence list at this size.
@@ -121,7 +94,7 @@ async fn load_case(db: &DatabaseConnection, id: i64) -> Result<case::Model, AppE
 async fn check_room(db: &DatabaseConnection, c: &case::Model) -> Result<(), AppError> {
     let held = evidence::Entity::find()
         .filter(evidence::Column::CaseId.eq(c.id))
-        .filter(evidence::Column::Status.ne("REJECTED"))
+        .filter(evidence::Column::Status.ne(EvidenceStatus::Rejected))
         .count(db)
         .await?;
     if held >= MAX_PER_CASE {
@@ -232,7 +205,7 @@ pub async fn request_upload(
     let sha = Sha256Hex::try_from(req.sha256.as_str())?;
     let c = load_case(&svc.db, req.case_id).await?;
     may_add(viewer, &c, req.phase)?;
-    if !status_of(&c)?.is_open() {
+    if !c.status.is_open() {
         return Err(AppError::InvalidTransition(Msg::new(
             "已结束的案件不能再上传证据",
             "the case is finished",
@@ -252,8 +225,8 @@ pub async fn request_upload(
     };
     let row = evidence::ActiveModel {
         case_id: Set(c.id),
-        phase: Set(req.phase.as_str().to_owned()),
-        status: Set("PENDING".into()),
+        phase: Set(req.phase),
+        status: Set(EvidenceStatus::Pending),
         object_key: Set(key.as_str().to_owned()),
         content_type: Set(req.content_type.clone()),
         byte_size: Set(i64::try_from(req.byte_size).unwrap_or(i64::MAX)),
@@ -304,14 +277,14 @@ pub async fn confirm(
         .await?
         .ok_or_else(|| AppError::not_found("证据", "evidence"))?;
     let c = load_case(&svc.db, ev.case_id).await?;
-    let phase = Phase::parse(&ev.phase).unwrap_or(Phase::Before);
+    let phase = ev.phase;
     if let Err(e) = may_add(viewer, &c, phase) {
         return Err(match e {
             AppError::NotFound(_) => AppError::not_found("证据", "evidence"),
             other => other,
         });
     }
-    if ev.status != "PENDING" {
+    if ev.status != EvidenceStatus::Pending {
         return Ok(ev);
     }
     let key = ObjectKey::try_from(ev.object_key.as_str())?;
@@ -494,7 +467,7 @@ async fn verify_object(
     if distance_m.is_some_and(|d| d > svc.config.evidence.far_from_case_m) {
         flags.push("FAR_FROM_CASE");
     }
-    let phase = Phase::parse(&ev.phase).unwrap_or(Phase::Before);
+    let phase = ev.phase;
     // A photo of the problem may predate the report a little; results may not.
     let earliest = match phase {
         Phase::Before => c.created_at - chrono::Duration::hours(72),
@@ -506,7 +479,7 @@ async fn verify_object(
     let reused = evidence::Entity::find()
         .filter(evidence::Column::Sha256.eq(&ev.sha256))
         .filter(evidence::Column::CaseId.ne(ev.case_id))
-        .filter(evidence::Column::Status.eq("CONFIRMED"))
+        .filter(evidence::Column::Status.eq(EvidenceStatus::Confirmed))
         .one(&svc.db)
         .await?
         .is_some();
@@ -568,7 +541,7 @@ async fn finish_confirmed(
 ) -> Result<evidence::Model, AppError> {
     let now = svc.clock.now();
     let changes = evidence::ActiveModel {
-        status: Set("CONFIRMED".into()),
+        status: Set(EvidenceStatus::Confirmed),
         width: Set(i32::try_from(ck.width).ok()),
         height: Set(i32::try_from(ck.height).ok()),
         taken_at: Set(ck.taken_at),
@@ -589,7 +562,7 @@ async fn finish_confirmed(
                 evidence::Entity::update_many()
                     .set(changes)
                     .filter(evidence::Column::Id.eq(id))
-                    .filter(evidence::Column::Status.eq("PENDING"))
+                    .filter(evidence::Column::Status.eq(EvidenceStatus::Pending))
                     .exec(txn)
                     .await?;
                 evidence::Entity::find_by_id(id)
@@ -616,12 +589,12 @@ async fn reject(
             Box::pin(async move {
                 evidence::Entity::update_many()
                     .set(evidence::ActiveModel {
-                        status: Set("REJECTED".into()),
+                        status: Set(EvidenceStatus::Rejected),
                         reject_reason: Set(Some(reason)),
                         ..Default::default()
                     })
                     .filter(evidence::Column::Id.eq(id))
-                    .filter(evidence::Column::Status.eq("PENDING"))
+                    .filter(evidence::Column::Status.eq(EvidenceStatus::Pending))
                     .exec(txn)
                     .await?;
                 Ok(())
@@ -655,7 +628,7 @@ pub async fn upload_stream(
     check_type(content_type)?;
     let c = load_case(&svc.db, case_id).await?;
     may_add(viewer, &c, phase)?;
-    if !status_of(&c)?.is_open() {
+    if !c.status.is_open() {
         return Err(AppError::InvalidTransition(Msg::new(
             "已结束的案件不能再上传证据",
             "the case is finished",
@@ -683,8 +656,8 @@ pub async fn upload_stream(
     let now = svc.clock.now();
     let row = evidence::ActiveModel {
         case_id: Set(c.id),
-        phase: Set(phase.as_str().to_owned()),
-        status: Set("PENDING".into()),
+        phase: Set(phase),
+        status: Set(EvidenceStatus::Pending),
         object_key: Set(key.as_str().to_owned()),
         content_type: Set(content_type.to_owned()),
         byte_size: Set(i64::try_from(written).unwrap_or(i64::MAX)),
@@ -763,11 +736,23 @@ pub async fn list_for_case(
 ) -> Result<Vec<evidence::Model>, AppError> {
     Ok(evidence::Entity::find()
         .filter(evidence::Column::CaseId.eq(c.id))
-        .filter(evidence::Column::Status.ne("REJECTED"))
+        .filter(evidence::Column::Status.ne(EvidenceStatus::Rejected))
         .order_by_asc(evidence::Column::Id)
         .limit(MAX_PER_CASE)
         .all(db)
         .await?)
+}
+
+/// A short-lived download URL of a photo's original, for staff who may see the case;
+/// `None` until it is confirmed (an unconfirmed upload may be anything).
+pub async fn original_url(
+    svc: &Services,
+    ev: &evidence::Model,
+) -> Result<Option<String>, AppError> {
+    if ev.status != EvidenceStatus::Confirmed {
+        return Ok(None);
+    }
+    download_url(svc, &ev.object_key).await.map(Some)
 }
 
 /// A short-lived download URL of an object.
@@ -787,13 +772,13 @@ pub async fn public_photo_keys(
     db: &DatabaseConnection,
     c: &case::Model,
 ) -> Result<Vec<String>, AppError> {
-    if !status_of(c).is_ok_and(|s| s == CaseStatus::Closed) {
+    if c.status != CaseStatus::Closed {
         return Ok(Vec::new());
     }
     Ok(list_for_case(db, c)
         .await?
         .into_iter()
-        .filter(|e| e.status == "CONFIRMED" && e.phase != Phase::During.as_str())
+        .filter(|e| e.status == EvidenceStatus::Confirmed && e.phase != Phase::During)
         .filter_map(|e| e.derivative_key)
         .collect())
 }

@@ -3,7 +3,7 @@
 use entity::{case, category, evidence};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::evidence::Phase;
+use super::evidence::{EvidenceStatus, Phase};
 use crate::error::{AppError, Msg};
 
 /// Most evidence ids one submission may cite.
@@ -31,16 +31,12 @@ pub async fn load_facts<C: ConnectionTrait>(
         });
     let confirmed = evidence::Entity::find()
         .filter(evidence::Column::CaseId.eq(c.id))
-        .filter(evidence::Column::Status.eq("CONFIRMED"))
+        .filter(evidence::Column::Status.eq(EvidenceStatus::Confirmed))
         .all(conn)
         .await?
         .into_iter()
-        .map(|e| {
-            Phase::parse(&e.phase).map(|p| (e.id, p)).ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("evidence {} has phase {}", e.id, e.phase))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|e| (e.id, e.phase))
+        .collect();
     Ok(SubmissionFacts {
         minimums,
         confirmed,

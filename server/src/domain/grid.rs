@@ -25,55 +25,7 @@ use sea_orm::{
 use super::geo::WgsPoint;
 use crate::error::{AppError, Msg};
 
-/// The three tiers of the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RegionLevel {
-    /// 县 — the root of a tree.
-    County,
-    /// 乡镇.
-    Township,
-    /// 村/社区网格 — the unit inspectors patrol.
-    Village,
-}
-
-impl RegionLevel {
-    /// The stored and exchanged name (`COUNTY`, `TOWNSHIP`, `VILLAGE`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::County => "COUNTY",
-            Self::Township => "TOWNSHIP",
-            Self::Village => "VILLAGE",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "COUNTY" => Some(Self::County),
-            "TOWNSHIP" => Some(Self::Township),
-            "VILLAGE" => Some(Self::Village),
-            _ => None,
-        }
-    }
-
-    /// Digits in an administrative code of this level (6 / 9 / 12).
-    pub fn code_len(self) -> usize {
-        match self {
-            Self::County => 6,
-            Self::Township => 9,
-            Self::Village => 12,
-        }
-    }
-
-    /// The level a parent must have, if any.
-    pub fn parent_level(self) -> Option<Self> {
-        match self {
-            Self::County => None,
-            Self::Township => Some(Self::County),
-            Self::Village => Some(Self::Township),
-        }
-    }
-}
+pub use entity::enums::RegionLevel;
 
 /// One region as the domain sees it.
 #[derive(Debug, Clone)]
@@ -135,10 +87,7 @@ impl GridSnapshot {
     pub fn build(rows: Vec<region::Model>) -> Self {
         let mut nodes = Vec::with_capacity(rows.len());
         for row in rows {
-            let Some(level) = RegionLevel::parse(&row.level) else {
-                tracing::warn!(region.code = %row.code, level = %row.level, "region with unknown level skipped");
-                continue;
-            };
+            let level = row.level;
             let boundary = row.boundary.as_deref().and_then(|text| {
                 parse_stored_boundary(text)
                     .map_err(|e| tracing::warn!(region.code = %row.code, error = %e, "unreadable boundary"))
@@ -785,9 +734,7 @@ async fn apply_import_in<C: ConnectionTrait>(
         let parent = match &item.parent_code {
             None => None,
             Some(pc) => match existing.get(pc) {
-                Some(p) if RegionLevel::parse(&p.level) == item.level.parent_level() => {
-                    Some(p.clone())
-                }
+                Some(p) if Some(p.level) == item.level.parent_level() => Some(p.clone()),
                 Some(p) => {
                     problems.push((
                         format!("{zh}：上级 {pc} 的层级 {} 不符", p.level),
@@ -806,7 +753,7 @@ async fn apply_import_in<C: ConnectionTrait>(
         };
         let centroid = item.boundary.as_ref().and_then(|b| b.centroid());
         if let Some(old) = existing.get(&item.code) {
-            if old.level != item.level.as_str() || old.parent_id != parent.as_ref().map(|p| p.id) {
+            if old.level != item.level || old.parent_id != parent.as_ref().map(|p| p.id) {
                 problems.push((
                     format!("{zh}：已存在的区域不能改变层级或上级（请先在系统中调整）"),
                     format!(
@@ -848,7 +795,7 @@ async fn apply_import_in<C: ConnectionTrait>(
             let am = region::ActiveModel {
                 code: Set(item.code.clone()),
                 name: Set(item.name.clone()),
-                level: Set(item.level.as_str().to_owned()),
+                level: Set(item.level),
                 parent_id: Set(parent.as_ref().map(|p| p.id)),
                 path: Set(path),
                 boundary: Set(item.boundary_geojson.clone()),

@@ -52,7 +52,7 @@ impl Evidence {
     }
     /// Phase.
     async fn phase(&self) -> Option<EvidencePhase> {
-        Some(match Phase::parse(&self.0.phase)? {
+        Some(match self.0.phase {
             Phase::Before => EvidencePhase::Before,
             Phase::During => EvidencePhase::During,
             Phase::After => EvidencePhase::After,
@@ -60,10 +60,10 @@ impl Evidence {
     }
     /// Status.
     async fn status(&self) -> EvidenceStatus {
-        match self.0.status.as_str() {
-            "CONFIRMED" => EvidenceStatus::Confirmed,
-            "REJECTED" => EvidenceStatus::Rejected,
-            _ => EvidenceStatus::Pending,
+        match self.0.status {
+            dom::EvidenceStatus::Pending => EvidenceStatus::Pending,
+            dom::EvidenceStatus::Confirmed => EvidenceStatus::Confirmed,
+            dom::EvidenceStatus::Rejected => EvidenceStatus::Rejected,
         }
     }
     /// Declared content type.
@@ -118,12 +118,7 @@ impl Evidence {
     }
     /// A short-lived URL of the original (confirmed evidence only).
     async fn url(&self, ctx: &Context<'_>) -> Result<Option<String>, AppError> {
-        if self.0.status != "CONFIRMED" {
-            return Ok(None);
-        }
-        dom::download_url(services(ctx)?, &self.0.object_key)
-            .await
-            .map(Some)
+        dom::original_url(services(ctx)?, &self.0).await
     }
 }
 

@@ -162,6 +162,26 @@ pub enum Priority {
     Normal,
 }
 
+impl From<cat::Priority> for Priority {
+    fn from(p: cat::Priority) -> Self {
+        match p {
+            cat::Priority::Urgent => Self::Urgent,
+            cat::Priority::High => Self::High,
+            cat::Priority::Normal => Self::Normal,
+        }
+    }
+}
+
+impl From<Priority> for cat::Priority {
+    fn from(p: Priority) -> Self {
+        match p {
+            Priority::Urgent => Self::Urgent,
+            Priority::High => Self::High,
+            Priority::Normal => Self::Normal,
+        }
+    }
+}
+
 /// A step of handling a case that has a time limit.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum CaseStep {
@@ -259,11 +279,7 @@ impl Category {
             .limits
             .iter()
             .map(|l| TimeLimit {
-                priority: match l.priority {
-                    cat::Priority::Urgent => Priority::Urgent,
-                    cat::Priority::High => Priority::High,
-                    cat::Priority::Normal => Priority::Normal,
-                },
+                priority: l.priority.into(),
                 step: match l.step {
                     cat::Step::Accept => CaseStep::Accept,
                     cat::Step::Onsite => CaseStep::Onsite,

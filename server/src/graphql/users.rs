@@ -32,7 +32,7 @@ impl User {
     }
     /// Role.
     async fn role(&self) -> Option<Role> {
-        access::Role::parse(&self.0.role).map(Role::from)
+        Some(self.0.role.into())
     }
     /// The region the user is bound to.
     async fn region(&self, ctx: &Context<'_>) -> Result<Option<Region>, AppError> {

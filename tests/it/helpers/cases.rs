@@ -145,12 +145,12 @@ pub async fn seed_case_of(app: &TestApp, code: &str, status: &str, category: &st
             "R-{}",
             &uuid::Uuid::new_v4().simple().to_string()[..20]
         )),
-        source: Set("TASK".into()),
+        source: Set(crate::helpers::closed("TASK")),
         category_id: Set(cat.id),
         title: Set("规则测试".into()),
         description: Set("规则测试案件".into()),
-        status: Set(status.into()),
-        priority: Set("NORMAL".into()),
+        status: Set(crate::helpers::closed(status)),
+        priority: Set(crate::helpers::closed("NORMAL")),
         region_id: Set(r.id),
         region_path: Set(r.path.clone()),
         lat: Set(lat),
@@ -177,8 +177,8 @@ pub async fn seed_case_of(app: &TestApp, code: &str, status: &str, category: &st
     for phase in ["BEFORE", "DURING", "AFTER"] {
         entity::evidence::ActiveModel {
             case_id: Set(c.id),
-            phase: Set(phase.into()),
-            status: Set("CONFIRMED".into()),
+            phase: Set(crate::helpers::closed(phase)),
+            status: Set(crate::helpers::closed("CONFIRMED")),
             object_key: Set(format!("ev/seed/{}", uuid::Uuid::new_v4().simple())),
             content_type: Set("image/jpeg".into()),
             byte_size: Set(1),
@@ -197,7 +197,7 @@ pub async fn seed_case_of(app: &TestApp, code: &str, status: &str, category: &st
         seq: Set(1),
         actor_role: Set("SYSTEM".into()),
         action: Set("CREATE_TASK".into()),
-        to_status: Set(Some(status.into())),
+        to_status: Set(Some(crate::helpers::closed(status))),
         created_at: Set(now),
         ..Default::default()
     }

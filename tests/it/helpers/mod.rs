@@ -504,3 +504,8 @@ pub const OTHER_COUNTY: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","properties":{"code":"140522100","name":"凤城镇","level":"TOWNSHIP","parent_code":"140522"},"geometry":{"type":"Polygon","coordinates":[[[112.9,35.3],[113.1,35.3],[113.1,35.5],[112.9,35.5],[112.9,35.3]]]}},
  {"type":"Feature","properties":{"code":"140522100201","name":"测试村","level":"VILLAGE","parent_code":"140522100"},"geometry":{"type":"Polygon","coordinates":[[[112.9,35.3],[113.1,35.3],[113.1,35.5],[112.9,35.5],[112.9,35.3]]]}}
 ]}"#;
+
+/// A closed-set value by its stored name (`"PENDING"`), for rows a test writes itself.
+pub fn closed<T: sea_orm::ActiveEnum<Value = String>>(name: &str) -> T {
+    T::try_from_value(&name.to_owned()).unwrap_or_else(|e| panic!("{name}: {e}"))
+}

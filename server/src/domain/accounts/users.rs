@@ -47,7 +47,7 @@ async fn managed_user<C: ConnectionTrait>(
         .one(conn)
         .await?
         .ok_or_else(user_not_found)?;
-    let role = Role::parse(&user.role).ok_or_else(user_not_found)?;
+    let role = user.role;
     let path = grid
         .get(user.region_id)
         .map(|r| r.path.as_str())
@@ -205,7 +205,7 @@ async fn insert_user(
         name: Set(name),
         phone_enc: Set(phone_enc),
         phone_last4: Set(phone_last4),
-        role: Set(role.as_str().to_owned()),
+        role: Set(role),
         region_id: Set(input.region_id),
         active: Set(true),
         failed_logins: Set(0),
@@ -257,7 +257,7 @@ pub async fn update_user(
     let user = managed_user(db, grid, manager, id).await?;
     let role = match &patch.role {
         Some(r) => parse_staff_role(r)?,
-        None => Role::parse(&user.role).ok_or_else(user_not_found)?,
+        None => user.role,
     };
     let region_id = patch.region_id.unwrap_or(user.region_id);
     if patch.role.is_some() || patch.region_id.is_some() {
@@ -270,7 +270,7 @@ pub async fn update_user(
         }
     }
     let mut am: app_user::ActiveModel = user.into();
-    am.role = Set(role.as_str().to_owned());
+    am.role = Set(role);
     am.region_id = Set(region_id);
     if let Some(n) = &patch.name {
         am.name = Set(check_name(n)?);

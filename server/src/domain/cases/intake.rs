@@ -11,8 +11,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::workflow::{append_event, limits_of, parse_priority};
-use super::{CaseSource, CaseStatus, OPEN_STATUSES};
+use super::workflow::{append_event, limits_of};
+use super::{CaseSource, CaseStatus, Priority};
 use crate::domain::Services;
 use crate::domain::access::{Role, StaffViewer, Viewer};
 use crate::domain::category::Step;
@@ -135,7 +135,7 @@ async fn find_duplicate<C: ConnectionTrait>(
     let (lat, lng) = (p.lat.degrees(), p.lng.degrees());
     let candidates = case::Entity::find()
         .filter(case::Column::CategoryId.eq(cat.id))
-        .filter(case::Column::Status.is_in(OPEN_STATUSES))
+        .filter(case::Column::Status.is_in(CaseStatus::OPEN))
         .filter(case::Column::MergedInto.is_null())
         .filter(case::Column::CreatedAt.gte(since))
         .filter(case::Column::Lat.between(lat - dlat, lat + dlat))
@@ -155,7 +155,7 @@ struct NewCase {
     category: category::Model,
     title: String,
     description: String,
-    priority: &'static str,
+    priority: Priority,
     region: RegionNode,
     outside_grid: bool,
     point: WgsPoint,
@@ -187,12 +187,12 @@ async fn insert_case<C: ConnectionTrait>(
     let row = case::ActiveModel {
         number: Set(temp_number),
         tracking_code: Set(n.tracking_code),
-        source: Set(n.source.as_str().to_owned()),
+        source: Set(n.source),
         category_id: Set(n.category.id),
         title: Set(n.title),
         description: Set(n.description),
-        status: Set(n.status.as_str().to_owned()),
-        priority: Set(n.priority.to_owned()),
+        status: Set(n.status),
+        priority: Set(n.priority),
         region_id: Set(n.region.id),
         region_path: Set(n.region.path.clone()),
         lat: Set(n.point.lat.degrees()),
@@ -322,7 +322,7 @@ pub async fn submit_tip(
                     Some(_) => (CaseStatus::Assigned, Step::Handle),
                     None => (CaseStatus::Pending, Step::Accept),
                 };
-                let priority = crate::domain::category::Priority::Normal;
+                let priority = Priority::Normal;
                 let due_at = sla::due_at(&calendar, &limits, priority, step, now);
                 let duplicate_of = find_duplicate(txn, &cat, point, now).await?;
                 if let Some(p) = &phone {
@@ -337,7 +337,7 @@ pub async fn submit_tip(
                         category: cat,
                         title,
                         description,
-                        priority: "NORMAL",
+                        priority: Priority::Normal,
                         region,
                         outside_grid: outside,
                         point,
@@ -429,13 +429,7 @@ pub async fn report_case(
         uow::work(move |txn| {
             Box::pin(async move {
                 let now = clock.now();
-                let due_at = sla::due_at(
-                    &calendar,
-                    &limits,
-                    crate::domain::category::Priority::Normal,
-                    Step::Handle,
-                    now,
-                );
+                let due_at = sla::due_at(&calendar, &limits, Priority::Normal, Step::Handle, now);
                 insert_case(
                     txn,
                     &viewer,
@@ -444,7 +438,7 @@ pub async fn report_case(
                         category: cat,
                         title,
                         description,
-                        priority: "NORMAL",
+                        priority: Priority::Normal,
                         region,
                         outside_grid: false,
                         point,
@@ -492,8 +486,8 @@ pub struct TaskInput {
     pub due_at: Option<DateTime<Utc>>,
     /// The supervised site the task is about.
     pub site_id: Option<i64>,
-    /// `URGENT`, `HIGH` or `NORMAL` (default).
-    pub priority: Option<String>,
+    /// Priority (`NORMAL` when omitted).
+    pub priority: Option<Priority>,
 }
 
 /// An active supervised site within the supervisor's region, or `NOT_FOUND` (a missing
@@ -577,17 +571,7 @@ pub async fn create_task(
     let title = clean(&input.title, "标题", "title", 2, 200)?;
     let description = clean(&input.description, "任务说明", "description", 2, 2000)?;
     let cat = category_by_code(&svc.db, &input.category_code).await?;
-    let priority: &'static str = match input.priority.as_deref() {
-        None | Some("NORMAL") => "NORMAL",
-        Some("HIGH") => "HIGH",
-        Some("URGENT") => "URGENT",
-        Some(other) => {
-            return Err(AppError::bad_input(Msg::new(
-                format!("优先级无效：{other}"),
-                format!("invalid priority {other}"),
-            )));
-        }
-    };
+    let priority = input.priority.unwrap_or(Priority::Normal);
     let grid = svc.grid.snapshot();
     let site = match input.site_id {
         Some(id) => Some(site_in_scope(&svc.db, &me, id).await?),
@@ -622,15 +606,9 @@ pub async fn create_task(
         uow::work(move |txn| {
             Box::pin(async move {
                 let now = clock.now();
-                let due_at = input.due_at.or_else(|| {
-                    sla::due_at(
-                        &calendar,
-                        &limits,
-                        parse_priority(priority),
-                        Step::Handle,
-                        now,
-                    )
-                });
+                let due_at = input
+                    .due_at
+                    .or_else(|| sla::due_at(&calendar, &limits, priority, Step::Handle, now));
                 insert_case(
                     txn,
                     &viewer,

@@ -6,6 +6,7 @@
 //! - this module: the vocabulary, scope rules and queries.
 
 pub mod intake;
+pub mod public;
 pub mod workflow;
 
 use chrono::{DateTime, Utc};
@@ -20,68 +21,7 @@ use super::grid::path_is_within;
 use super::page::{Page, PageRequest};
 use crate::error::{AppError, Msg};
 
-/// Where a case is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum CaseStatus {
-    /// Reported, waiting to be filed and dispatched.
-    Pending,
-    /// Dispatched to an inspector.
-    Assigned,
-    /// The inspector checked in on site (or found it on patrol) and is handling it.
-    InProgress,
-    /// The inspector submitted the result; waiting for verification.
-    Submitted,
-    /// Verified and closed.
-    Closed,
-    /// Not a case: invalid, duplicate or out of scope.
-    Rejected,
-}
-
-impl CaseStatus {
-    /// Every status.
-    pub const ALL: [Self; 6] = [
-        Self::Pending,
-        Self::Assigned,
-        Self::InProgress,
-        Self::Submitted,
-        Self::Closed,
-        Self::Rejected,
-    ];
-
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Assigned => "ASSIGNED",
-            Self::InProgress => "IN_PROGRESS",
-            Self::Submitted => "SUBMITTED",
-            Self::Closed => "CLOSED",
-            Self::Rejected => "REJECTED",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// Whether the case still needs work.
-    pub fn is_open(self) -> bool {
-        !matches!(self, Self::Closed | Self::Rejected)
-    }
-
-    /// Chinese label for people.
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Self::Pending => "待受理",
-            Self::Assigned => "已派发",
-            Self::InProgress => "处置中",
-            Self::Submitted => "待核查",
-            Self::Closed => "已办结",
-            Self::Rejected => "不予受理",
-        }
-    }
-}
+pub use entity::enums::{CaseSource, CaseStatus, Priority, RejectReason};
 
 /// Most events `events` returns (the latest ones); a case with more is anomalous, and
 /// the query cost model counts every event list at this size.
@@ -91,52 +31,11 @@ pub const MY_TIPS_LISTED: u64 = 200;
 /// Most possible duplicates listed under one case.
 pub const MAX_DUPLICATES_LISTED: u64 = 100;
 
-/// Open statuses, as stored.
-pub const OPEN_STATUSES: [&str; 4] = ["PENDING", "ASSIGNED", "IN_PROGRESS", "SUBMITTED"];
-
-/// How a case came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum CaseSource {
-    /// A public tip-off (举报) through the mini-program.
-    Tip,
-    /// Found by an inspector on patrol (巡查上报).
-    Patrol,
-    /// An inspection task created by a supervisor.
-    Task,
-    /// A random inspection (双随机).
-    Random,
-}
-
-impl CaseSource {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tip => "TIP",
-            Self::Patrol => "PATROL",
-            Self::Task => "TASK",
-            Self::Random => "RANDOM",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Tip, Self::Patrol, Self::Task, Self::Random]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-    }
-}
-
-/// Parses a stored status, treating an unreadable one as an internal error.
-pub fn status_of(c: &case::Model) -> Result<CaseStatus, AppError> {
-    CaseStatus::parse(&c.status)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("case {} has status {}", c.id, c.status)))
-}
-
 /// The clock of an open case with a deadline at `now`: time left (negative when
 /// overdue, frozen while parked) and whether it is overdue; `None` when the case is
 /// finished or has no deadline.
 pub fn clock(c: &case::Model, now: DateTime<Utc>) -> Option<(chrono::Duration, bool)> {
-    let open = status_of(c).is_ok_and(|s| s.is_open());
+    let open = c.status.is_open();
     let due = c.due_at.filter(|_| open)?;
     Some(crate::domain::sla::remaining(due, now, c.parked_at))
 }
@@ -259,14 +158,14 @@ pub async fn list(
     match filter.overdue {
         Some(true) => {
             q = q
-                .filter(case::Column::Status.is_in(OPEN_STATUSES))
+                .filter(case::Column::Status.is_in(CaseStatus::OPEN))
                 .filter(case::Column::DueAt.lt(now))
                 .filter(case::Column::ParkedAt.is_null());
         }
         Some(false) => {
             q = q.filter(
                 Condition::any()
-                    .add(case::Column::Status.is_not_in(OPEN_STATUSES))
+                    .add(case::Column::Status.is_not_in(CaseStatus::OPEN))
                     .add(case::Column::DueAt.is_null())
                     .add(case::Column::DueAt.gte(now))
                     .add(case::Column::ParkedAt.is_not_null()),

@@ -17,7 +17,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CaseStatus, case_not_found, staff_can_see, status_of};
+use super::{CaseStatus, case_not_found, staff_can_see};
 use crate::domain::Services;
 use crate::domain::access::{Role, StaffViewer, Viewer};
 use crate::domain::category::{LimitUnit, Priority, Step, TimeLimit};
@@ -29,27 +29,7 @@ use crate::domain::sla::{self, WorkCalendar};
 use crate::domain::uow;
 use crate::error::{AppError, Msg};
 
-/// Why a tip-off is not a case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RejectReason {
-    /// Not a real problem, or not enough to act on.
-    Invalid,
-    /// The same problem as another case.
-    Duplicate,
-    /// Not an environmental matter, or not this county's.
-    OutOfScope,
-}
-
-impl RejectReason {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invalid => "INVALID",
-            Self::Duplicate => "DUPLICATE",
-            Self::OutOfScope => "OUT_OF_SCOPE",
-        }
-    }
-}
+pub use entity::enums::RejectReason;
 
 /// A step someone takes on an existing case.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -503,14 +483,6 @@ pub(crate) async fn limits_of<C: ConnectionTrait>(
         .collect())
 }
 
-pub(crate) fn parse_priority(s: &str) -> Priority {
-    match s {
-        "URGENT" => Priority::Urgent,
-        "HIGH" => Priority::High,
-        _ => Priority::Normal,
-    }
-}
-
 fn limit_unit(limits: &[TimeLimit], priority: Priority, step: Step) -> LimitUnit {
     limits
         .iter()
@@ -521,14 +493,7 @@ fn limit_unit(limits: &[TimeLimit], priority: Priority, step: Step) -> LimitUnit
 /// The handling deadline of a case filed now (its current one when the category has no
 /// limit for the case's priority).
 fn handling_due(f: &Facts) -> Option<DateTime<Utc>> {
-    sla::due_at(
-        &f.calendar,
-        &f.limits,
-        parse_priority(&f.case.priority),
-        Step::Handle,
-        f.now,
-    )
-    .or(f.case.due_at)
+    sla::due_at(&f.calendar, &f.limits, f.case.priority, Step::Handle, f.now).or(f.case.due_at)
 }
 
 /// Checks who the viewer is to this case against the row's `who`.
@@ -563,7 +528,7 @@ fn check_who(viewer: &Viewer, who: Who, f: &Facts) -> Result<(), AppError> {
 pub fn decide(viewer: &Viewer, f: &Facts, action: &Action) -> Result<Decision, AppError> {
     let row = transition_of(action.kind());
     check_who(viewer, row.who, f)?;
-    let from = status_of(&f.case)?;
+    let from = f.case.status;
     if !row.from.contains(&from) {
         return Err(invalid(row.refused.0, row.refused.1));
     }
@@ -596,7 +561,7 @@ pub fn decide(viewer: &Viewer, f: &Facts, action: &Action) -> Result<Decision, A
         Action::Rate { score, comment } => rate_rule(f, *score, comment, &mut d)?,
     }
     if d.to != from {
-        d.changes.status = Set(d.to.as_str().to_owned());
+        d.changes.status = Set(d.to);
     }
     Ok(d)
 }
@@ -636,7 +601,7 @@ fn reject(
         }
         d.changes.duplicate_of = Set(Some(dup));
     }
-    d.changes.reject_reason = Set(Some(reason.as_str().to_owned()));
+    d.changes.reject_reason = Set(Some(reason));
     d.changes.closed_at = Set(Some(f.now));
     d.note = text(note, 2000)?;
     d.data = json!({ "reason": reason.as_str(), "duplicateOf": duplicate_of });
@@ -647,7 +612,7 @@ fn reject(
 /// inside `me`'s region.
 pub fn eligible_inspector(grid: &GridSnapshot, me: &StaffViewer, u: &app_user::Model) -> bool {
     u.active
-        && u.role == Role::Inspector.as_str()
+        && u.role == Role::Inspector
         && grid.get(u.region_id).is_some_and(|r| me.covers(&r.path))
 }
 
@@ -667,7 +632,7 @@ fn assign(
         return Err(AppError::not_found("网格员", "inspector"));
     }
     let c = &f.case;
-    if c.assignee_id == Some(assignee_id) && status_of(c)? == CaseStatus::Assigned {
+    if c.assignee_id == Some(assignee_id) && c.status == CaseStatus::Assigned {
         return Err(invalid(
             "案件已派发给该网格员",
             "the case is already assigned to this inspector",
@@ -799,7 +764,7 @@ fn resume(f: &Facts, note: &Option<String>, d: &mut Decision) -> Result<(), AppE
         } else {
             Step::Accept
         };
-        let unit = limit_unit(&f.limits, parse_priority(&c.priority), step);
+        let unit = limit_unit(&f.limits, c.priority, step);
         d.changes.due_at = Set(Some(sla::shift_for_parking(
             &f.calendar,
             due,
@@ -822,7 +787,7 @@ fn merge(viewer: &Viewer, f: &Facts, into: i64, d: &mut Decision) -> Result<(), 
     else {
         return Err(case_not_found());
     };
-    if !status_of(target)?.is_open() || target.merged_into.is_some() {
+    if !target.status.is_open() || target.merged_into.is_some() {
         return Err(invalid(
             "只能合并到未结束的案件",
             "the surviving case must be open",
@@ -836,7 +801,7 @@ fn merge(viewer: &Viewer, f: &Facts, into: i64, d: &mut Decision) -> Result<(), 
     }
     d.changes.merged_into = Set(Some(into));
     d.changes.duplicate_of = Set(Some(into));
-    d.changes.reject_reason = Set(Some(RejectReason::Duplicate.as_str().to_owned()));
+    d.changes.reject_reason = Set(Some(RejectReason::Duplicate));
     d.changes.closed_at = Set(Some(f.now));
     d.data = json!({ "into": into });
     d.merge_into = Some(into);
@@ -845,7 +810,7 @@ fn merge(viewer: &Viewer, f: &Facts, into: i64, d: &mut Decision) -> Result<(), 
 
 /// Whether a case can still be rated: closed and not rated yet.
 pub fn can_rate(c: &case::Model) -> bool {
-    status_of(c).is_ok_and(|s| s == CaseStatus::Closed) && c.rating.is_none()
+    c.status == CaseStatus::Closed && c.rating.is_none()
 }
 
 fn rate_rule(
@@ -905,8 +870,8 @@ pub(crate) async fn append_event<C: ConnectionTrait>(
         actor_tipster_id: Set(actor_tipster_id),
         actor_role: Set(role.to_owned()),
         action: Set(action.to_owned()),
-        from_status: Set(from.map(|s| s.as_str().to_owned())),
-        to_status: Set(to.map(|s| s.as_str().to_owned())),
+        from_status: Set(from),
+        to_status: Set(to),
         note: Set(note),
         data: Set(Some(data)),
         created_at: Set(at),
@@ -1013,7 +978,7 @@ async fn apply<C: ConnectionTrait>(
     d: Decision,
 ) -> Result<case::Model, AppError> {
     let c = &f.case;
-    let from = status_of(c)?;
+    let from = c.status;
     let mut changes = d.changes;
     changes.updated_at = Set(f.now);
     let mut update = case::Entity::update_many()
@@ -1168,12 +1133,12 @@ mod tests {
             id: 1,
             number: "20261201000001".into(),
             tracking_code: None,
-            source: "TIP".into(),
+            source: super::super::CaseSource::Tip,
             category_id: 1,
             title: "t".into(),
             description: "d".into(),
-            status: status.as_str().into(),
-            priority: "NORMAL".into(),
+            status,
+            priority: Priority::Normal,
             region_id: 1,
             region_path: VILLAGE.into(),
             lat: 35.69,
@@ -1485,7 +1450,7 @@ mod tests {
                 name: "i".into(),
                 phone_enc: None,
                 phone_last4: None,
-                role: "INSPECTOR".into(),
+                role: Role::Inspector,
                 region_id: 1,
                 active: true,
                 failed_logins: 0,
@@ -1501,7 +1466,7 @@ mod tests {
                     id: 1,
                     code: "140521100001".into(),
                     name: "村".into(),
-                    level: "VILLAGE".into(),
+                    level: crate::domain::grid::RegionLevel::Village,
                     parent_id: None,
                     path: VILLAGE.into(),
                     boundary: None,

@@ -1,0 +1,332 @@
+//! A case as staff see it, its events, its category.
+
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{case, case_event};
+
+use super::super::grid::{GeoPoint, Priority, Region};
+use super::super::loaders::unshare;
+use super::super::users::User;
+use super::super::{services, state, viewer};
+use super::types::{CaseSource, CaseStatus};
+use super::{loaders, saturate_i32};
+use crate::domain::cases as dom;
+use crate::error::AppError;
+
+/// A category as a case refers to it.
+#[derive(SimpleObject, Clone)]
+pub struct CategorySummary {
+    /// Opaque id.
+    pub id: ID,
+    /// Stable code, e.g. `OPEN_BURNING`.
+    pub code: String,
+    /// Chinese name.
+    pub name: String,
+}
+
+/// One entry of a case's audit trail. Events are never changed or deleted.
+pub struct CaseEvent(case_event::Model);
+
+#[Object]
+impl CaseEvent {
+    /// 1, 2, 3 … in order; equals the case's version after this event.
+    async fn seq(&self) -> i32 {
+        self.0.seq
+    }
+    /// What happened: SUBMIT_TIP, REPORT, CREATE_TASK, ACCEPT, REJECT, ASSIGN, START,
+    /// SUBMIT, APPROVE, RETURN, ESCALATE, EXTEND, PARK, RESUME, MERGE, RATE.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// Status before.
+    #[graphql(name = "fromStatus")]
+    async fn status_before(&self) -> Result<Option<CaseStatus>, AppError> {
+        Ok(self.0.from_status.map(Into::into))
+    }
+    /// Status after.
+    async fn to_status(&self) -> Result<Option<CaseStatus>, AppError> {
+        Ok(self.0.to_status.map(Into::into))
+    }
+    /// The actor's role (`SYSTEM` for automatic steps).
+    async fn actor_role(&self) -> &str {
+        &self.0.actor_role
+    }
+    /// The staff member who acted (null for the public and the system).
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
+        match self.0.actor_id {
+            Some(id) => Ok(loaders(ctx)?
+                .users
+                .load_one(id)
+                .await
+                .map_err(unshare)?
+                .map(User)),
+            None => Ok(None),
+        }
+    }
+    /// The note given with the step.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Details (distance of a check-in, previous due time of an extension …).
+    async fn data(&self) -> Option<Json<serde_json::Value>> {
+        self.0.data.clone().map(Json)
+    }
+    /// When.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A case as staff see it (scoped: out-of-scope cases are never returned).
+pub struct Case(pub case::Model);
+
+#[Object]
+impl Case {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Human case number, e.g. 20261128000042.
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    /// Version for optimistic concurrency: send it back with every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// Status.
+    async fn status(&self) -> Result<CaseStatus, AppError> {
+        Ok(self.0.status.into())
+    }
+    /// How it came in.
+    async fn source(&self) -> Option<CaseSource> {
+        Some(self.0.source.into())
+    }
+    /// Category.
+    async fn category(&self, ctx: &Context<'_>) -> Result<Option<CategorySummary>, AppError> {
+        let c = loaders(ctx)?
+            .categories
+            .load_one(self.0.category_id)
+            .await
+            .map_err(unshare)?;
+        Ok(c.map(|c| CategorySummary {
+            id: ID(c.id.to_string()),
+            code: c.code,
+            name: c.name,
+        }))
+    }
+    /// Short title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Description.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Priority.
+    async fn priority(&self) -> Priority {
+        self.0.priority.into()
+    }
+    /// The grid the case belongs to (a village grid, or a township when reported
+    /// outside every grid).
+    async fn region(&self, ctx: &Context<'_>) -> Result<Option<Region>, AppError> {
+        Ok(Region::by_id(
+            &state(ctx)?.services.grid.snapshot(),
+            self.0.region_id,
+        ))
+    }
+    /// Where, in WGS-84.
+    async fn location(&self) -> GeoPoint {
+        GeoPoint {
+            lat: self.0.lat,
+            lng: self.0.lng,
+        }
+    }
+    /// Accuracy of the reported location in metres.
+    async fn accuracy_m(&self) -> Option<f64> {
+        self.0.accuracy_m
+    }
+    /// Reported outside every village grid and routed to the nearest township.
+    async fn outside_grid(&self) -> bool {
+        self.0.outside_grid
+    }
+    /// Address as reported.
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
+    }
+    /// The tipster's pseudonymous handle (their identity stays in the vault).
+    async fn tipster(&self, ctx: &Context<'_>) -> Result<Option<String>, AppError> {
+        match self.0.tipster_id {
+            Some(id) => Ok(loaders(ctx)?
+                .tipsters
+                .load_one(id)
+                .await
+                .map_err(unshare)?
+                .map(|t| t.handle)),
+            None => Ok(None),
+        }
+    }
+    /// The inspector handling it.
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
+        match self.0.assignee_id {
+            Some(id) => Ok(loaders(ctx)?
+                .users
+                .load_one(id)
+                .await
+                .map_err(unshare)?
+                .map(User)),
+            None => Ok(None),
+        }
+    }
+    /// The inspector who found it on patrol.
+    async fn reporter(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
+        match self.0.reporter_id {
+            Some(id) => Ok(loaders(ctx)?
+                .users
+                .load_one(id)
+                .await
+                .map_err(unshare)?
+                .map(User)),
+            None => Ok(None),
+        }
+    }
+    /// Times the result was returned for rework.
+    async fn rework_count(&self) -> i32 {
+        self.0.rework_count
+    }
+    /// 0 at the grid, 1 escalated to the township, 2 to the county.
+    async fn escalation_level(&self) -> i32 {
+        self.0.escalation_level
+    }
+    /// When it came in.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Last change.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Filed (立案).
+    async fn accepted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.accepted_at
+    }
+    /// On-site check-in.
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at
+    }
+    /// Result submitted.
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.submitted_at
+    }
+    /// Closed or rejected.
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
+    }
+    /// Deadline of the current step (accepting while pending, handling after).
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    /// Seconds left until `dueAt` (negative when overdue; frozen while parked); null
+    /// when finished or without a deadline. Shown within the 32-bit range of `Int`.
+    async fn remaining_seconds(&self, ctx: &Context<'_>) -> Result<Option<i32>, AppError> {
+        let now = services(ctx)?.clock.now();
+        Ok(dom::clock(&self.0, now).map(|(left, _)| saturate_i32(left.num_seconds())))
+    }
+    /// Past its deadline and still open (a parked case's clock is stopped).
+    async fn overdue(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
+        let now = services(ctx)?.clock.now();
+        Ok(dom::clock(&self.0, now).is_some_and(|(_, overdue)| overdue))
+    }
+    /// Parked (挂账): the clock is stopped.
+    async fn parked(&self) -> bool {
+        self.0.parked_at.is_some()
+    }
+    /// Since when it is parked.
+    async fn parked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.parked_at
+    }
+    /// Seconds spent parked so far (excluding a current parking).
+    async fn parked_seconds(&self) -> i32 {
+        saturate_i32(self.0.parked_seconds)
+    }
+    /// Extensions granted.
+    async fn extended_count(&self) -> i32 {
+        self.0.extended_count
+    }
+    /// Distance in metres of the on-site check-in from the case location.
+    async fn checkin_distance_m(&self) -> Option<f64> {
+        self.0.checkin_distance_m
+    }
+    /// The check-in was farther than the category's radius.
+    async fn checkin_far(&self) -> bool {
+        self.0.checkin_far
+    }
+    /// Why it was turned down: INVALID, DUPLICATE or OUT_OF_SCOPE.
+    async fn reject_reason(&self) -> Option<&'static str> {
+        self.0.reject_reason.map(|r| r.as_str())
+    }
+    /// The case this one duplicates (possible duplicate on intake, or merged).
+    async fn duplicate_of(&self, ctx: &Context<'_>) -> Result<Option<Case>, AppError> {
+        let Some(id) = self.0.duplicate_of else {
+            return Ok(None);
+        };
+        match dom::get_for_staff(&state(ctx)?.services.db, viewer(ctx)?, id).await {
+            Ok(c) => Ok(Some(Case(c))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    /// The case this one was merged into.
+    async fn merged_into(&self) -> Option<ID> {
+        self.0.merged_into.map(|i| ID(i.to_string()))
+    }
+    /// Newer tip-offs linked to this case as possible duplicates (for the supervisor to
+    /// merge or keep).
+    async fn possible_duplicates(&self, ctx: &Context<'_>) -> Result<Vec<Case>, AppError> {
+        Ok(
+            dom::possible_duplicates(&state(ctx)?.services.db, viewer(ctx)?, self.0.id)
+                .await?
+                .into_iter()
+                .map(Case)
+                .collect(),
+        )
+    }
+    /// The tipster's rating after closure (1–5).
+    async fn rating(&self) -> Option<i32> {
+        self.0.rating
+    }
+    /// The tipster's comment with the rating.
+    async fn rating_comment(&self) -> Option<&str> {
+        self.0.rating_comment.as_deref()
+    }
+    /// The latest event.
+    async fn last_event(&self, ctx: &Context<'_>) -> Result<Option<CaseEvent>, AppError> {
+        Ok(loaders(ctx)?
+            .last_events
+            .load_one(self.0.id)
+            .await
+            .map_err(unshare)?
+            .map(CaseEvent))
+    }
+    /// Photos (pending and confirmed; rejected ones are left out).
+    async fn evidence(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::super::evidence::Evidence>, AppError> {
+        Ok(
+            crate::domain::evidence::list_for_case(&state(ctx)?.services.db, &self.0)
+                .await?
+                .into_iter()
+                .map(super::super::evidence::Evidence)
+                .collect(),
+        )
+    }
+    /// The whole trail, in order.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, AppError> {
+        Ok(dom::events(&state(ctx)?.services.db, self.0.id)
+            .await?
+            .into_iter()
+            .map(CaseEvent)
+            .collect())
+    }
+}

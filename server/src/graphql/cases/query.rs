@@ -1,0 +1,113 @@
+//! Case queries: lists, one case, the inspector's tasks, the public's tips.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Object};
+
+use super::super::pagination::{connection, page_request};
+use super::super::{parse_id, state, viewer};
+use super::inputs::CaseFilter;
+use super::loaders;
+use super::objects::Case;
+use super::public::PublicCase;
+use crate::domain::cases::{self as dom, CaseFilter as DomainFilter};
+use crate::error::AppError;
+
+/// Case queries.
+#[derive(Default)]
+pub struct CaseQuery;
+
+#[Object]
+impl CaseQuery {
+    /// Cases in the viewer's scope, newest first (keyset pages, `first` ≤ 100).
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Case>, AppError> {
+        let st = state(ctx)?;
+        let v = viewer(ctx)?;
+        v.staff()?;
+        let page = page_request(
+            "case",
+            first,
+            after,
+            st.services.config.limits.max_page_size,
+        )?;
+        let f = filter.unwrap_or_default();
+        let filter = DomainFilter {
+            status: f
+                .status
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            category_code: f.category_code,
+            region_id: f.region_id.as_ref().map(parse_id).transpose()?,
+            assignee_id: f.assignee_id.as_ref().map(parse_id).transpose()?,
+            source: f.source.map(Into::into),
+            overdue: f.overdue,
+            created_from: f.created_from,
+            created_to: f.created_to,
+            text: f.text,
+        };
+        let page = dom::list(&st.services, v, filter, page).await?;
+        let node = ctx.look_ahead().field("edges").field("node");
+        loaders(ctx)?.prime_cases(node, &page.items).await?;
+        Ok(connection("case", page, |c| c.id, Case))
+    }
+
+    /// One case; null when it does not exist or is outside the viewer's scope.
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Case>, AppError> {
+        let v = viewer(ctx)?;
+        v.staff()?;
+        match dom::get_for_staff(&state(ctx)?.services.db, v, parse_id(&id)?).await {
+            Ok(c) => Ok(Some(Case(c))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The viewer's open work (cases assigned to them).
+    async fn my_tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Case>, AppError> {
+        let st = state(ctx)?;
+        let page = page_request(
+            "case",
+            first,
+            after,
+            st.services.config.limits.max_page_size,
+        )?;
+        let page = dom::my_tasks(&st.services.db, viewer(ctx)?, page).await?;
+        let node = ctx.look_ahead().field("edges").field("node");
+        loaders(ctx)?.prime_cases(node, &page.items).await?;
+        Ok(connection("case", page, |c| c.id, Case))
+    }
+
+    /// The public user's own tip-offs (and those merged with them), newest first.
+    async fn my_tips(&self, ctx: &Context<'_>) -> Result<Vec<PublicCase>, AppError> {
+        Ok(dom::my_tips(&state(ctx)?.services.db, viewer(ctx)?)
+            .await?
+            .into_iter()
+            .map(PublicCase)
+            .collect())
+    }
+
+    /// A tip-off by its tracking code, as the public sees it; null for an unknown code.
+    async fn tip_by_tracking_code(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> Result<Option<PublicCase>, AppError> {
+        match dom::by_tracking_code(&state(ctx)?.services.db, &code).await {
+            Ok(c) => Ok(Some(PublicCase(c))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -17,29 +17,9 @@ use crate::domain::grid::Grid;
 use crate::domain::{Clock, Services, WriteGate};
 use crate::graphql::{self, GridwatchSchema};
 use crate::ratelimit::RateLimits;
+pub use crate::state::AppState;
 use crate::storage;
 use crate::{db, http, seed};
-
-/// What every request handler may reach: the domain's services plus what only the
-/// edges need (rate limits, the WeChat client, the statement counter).
-#[derive(Clone)]
-pub struct AppState {
-    /// The domain context (database, grid, gate, clock, storage, vault, keys, config).
-    pub services: Services,
-    /// Rate limiters of this process.
-    pub limits: Arc<RateLimits>,
-    /// The WeChat mini-program login client.
-    pub wechat: Arc<WechatClient>,
-    /// SQL statements executed by this process (for metrics and the N+1 test).
-    pub sql_statements: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl AppState {
-    /// The configuration the app was built with.
-    pub fn config(&self) -> &Config {
-        &self.services.config
-    }
-}
 
 /// Options of a build that are not configuration.
 #[derive(Debug, Clone, Default)]
@@ -102,7 +82,8 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     let keys = Arc::new(TokenKeys::from_config(&config.auth).context("access-token keys")?);
     let limits = Arc::new(RateLimits::new(&config.limits));
     let wechat = Arc::new(WechatClient::new(&config.wechat).context("WeChat client")?);
-    let storage = storage::build(&config.storage, &config.server).context("evidence storage")?;
+    let storage =
+        storage::build(&config.storage, &config.server, &opts.clock).context("evidence storage")?;
     let gate = WriteGate::for_backend(db.get_database_backend());
     let config = Arc::new(config);
     let services = Services {

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -13,5 +14,6 @@ pub mod graphql;
 pub mod http;
 pub mod ratelimit;
 pub mod seed;
+pub mod state;
 pub mod storage;
 pub mod telemetry;

@@ -119,6 +119,7 @@ async fn full_story(backend: Backend) {
         json!({ "note": "已补充" }),
     )
     .await;
+    assert!(c.get("errors").is_none(), "{c}");
     let c = &c["data"]["submitCase"];
     // … then approves.
     let c = act(

@@ -16,6 +16,7 @@ mod evidence;
 mod grid;
 mod hardening;
 mod http_edge;
+mod layers;
 mod limits;
 mod migrations;
 mod schema;

@@ -308,16 +308,21 @@ pub async fn confirm(
             );
             tokio::spawn(async move {
                 if let Some(dkey) = make_derivative(&svc, &key, kind, size).await {
-                    let res = evidence::Entity::update_many()
-                        .set(evidence::ActiveModel {
-                            derivative_key: Set(Some(dkey)),
-                            ..Default::default()
+                    let work = uow::work(move |txn| {
+                        Box::pin(async move {
+                            evidence::Entity::update_many()
+                                .set(evidence::ActiveModel {
+                                    derivative_key: Set(Some(dkey)),
+                                    ..Default::default()
+                                })
+                                .filter(evidence::Column::Id.eq(id))
+                                .exec(txn)
+                                .await?;
+                            Ok(())
                         })
-                        .filter(evidence::Column::Id.eq(id))
-                        .exec(&svc.db)
-                        .await;
-                    if let Err(e) = res {
-                        tracing::warn!(evidence.id = id, error = %e, "recording the public derivative failed");
+                    });
+                    if let Err(e) = uow::write(&svc, None, work).await {
+                        tracing::warn!(evidence.id = id, error = ?e, "recording the public derivative failed");
                     }
                 }
             });

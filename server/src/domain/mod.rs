@@ -13,7 +13,6 @@ pub mod access;
 pub mod accounts;
 pub mod cases;
 pub mod category;
-pub mod clock;
 pub mod dates;
 pub mod evidence;
 pub mod evidence_rules;
@@ -27,7 +26,7 @@ pub mod sla;
 pub mod tipsters;
 pub mod uow;
 
-pub use clock::Clock;
+pub use crate::clock::Clock;
 pub use uow::WriteGate;
 
 /// What the domain may reach: built once at start-up, cheap to clone (every part is

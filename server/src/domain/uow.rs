@@ -19,7 +19,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use sea_orm::{DatabaseTransaction, DbBackend, TransactionTrait};
+use sea_orm::{
+    DatabaseTransaction, DbBackend, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -103,7 +105,15 @@ where
             return Ok(done);
         }
         let result = async {
-            let txn = db.begin().await?;
+            // SQLite: take the write lock at BEGIN, so a transaction that reads before
+            // it writes waits for other writers instead of failing on a stale snapshot
+            // (SQLITE_BUSY_SNAPSHOT). PostgreSQL ignores the option.
+            let txn = db
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?;
             let answer = work(&txn).await?;
             if let Some(k) = &idem {
                 k.record(&txn, &answer, clock.now()).await?;

@@ -42,9 +42,9 @@ use async_graphql::registry::{MetaTypeName, Registry};
 use async_graphql::{Name, Positioned, Response, ServerError, ServerResult, Variables};
 use async_graphql_value::{ConstValue, Value};
 
-use crate::app::AppState;
 use crate::domain;
 use crate::error::{AppError, Msg};
+use crate::state::AppState;
 
 /// The limits of one request, from `[limits]`.
 #[derive(Debug, Clone, Copy)]

@@ -5,6 +5,7 @@
 
 mod auth;
 mod cases;
+mod context;
 mod evidence;
 mod grid;
 pub mod limits;
@@ -19,10 +20,10 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 pub use limits::{RequestGuard, RequestLimits};
 pub use scalars::parse_id;
 
-use crate::app::AppState;
 use crate::domain::access::Viewer;
 use crate::error::AppError;
-use crate::http::RequestContext;
+use crate::state::AppState;
+pub use context::RequestContext;
 
 /// Every query of the API.
 #[derive(MergedObject, Default)]

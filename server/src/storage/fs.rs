@@ -23,6 +23,7 @@ use super::{
     BlobReader, BlobStore, ObjectKey, ObjectMeta, UploadMethod, UploadTicket, check_content_type,
     check_validity,
 };
+use crate::clock::Clock;
 use crate::error::{AppError, Msg};
 
 /// The signing key used in development when `storage.url_signing_key` is not set. Public,
@@ -42,11 +43,13 @@ struct Inner {
     root: PathBuf,
     signing_key: SecretString,
     public_url: String,
+    /// Signed URLs expire by this clock (the server's, which tests move).
+    clock: Clock,
 }
 
 /// Why writing an object failed.
 #[derive(Debug)]
-pub(crate) enum WriteError {
+pub enum WriteError {
     /// The object already exists (objects are written once).
     Exists,
     /// The stream was longer than allowed.
@@ -64,7 +67,7 @@ pub(crate) enum WriteError {
 
 /// What a signed URL allows.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Grant<'a> {
+pub enum Grant<'a> {
     /// PUT exactly `len` bytes of `content_type`.
     Upload { content_type: &'a str, len: u64 },
     /// GET the object.
@@ -74,7 +77,12 @@ pub(crate) enum Grant<'a> {
 impl FsStore {
     /// A store rooted at `root` (created if missing), signing URLs with `signing_key` for
     /// a server reachable at `public_url`.
-    pub fn new(root: &Path, signing_key: SecretString, public_url: String) -> anyhow::Result<Self> {
+    pub fn new(
+        root: &Path,
+        signing_key: SecretString,
+        public_url: String,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root.join(TMP_DIR)).context("creating the folder")?;
         std::fs::create_dir_all(root.join(META_DIR)).context("creating the folder")?;
         Ok(Self {
@@ -82,6 +90,7 @@ impl FsStore {
                 root: root.to_path_buf(),
                 signing_key,
                 public_url: public_url.trim_end_matches('/').to_owned(),
+                clock,
             }),
         })
     }
@@ -115,14 +124,14 @@ impl FsStore {
     }
 
     /// The hex HMAC-SHA256 over what the URL allows.
-    pub(crate) fn sign(&self, key: &ObjectKey, exp: i64, grant: Grant<'_>) -> String {
+    pub fn sign(&self, key: &ObjectKey, exp: i64, grant: Grant<'_>) -> String {
         let mut mac = self.mac();
         mac.update(Self::signed_message(key, exp, grant).as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 
     /// Whether `sig` is the signature of exactly this grant (constant-time compare).
-    pub(crate) fn verify(&self, key: &ObjectKey, exp: i64, grant: Grant<'_>, sig: &str) -> bool {
+    pub fn verify(&self, key: &ObjectKey, exp: i64, grant: Grant<'_>, sig: &str) -> bool {
         let Ok(sig) = hex::decode(sig) else {
             return false;
         };
@@ -138,17 +147,22 @@ impl FsStore {
         Ok(url.into())
     }
 
-    fn expiry(expires: Duration) -> Result<(i64, DateTime<Utc>), AppError> {
+    /// Now, on the store's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    fn expiry(&self, expires: Duration) -> Result<(i64, DateTime<Utc>), AppError> {
         check_validity(expires)?;
         let secs = i64::try_from(expires.as_secs()).unwrap_or(i64::MAX);
-        let exp = Utc::now().timestamp().saturating_add(secs);
+        let exp = self.now().timestamp().saturating_add(secs);
         let at = DateTime::from_timestamp(exp, 0)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("expiry out of range")))?;
         Ok((exp, at))
     }
 
     /// Whether the object exists (a plain file at its path).
-    pub(crate) async fn exists(&self, key: &ObjectKey) -> Result<bool, AppError> {
+    pub async fn exists(&self, key: &ObjectKey) -> Result<bool, AppError> {
         match tokio::fs::metadata(self.object_path(key)).await {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -157,7 +171,7 @@ impl FsStore {
     }
 
     /// Opens an object for reading, with its metadata; `None` when missing.
-    pub(crate) async fn open(
+    pub async fn open(
         &self,
         key: &ObjectKey,
     ) -> Result<Option<(tokio::fs::File, ObjectMeta)>, AppError> {
@@ -187,7 +201,7 @@ impl FsStore {
 
     /// Streams `reader` into a new object: at most `max` bytes, exactly `exact` when given.
     /// Writes to a temporary file first; on any failure (or cancellation) nothing is left.
-    pub(crate) async fn write_object(
+    pub async fn write_object(
         &self,
         key: &ObjectKey,
         content_type: &str,
@@ -313,7 +327,7 @@ fn unavailable(e: std::io::Error, what: &'static str) -> AppError {
 
 impl WriteError {
     /// The API error of a failed server-side write.
-    pub(crate) fn into_app_error(self, max: u64) -> AppError {
+    pub fn into_app_error(self, max: u64) -> AppError {
         match self {
             Self::Exists => AppError::Conflict(Msg::new("存储对象已存在", "object already exists")),
             Self::TooLarge => super::too_large(max),
@@ -344,7 +358,7 @@ impl BlobStore for FsStore {
     ) -> BoxFuture<'a, Result<UploadTicket, AppError>> {
         Box::pin(async move {
             check_content_type(content_type)?;
-            let (exp, expires_at) = Self::expiry(expires)?;
+            let (exp, expires_at) = self.expiry(expires)?;
             let grant = Grant::Upload {
                 content_type,
                 len: byte_size,
@@ -433,7 +447,7 @@ impl BlobStore for FsStore {
         expires: Duration,
     ) -> BoxFuture<'a, Result<String, AppError>> {
         Box::pin(async move {
-            let (exp, _) = Self::expiry(expires)?;
+            let (exp, _) = self.expiry(expires)?;
             let sig = self.sign(key, exp, Grant::Download);
             self.url(key, &[("exp", &exp.to_string()), ("sig", &sig)])
         })
@@ -456,8 +470,8 @@ impl BlobStore for FsStore {
         })
     }
 
-    fn routes(&self) -> Option<axum::Router> {
-        Some(super::fs_routes::routes(self.clone()))
+    fn folder(&self) -> Option<FsStore> {
+        Some(self.clone())
     }
 }
 
@@ -467,7 +481,13 @@ mod tests {
     use super::*;
 
     fn store(dir: &Path) -> FsStore {
-        FsStore::new(dir, DEV_SIGNING_KEY.into(), "http://127.0.0.1:9".into()).unwrap()
+        FsStore::new(
+            dir,
+            DEV_SIGNING_KEY.into(),
+            "http://127.0.0.1:9".into(),
+            Clock::system(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -509,8 +529,13 @@ mod tests {
         assert!(!s.verify(&key, 100, up, &dl));
         assert!(!s.verify(&key, 100, Grant::Download, "zz"));
         // Another key signs differently.
-        let other_store =
-            FsStore::new(dir.path(), "another-key".into(), "http://x".into()).unwrap();
+        let other_store = FsStore::new(
+            dir.path(),
+            "another-key".into(),
+            "http://x".into(),
+            Clock::system(),
+        )
+        .unwrap();
         assert!(!other_store.verify(&key, 100, Grant::Download, &dl));
     }
 

@@ -9,7 +9,6 @@
 //! store that cannot be reached or misbehaves gives [`AppError::StorageUnavailable`].
 
 pub mod fs;
-mod fs_routes;
 pub mod s3;
 
 use std::fmt;
@@ -21,6 +20,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
+use crate::clock::Clock;
 use crate::config::{ServerConfig, StorageBackend, StorageConfig};
 use crate::error::{AppError, Msg};
 
@@ -288,9 +288,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Readiness: the bucket answers, or the folder is writable.
     fn check(&self) -> BoxFuture<'_, Result<(), AppError>>;
 
-    /// Routes the server must serve for this store's URLs (the `fs` store's signed upload
-    /// and download routes); `None` when the store serves its own URLs.
-    fn routes(&self) -> Option<axum::Router> {
+    /// The folder store, whose signed URLs the server itself answers (the HTTP layer
+    /// mounts its routes); `None` for a store that serves its own URLs.
+    fn folder(&self) -> Option<FsStore> {
         None
     }
 }
@@ -298,7 +298,11 @@ pub trait BlobStore: Send + Sync + 'static {
 /// Builds the configured store. Nothing is contacted yet (readiness does that), so a
 /// store that is down does not stop the server from starting; a folder that cannot be
 /// created or credentials that are missing do.
-pub fn build(storage: &StorageConfig, server: &ServerConfig) -> anyhow::Result<Arc<dyn BlobStore>> {
+pub fn build(
+    storage: &StorageConfig,
+    server: &ServerConfig,
+    clock: &Clock,
+) -> anyhow::Result<Arc<dyn BlobStore>> {
     Ok(match storage.backend {
         StorageBackend::Fs => {
             let key = storage.url_signing_key.clone().unwrap_or_else(|| {
@@ -308,11 +312,13 @@ pub fn build(storage: &StorageConfig, server: &ServerConfig) -> anyhow::Result<A
                 fs::DEV_SIGNING_KEY.into()
             });
             Arc::new(
-                FsStore::new(&storage.fs_root, key, server.public_url())
+                FsStore::new(&storage.fs_root, key, server.public_url(), clock.clone())
                     .with_context(|| format!("evidence folder {}", storage.fs_root.display()))?,
             )
         }
-        StorageBackend::S3 => Arc::new(S3Store::new(&storage.s3).context("S3 evidence store")?),
+        StorageBackend::S3 => {
+            Arc::new(S3Store::new(&storage.s3, clock.clone()).context("S3 evidence store")?)
+        }
     })
 }
 

@@ -15,7 +15,7 @@ use futures_util::TryStreamExt as _;
 use futures_util::future::BoxFuture;
 use s3::creds::Credentials;
 use s3::error::S3Error;
-use s3::post_policy::{PostPolicy, PostPolicyField, PostPolicyValue};
+use s3::post_policy::{PostPolicy, PostPolicyExpiration, PostPolicyField, PostPolicyValue};
 use s3::{Bucket, Region};
 use secrecy::ExposeSecret as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
@@ -25,6 +25,7 @@ use super::{
     BlobReader, BlobStore, ObjectKey, ObjectMeta, UploadMethod, UploadTicket, check_content_type,
     check_validity,
 };
+use crate::clock::Clock;
 use crate::config::S3Config;
 use crate::error::{AppError, Msg};
 
@@ -37,11 +38,14 @@ const PART_SIZE: usize = 5 * 1024 * 1024;
 /// An S3-compatible evidence store.
 pub struct S3Store {
     bucket: Box<Bucket>,
+    /// Upload policies expire by this clock (the server's, which tests move). Presigned
+    /// downloads are signed by rust-s3 at the system time.
+    clock: Clock,
 }
 
 impl S3Store {
     /// A store for the configured bucket. Contacts nothing (readiness does).
-    pub fn new(config: &S3Config) -> anyhow::Result<Self> {
+    pub fn new(config: &S3Config, clock: Clock) -> anyhow::Result<Self> {
         let (Some(access_key), Some(secret_key)) = (&config.access_key, &config.secret_key) else {
             anyhow::bail!(
                 "`storage.s3.access_key` and `storage.s3.secret_key` (GRIDWATCH__STORAGE__S3__ACCESS_KEY / __SECRET_KEY) are required when storage.backend = s3"
@@ -67,7 +71,7 @@ impl S3Store {
         // rust-s3 retries idempotent reads after a failure, sleeping a second first. Our
         // callers are user requests that can retry themselves; an outage must show at once.
         s3::set_retries(0);
-        Ok(Self { bucket })
+        Ok(Self { bucket, clock })
     }
 
     /// The bucket handle (tests use it to create their own buckets).
@@ -183,25 +187,29 @@ impl BlobStore for S3Store {
             let size = u32::try_from(byte_size).map_err(|_| {
                 AppError::bad_input(Msg::new("文件过大", "file too large for a form upload"))
             })?;
-            let expires_at = chrono::Utc::now() + chrono::Duration::seconds(i64::from(secs));
-            let policy = PostPolicy::new(secs)
-                .condition(
-                    PostPolicyField::Key,
-                    PostPolicyValue::Exact(Cow::Borrowed(key.as_str())),
+            let expires_at = self.clock.now() + chrono::Duration::seconds(i64::from(secs));
+            let at = s3::creds::time::OffsetDateTime::from_unix_timestamp(expires_at.timestamp())
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("policy expiry: {e}")))?;
+            let policy = PostPolicy::new(PostPolicyExpiration::ExpiresAt(
+                s3::creds::Rfc3339OffsetDateTime(at),
+            ))
+            .condition(
+                PostPolicyField::Key,
+                PostPolicyValue::Exact(Cow::Borrowed(key.as_str())),
+            )
+            .and_then(|p| {
+                p.condition(
+                    PostPolicyField::ContentType,
+                    PostPolicyValue::Exact(Cow::Borrowed(content_type)),
                 )
-                .and_then(|p| {
-                    p.condition(
-                        PostPolicyField::ContentType,
-                        PostPolicyValue::Exact(Cow::Borrowed(content_type)),
-                    )
-                })
-                .and_then(|p| {
-                    p.condition(
-                        PostPolicyField::ContentLengthRange,
-                        PostPolicyValue::Range(size, size),
-                    )
-                })
-                .map_err(|e| unavailable(e, "building the POST policy"))?;
+            })
+            .and_then(|p| {
+                p.condition(
+                    PostPolicyField::ContentLengthRange,
+                    PostPolicyValue::Range(size, size),
+                )
+            })
+            .map_err(|e| unavailable(e, "building the POST policy"))?;
             let post = self
                 .bucket
                 .presign_post(policy)

@@ -157,7 +157,12 @@ impl PrivateS3 {
             &self.vars["GRIDWATCH_TEST_S3_BUCKET"],
         );
         config.storage.s3.timeout_secs = timeout_secs;
-        storage::build(&config.storage, &config.server).unwrap()
+        storage::build(
+            &config.storage,
+            &config.server,
+            &gridwatch::clock::Clock::system(),
+        )
+        .unwrap()
     }
 
     /// Sends a signal (`STOP`, `CONT`) to the server process.

@@ -7,7 +7,7 @@ use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Json;
 use axum::Router;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
@@ -16,10 +16,15 @@ use axum::routing::get;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
+mod files;
+
+pub use files::routes as file_routes;
+
 use crate::domain::access::{self, Viewer};
 use crate::error::{AppError, Lang};
 use crate::graphql::GridwatchSchema;
+use crate::graphql::RequestContext;
+use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -27,23 +32,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 struct HttpState {
     app: AppState,
     schema: GridwatchSchema,
-}
-
-/// Per-request facts the resolvers may read from the GraphQL context.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    /// The request id echoed in `x-request-id` and in internal error messages.
-    pub request_id: String,
-    /// The language of messages.
-    pub lang: Lang,
-    /// The client's address (see [`crate::ratelimit::client_ip`]).
-    pub client_ip: IpAddr,
-    /// Who is asking; anonymous when no token was sent.
-    pub viewer: Viewer,
-    /// A token was sent but is invalid, expired, revoked or for a deactivated user:
-    /// every operation that needs a viewer answers `UNAUTHENTICATED`; public ones
-    /// (login, refresh, grid lookups) proceed as anonymous.
-    pub bad_token: bool,
 }
 
 /// All routes with their layers.
@@ -54,7 +42,12 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         .unwrap_or(usize::MAX)
         .saturating_add(body_limit);
     // The fs evidence store's signed upload/download routes (stream their own bodies).
-    let storage_routes = app.services.storage.routes().unwrap_or_default();
+    let storage_routes = app
+        .services
+        .storage
+        .folder()
+        .map(files::routes)
+        .unwrap_or_default();
     let state = HttpState { app, schema };
     Router::new()
         .route(

@@ -13,9 +13,9 @@ use futures_util::TryStreamExt as _;
 use serde::Deserialize;
 use tokio_util::io::{ReaderStream, StreamReader};
 
-use super::ObjectKey;
-use super::fs::{FsStore, Grant, WriteError};
 use crate::error::Lang;
+use crate::storage::ObjectKey;
+use crate::storage::fs::{FsStore, Grant, WriteError};
 
 /// The routes serving `store`'s signed URLs.
 pub fn routes(store: FsStore) -> Router {
@@ -126,7 +126,7 @@ fn authorize(
     if !store.verify(&key, exp, grant, sig) {
         return Err(FileError::bad_signature(headers));
     }
-    if exp < chrono::Utc::now().timestamp() {
+    if exp < store.now().timestamp() {
         return Err(FileError::new(
             headers,
             StatusCode::FORBIDDEN,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -56,21 +57,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
             "拒绝在生产环境写入演示数据 / refusing to seed demo data when GRIDWATCH__ENV=production"
         );
     }
-    let mut db = db::connect(&config.database).await?;
-    let sql_statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    {
-        let counter = Arc::clone(&sql_statements);
-        db.set_metric_callback(move |_| {
-            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        });
-    }
-    db::migrate(&db).await?;
-    if seed::is_empty(&db)
-        .await
-        .context("checking for base data")?
-    {
-        seed::seed_base(&db).await.context("seeding base data")?;
-    }
+    let (db, sql_statements) = database(&config).await?;
     let vault =
         Arc::new(Vault::from_config(&config.vault, config.is_production()).context("vault key")?);
     if opts.demo {
@@ -102,6 +89,41 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         wechat,
         sql_statements,
     };
+    let schema = schema(&config, &state);
+    let router = http::router(state.clone(), schema.clone());
+    let background = background(&state, grid, &config);
+    Ok(App {
+        router,
+        state,
+        schema,
+        background,
+    })
+}
+
+/// The database, migrated and with its base data, counting the statements it runs.
+async fn database(
+    config: &Config,
+) -> anyhow::Result<(DatabaseConnection, Arc<std::sync::atomic::AtomicU64>)> {
+    let mut db = db::connect(&config.database).await?;
+    let sql_statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    {
+        let counter = Arc::clone(&sql_statements);
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+    db::migrate(&db).await?;
+    if seed::is_empty(&db)
+        .await
+        .context("checking for base data")?
+    {
+        seed::seed_base(&db).await.context("seeding base data")?;
+    }
+    Ok((db, sql_statements))
+}
+
+/// The schema with its data and the request guard (limits from `[limits]`).
+fn schema(config: &Config, state: &AppState) -> GridwatchSchema {
     let limits = &config.limits;
     let mut builder = graphql::schema()
         .data(state.clone())
@@ -118,9 +140,12 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     if config.is_production() {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    let schema = builder.finish();
-    let router = http::router(state.clone(), schema.clone());
+    builder.finish()
+}
 
+/// Hourly purge of expired idempotency keys, and the check for grid changes made by
+/// other processes.
+fn background(state: &AppState, grid: Arc<Grid>, config: &Config) -> Vec<JoinHandle<()>> {
     let refresh = Duration::from_secs(config.grid.refresh_secs.max(1));
     let purge_db = state.services.db.clone();
     let purge_clock = state.services.clock.clone();
@@ -138,28 +163,20 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
             }
         }
     });
-    let background = vec![
-        purge,
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(refresh);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let refresh_grid = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(refresh);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
             tick.tick().await;
-            loop {
-                tick.tick().await;
-                match grid.refresh_if_changed().await {
-                    Ok(true) => tracing::info!("grid changed elsewhere; index reloaded"),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = ?e, "grid refresh check failed"),
-                }
+            match grid.refresh_if_changed().await {
+                Ok(true) => tracing::info!("grid changed elsewhere; index reloaded"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = ?e, "grid refresh check failed"),
             }
-        }),
-    ];
-    Ok(App {
-        router,
-        state,
-        schema,
-        background,
-    })
+        }
+    });
+    vec![purge, refresh_grid]
 }
 
 impl App {

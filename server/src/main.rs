@@ -123,102 +123,122 @@ fn export_schema(out: Option<&std::path::Path>) -> anyhow::Result<()> {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve { demo } => {
-            let addr = config.server.addr;
-            let app = app::build(
-                config,
-                BuildOptions {
-                    demo,
-                    ..BuildOptions::default()
-                },
-            )
-            .await?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (GRIDWATCH__SERVER__ADDR)"))?;
-            let local = listener.local_addr()?;
-            tracing::info!(%local, "gridwatch listening; GraphiQL at http://{local}/graphql");
-            app.serve(listener, shutdown_signal()).await
-        }
-        Command::Migrate => {
-            let db = db::connect(&config.database).await?;
-            db::migrate(&db).await?;
-            println!("migrations applied");
-            Ok(())
-        }
-        Command::Seed { demo } => {
-            if demo && config.is_production() {
-                anyhow::bail!(
-                    "拒绝在生产环境写入演示数据 / refusing to seed demo data in production"
-                );
-            }
-            let db = db::connect(&config.database).await?;
-            db::migrate(&db).await?;
-            let report = if demo {
-                let vault = gridwatch::auth::vault::Vault::from_config(&config.vault, false)?;
-                seed::seed_demo(&db, &vault).await?
-            } else {
-                seed::seed_base(&db).await?
-            };
-            println!(
-                "seeded: {} regions, {} categories, {} time limits, {} calendar days",
-                report.regions, report.categories, report.time_limits, report.calendar_days
-            );
-            Ok(())
-        }
-        Command::ImportGrid { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let db = db::connect(&config.database).await?;
-            db::migrate(&db).await?;
-            let grid = Grid::load(db).await?;
-            let summary = grid.import(&text, chrono::Utc::now()).await?;
-            println!(
-                "imported {}: {} inserted, {} updated, {} unchanged",
-                file.display(),
-                summary.inserted,
-                summary.updated,
-                summary.unchanged
-            );
-            Ok(())
-        }
+        Command::Serve { demo } => serve(config, demo).await,
+        Command::Migrate => migrate(config).await,
+        Command::Seed { demo } => seed_data(config, demo).await,
+        Command::ImportGrid { file } => import_grid(config, &file).await,
         Command::CreateUser {
             username,
             password,
             role,
             region,
             name,
-        } => {
-            let db = db::connect(&config.database).await?;
-            db::migrate(&db).await?;
-            let grid = Grid::load(db.clone()).await?;
-            let snap = grid.snapshot();
-            let region_id = snap
-                .by_code(&region)
-                .map(|r| r.id)
-                .ok_or_else(|| AppError::not_found("区域", "region"))?;
-            let user = gridwatch::domain::accounts::create_user_unscoped(
-                &db,
-                &snap,
-                gridwatch::domain::accounts::NewUser {
-                    username,
-                    password,
-                    role,
-                    region_id,
-                    name,
-                    phone: None,
-                },
-                chrono::Utc::now(),
-            )
-            .await?;
-            println!(
-                "created user {} (id {}, {})",
-                user.username, user.id, user.role
-            );
-            Ok(())
-        }
+        } => create_user(config, username, password, role, region, name).await,
         Command::ExportSchema { .. } => Ok(()),
     }
+}
+
+/// `serve`: builds the app and serves until SIGTERM or Ctrl-C.
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let addr = config.server.addr;
+    let app = app::build(
+        config,
+        BuildOptions {
+            demo,
+            ..BuildOptions::default()
+        },
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (GRIDWATCH__SERVER__ADDR)"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, "gridwatch listening; GraphiQL at http://{local}/graphql");
+    app.serve(listener, shutdown_signal()).await
+}
+
+/// `migrate`.
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let db = db::connect(&config.database).await?;
+    db::migrate(&db).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// `seed [--demo]`.
+async fn seed_data(config: Config, demo: bool) -> anyhow::Result<()> {
+    if demo && config.is_production() {
+        anyhow::bail!("拒绝在生产环境写入演示数据 / refusing to seed demo data in production");
+    }
+    let db = db::connect(&config.database).await?;
+    db::migrate(&db).await?;
+    let report = if demo {
+        let vault = gridwatch::auth::vault::Vault::from_config(&config.vault, false)?;
+        seed::seed_demo(&db, &vault).await?
+    } else {
+        seed::seed_base(&db).await?
+    };
+    println!(
+        "seeded: {} regions, {} categories, {} time limits, {} calendar days",
+        report.regions, report.categories, report.time_limits, report.calendar_days
+    );
+    Ok(())
+}
+
+/// `import-grid FILE`.
+async fn import_grid(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let db = db::connect(&config.database).await?;
+    db::migrate(&db).await?;
+    let grid = Grid::load(db).await?;
+    let summary = grid.import(&text, chrono::Utc::now()).await?;
+    println!(
+        "imported {}: {} inserted, {} updated, {} unchanged",
+        file.display(),
+        summary.inserted,
+        summary.updated,
+        summary.unchanged
+    );
+    Ok(())
+}
+
+/// `create-user`: the first county admin of a deployment.
+async fn create_user(
+    config: Config,
+    username: String,
+    password: String,
+    role: String,
+    region: String,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    let db = db::connect(&config.database).await?;
+    db::migrate(&db).await?;
+    let grid = Grid::load(db.clone()).await?;
+    let snap = grid.snapshot();
+    let region_id = snap
+        .by_code(&region)
+        .map(|r| r.id)
+        .ok_or_else(|| AppError::not_found("区域", "region"))?;
+    let user = gridwatch::domain::accounts::create_user_unscoped(
+        &db,
+        &snap,
+        gridwatch::domain::accounts::NewUser {
+            username,
+            password,
+            role,
+            region_id,
+            name,
+            phone: None,
+        },
+        chrono::Utc::now(),
+    )
+    .await?;
+    println!(
+        "created user {} (id {}, {})",
+        user.username, user.id, user.role
+    );
+    Ok(())
 }
 
 async fn shutdown_signal() {

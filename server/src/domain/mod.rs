@@ -15,7 +15,6 @@ pub mod cases;
 pub mod category;
 pub mod dates;
 pub mod evidence;
-pub mod evidence_rules;
 pub mod geo;
 pub mod grid;
 pub mod idempotency;

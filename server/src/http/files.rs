@@ -138,28 +138,14 @@ fn authorize(
     Ok(key)
 }
 
-async fn upload(
-    State(store): State<FsStore>,
-    Path(key): Path<String>,
-    query: Result<Query<UploadQuery>, QueryRejection>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, FileError> {
-    let Ok(Query(q)) = query else {
-        return Err(FileError::bad_signature(&headers));
-    };
-    let grant = Grant::Upload {
-        content_type: &q.ct,
-        len: q.len,
-    };
-    let key = authorize(&store, &headers, &key, q.exp, grant, &q.sig)?;
-
+/// The request must carry the type and the exact length the URL was signed for.
+fn check_headers(headers: &HeaderMap, q: &UploadQuery) -> Result<(), FileError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     if content_type != Some(q.ct.as_str()) {
         return Err(FileError::new(
-            &headers,
+            headers,
             StatusCode::BAD_REQUEST,
             "CONTENT_TYPE_MISMATCH",
             format!("文件类型与申请时不一致（应为 {}）", q.ct),
@@ -172,7 +158,7 @@ async fn upload(
         .and_then(|v| v.parse::<u64>().ok())
     else {
         return Err(FileError::new(
-            &headers,
+            headers,
             StatusCode::LENGTH_REQUIRED,
             "LENGTH_REQUIRED",
             "缺少 Content-Length",
@@ -193,17 +179,71 @@ async fn upload(
                 "file smaller than requested",
             )
         };
-        return Err(FileError::new(&headers, status, "SIZE_MISMATCH", zh, en));
+        return Err(FileError::new(headers, status, "SIZE_MISMATCH", zh, en));
     }
-    let exists = |headers: &HeaderMap| {
-        FileError::new(
+    Ok(())
+}
+
+/// The answer to a write that did not complete (other than "already there").
+fn write_failed(headers: &HeaderMap, key: &ObjectKey, e: WriteError) -> FileError {
+    match e {
+        WriteError::Exists => exists(headers),
+        WriteError::TooLarge => FileError::new(
             headers,
-            StatusCode::CONFLICT,
-            "ALREADY_EXISTS",
-            "该文件已上传，不能覆盖",
-            "already uploaded; objects are never overwritten",
-        )
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "SIZE_MISMATCH",
+            "文件大于申请时的大小",
+            "file larger than requested",
+        ),
+        WriteError::TooShort { got } => FileError::new(
+            headers,
+            StatusCode::BAD_REQUEST,
+            "SIZE_MISMATCH",
+            format!("文件不完整：只收到 {got} 字节"),
+            format!("incomplete file: only {got} bytes received"),
+        ),
+        WriteError::Read(e) => {
+            tracing::info!(storage.key = %key, error = %e, "upload broke off");
+            FileError::new(
+                headers,
+                StatusCode::BAD_REQUEST,
+                "UPLOAD_INTERRUPTED",
+                "上传中断，请重试",
+                "upload interrupted, please retry",
+            )
+        }
+        WriteError::Store(e) => FileError::unavailable(headers, &e),
+    }
+}
+
+/// Objects are written once.
+fn exists(headers: &HeaderMap) -> FileError {
+    FileError::new(
+        headers,
+        StatusCode::CONFLICT,
+        "ALREADY_EXISTS",
+        "该文件已上传，不能覆盖",
+        "already uploaded; objects are never overwritten",
+    )
+}
+
+async fn upload(
+    State(store): State<FsStore>,
+    Path(key): Path<String>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, FileError> {
+    let Ok(Query(q)) = query else {
+        return Err(FileError::bad_signature(&headers));
     };
+    let grant = Grant::Upload {
+        content_type: &q.ct,
+        len: q.len,
+    };
+    let key = authorize(&store, &headers, &key, q.exp, grant, &q.sig)?;
+
+    check_headers(&headers, &q)?;
     match store.exists(&key).await {
         Ok(false) => {}
         Ok(true) => return Err(exists(&headers)),
@@ -220,31 +260,7 @@ async fn upload(
             Ok(StatusCode::CREATED.into_response())
         }
         Err(WriteError::Exists) => Err(exists(&headers)),
-        Err(WriteError::TooLarge) => Err(FileError::new(
-            &headers,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "SIZE_MISMATCH",
-            "文件大于申请时的大小",
-            "file larger than requested",
-        )),
-        Err(WriteError::TooShort { got }) => Err(FileError::new(
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "SIZE_MISMATCH",
-            format!("文件不完整：只收到 {got} 字节"),
-            format!("incomplete file: only {got} bytes received"),
-        )),
-        Err(WriteError::Read(e)) => {
-            tracing::info!(storage.key = %key, error = %e, "upload broke off");
-            Err(FileError::new(
-                &headers,
-                StatusCode::BAD_REQUEST,
-                "UPLOAD_INTERRUPTED",
-                "上传中断，请重试",
-                "upload interrupted, please retry",
-            ))
-        }
-        Err(WriteError::Store(e)) => Err(FileError::unavailable(&headers, &e)),
+        Err(e) => Err(write_failed(&headers, &key, e)),
     }
 }
 

@@ -196,6 +196,63 @@ async fn graphiql(State(s): State<HttpState>) -> Response {
     Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
 }
 
+/// The answer to a request that is not a GraphQL request: 413 for a body cut off at
+/// its limit, 400 otherwise.
+fn malformed(rejection: GraphQLRejection, lang: Lang, app: &AppState) -> Response {
+    if let ParseRequestError::Io(io) = &rejection.0
+        && is_length_limit(io)
+    {
+        return too_large(lang, app.config().evidence.max_bytes as usize);
+    }
+    let (status, zh, en) = match rejection.0 {
+        ParseRequestError::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "请求体过大".to_owned(),
+            "request body too large".to_owned(),
+        ),
+        other => (
+            StatusCode::BAD_REQUEST,
+            format!("请求格式无效：{other}"),
+            format!("malformed GraphQL request: {other}"),
+        ),
+    };
+    let message = if lang == Lang::En { en } else { zh };
+    (
+        status,
+        Json(serde_json::json!({
+            "errors": [{ "message": message, "extensions": { "code": "BAD_INPUT" } }]
+        })),
+    )
+        .into_response()
+}
+
+/// Who sent the request, from its bearer token: (viewer, token present but bad).
+/// Errors only when the database cannot be asked.
+async fn viewer_of(app: &AppState, headers: &HeaderMap) -> Result<(Viewer, bool), AppError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let svc = &app.services;
+    match access::resolve(
+        &svc.db,
+        &svc.keys,
+        &svc.grid.snapshot(),
+        bearer,
+        svc.clock.now(),
+    )
+    .await
+    {
+        Ok(v) => Ok((v, false)),
+        Err(AppError::Unauthenticated) => Ok((Viewer::Anonymous, true)),
+        Err(e) => Err(e),
+    }
+}
+
 async fn graphql(
     State(s): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -206,58 +263,15 @@ async fn graphql(
     let request_id = request_id(&headers);
     let req = match req {
         Ok(r) => r.into_inner(),
-        Err(rejection) => {
-            if let ParseRequestError::Io(io) = &rejection.0
-                && is_length_limit(io)
-            {
-                return too_large(lang, s.app.services.config.evidence.max_bytes as usize);
-            }
-            let (status, zh, en) = match rejection.0 {
-                ParseRequestError::PayloadTooLarge => (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "请求体过大".to_owned(),
-                    "request body too large".to_owned(),
-                ),
-                other => (
-                    StatusCode::BAD_REQUEST,
-                    format!("请求格式无效：{other}"),
-                    format!("malformed GraphQL request: {other}"),
-                ),
-            };
-            let message = if lang == Lang::En { en } else { zh };
-            return (
-                status,
-                Json(serde_json::json!({
-                    "errors": [{ "message": message, "extensions": { "code": "BAD_INPUT" } }]
-                })),
-            )
-                .into_response();
-        }
+        Err(rejection) => return malformed(rejection, lang, &s.app),
     };
     let client_ip = crate::ratelimit::client_ip(
         peer.ip(),
         headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
         &s.app.services.config.limits.trusted_proxies,
     );
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let (viewer, bad_token) = match access::resolve(
-        &s.app.services.db,
-        &s.app.services.keys,
-        &s.app.services.grid.snapshot(),
-        bearer,
-        s.app.services.clock.now(),
-    )
-    .await
-    {
-        Ok(v) => (v, false),
-        Err(AppError::Unauthenticated) => (Viewer::Anonymous, true),
+    let (viewer, bad_token) = match viewer_of(&s.app, &headers).await {
+        Ok(v) => v,
         Err(e) => {
             let mut errors = vec![async_graphql::ServerError::new("", None)];
             errors[0].source = Some(std::sync::Arc::new(e));

@@ -174,6 +174,41 @@ struct NewCase {
     tracking_code: Option<String>,
 }
 
+impl NewCase {
+    /// A case of `source` at `point` in `region`, `status`, with nothing else set.
+    fn base(
+        source: CaseSource,
+        category: category::Model,
+        (title, description): (String, String),
+        (region, point): (RegionNode, WgsPoint),
+        status: CaseStatus,
+    ) -> Self {
+        Self {
+            source,
+            category,
+            title,
+            description,
+            priority: Priority::Normal,
+            region,
+            outside_grid: false,
+            point,
+            accuracy_m: None,
+            address: None,
+            tipster_id: None,
+            reporter_id: None,
+            created_by: None,
+            assignee_id: None,
+            site_id: None,
+            status,
+            accepted: false,
+            started: false,
+            due_at: None,
+            duplicate_of: None,
+            tracking_code: None,
+        }
+    }
+}
+
 /// Inserts a case and its first event (version 1) in `conn`'s transaction.
 async fn insert_case<C: ConnectionTrait>(
     conn: &C,
@@ -257,6 +292,38 @@ pub struct TipInput {
     pub phone: Option<String>,
 }
 
+/// What a tip-off says, checked: description, address, call-back phone, place.
+fn read_tip(
+    input: &TipInput,
+) -> Result<(String, Option<String>, Option<Phone>, WgsPoint), AppError> {
+    let description = clean(&input.description, "问题描述", "description", 5, 2000)?;
+    let address = input
+        .address
+        .as_deref()
+        .map(|a| clean(a, "地址", "address", 1, 200))
+        .transpose()?;
+    let phone = input.phone.as_deref().map(Phone::try_from).transpose()?;
+    Ok((description, address, phone, input.location.to_wgs()?))
+}
+
+/// The tipster follows the case (sees it in `myTips`, may rate it).
+async fn follow<C: ConnectionTrait>(
+    conn: &C,
+    case_id: i64,
+    tipster_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    case_follower::ActiveModel {
+        case_id: Set(case_id),
+        tipster_id: Set(tipster_id),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
 /// The first on-duty inspector of a village grid, if any.
 async fn on_duty_inspector<C: ConnectionTrait>(
     conn: &C,
@@ -294,14 +361,7 @@ pub async fn submit_tip(
     if let Some(done) = idem.replay(&svc.db).await? {
         return Ok(done);
     }
-    let description = clean(&input.description, "问题描述", "description", 5, 2000)?;
-    let address = input
-        .address
-        .as_deref()
-        .map(|a| clean(a, "地址", "address", 1, 200))
-        .transpose()?;
-    let phone = input.phone.as_deref().map(Phone::try_from).transpose()?;
-    let point = input.location.to_wgs()?;
+    let (description, address, phone, point) = read_tip(&input)?;
     let cat = category_by_code(&svc.db, &input.category_code).await?;
     let grid = svc.grid.snapshot();
     let (region, outside) = route(&grid, point)?;
@@ -333,41 +393,29 @@ pub async fn submit_tip(
                     txn,
                     &viewer,
                     NewCase {
-                        source: CaseSource::Tip,
-                        category: cat,
-                        title,
-                        description,
-                        priority: Priority::Normal,
-                        region,
                         outside_grid: outside,
-                        point,
                         accuracy_m,
                         address,
                         tipster_id: Some(me.tipster_id),
-                        reporter_id: None,
-                        created_by: None,
                         assignee_id: auto,
-                        site_id: None,
-                        status,
                         accepted: on_duty.is_some(),
-                        started: false,
                         due_at,
                         duplicate_of,
                         tracking_code: Some(new_tracking_code()),
+                        ..NewCase::base(
+                            CaseSource::Tip,
+                            cat,
+                            (title, description),
+                            (region, point),
+                            status,
+                        )
                     },
                     "SUBMIT_TIP",
                     json!({ "outsideGrid": outside, "autoAssignedTo": auto, "possibleDuplicateOf": duplicate_of }),
                     now,
                 )
                 .await?;
-                case_follower::ActiveModel {
-                    case_id: Set(row.id),
-                    tipster_id: Set(me.tipster_id),
-                    created_at: Set(now),
-                    ..Default::default()
-                }
-                .insert(txn)
-                .await?;
+                follow(txn, row.id, me.tipster_id, now).await?;
                 Ok(row)
             })
         }),
@@ -434,27 +482,20 @@ pub async fn report_case(
                     txn,
                     &viewer,
                     NewCase {
-                        source: CaseSource::Patrol,
-                        category: cat,
-                        title,
-                        description,
-                        priority: Priority::Normal,
-                        region,
-                        outside_grid: false,
-                        point,
                         accuracy_m,
-                        address: None,
-                        tipster_id: None,
                         reporter_id: Some(me.user_id),
                         created_by: Some(me.user_id),
                         assignee_id: Some(me.user_id),
-                        site_id: None,
-                        status: CaseStatus::InProgress,
                         accepted: true,
                         started: true,
                         due_at,
-                        duplicate_of: None,
-                        tracking_code: None,
+                        ..NewCase::base(
+                            CaseSource::Patrol,
+                            cat,
+                            (title, description),
+                            (region, point),
+                            CaseStatus::InProgress,
+                        )
                     },
                     "REPORT",
                     json!({}),
@@ -548,6 +589,31 @@ fn task_place(
     }
 }
 
+/// Checks what a task names — its site, its place, its assignee — for existence and
+/// scope: `NOT_FOUND` for anything missing or outside the supervisor's region.
+async fn task_references(
+    svc: &Services,
+    me: &StaffViewer,
+    input: &TaskInput,
+) -> Result<(Option<supervised_site::Model>, RegionNode, WgsPoint), AppError> {
+    let grid = svc.grid.snapshot();
+    let site = match input.site_id {
+        Some(id) => Some(site_in_scope(&svc.db, me, id).await?),
+        None => None,
+    };
+    let (region, point) = task_place(&grid, input.location, site.as_ref(), input.region_id)?;
+    if !path_is_within(&region.path, &me.region_path) {
+        return Err(AppError::not_found("区域", "region"));
+    }
+    if let Some(a) = input.assignee_id {
+        let u = app_user::Entity::find_by_id(a).one(&svc.db).await?;
+        if !u.is_some_and(|u| super::workflow::eligible_inspector(&grid, me, &u)) {
+            return Err(AppError::not_found("网格员", "inspector"));
+        }
+    }
+    Ok((site, region, point))
+}
+
 /// Creates an inspection task: `ASSIGNED` with an assignee, else `PENDING`. The place is
 /// the given location, else the site's, else the grid's centre. Every reference (category,
 /// region, site, assignee) must exist and lie within the supervisor's region.
@@ -572,21 +638,7 @@ pub async fn create_task(
     let description = clean(&input.description, "任务说明", "description", 2, 2000)?;
     let cat = category_by_code(&svc.db, &input.category_code).await?;
     let priority = input.priority.unwrap_or(Priority::Normal);
-    let grid = svc.grid.snapshot();
-    let site = match input.site_id {
-        Some(id) => Some(site_in_scope(&svc.db, &me, id).await?),
-        None => None,
-    };
-    let (region, point) = task_place(&grid, input.location, site.as_ref(), input.region_id)?;
-    if !path_is_within(&region.path, &me.region_path) {
-        return Err(AppError::not_found("区域", "region"));
-    }
-    if let Some(a) = input.assignee_id {
-        let u = app_user::Entity::find_by_id(a).one(&svc.db).await?;
-        if !u.is_some_and(|u| super::workflow::eligible_inspector(&grid, &me, &u)) {
-            return Err(AppError::not_found("网格员", "inspector"));
-        }
-    }
+    let (site, region, point) = task_references(svc, &me, &input).await?;
     let now = svc.clock.now();
     if let Some(d) = input.due_at {
         crate::domain::dates::deadline(d, now, "dueAt")?;
@@ -613,27 +665,20 @@ pub async fn create_task(
                     txn,
                     &viewer,
                     NewCase {
-                        source: CaseSource::Task,
-                        category: cat,
-                        title,
-                        description,
                         priority,
-                        region,
-                        outside_grid: false,
-                        point,
                         accuracy_m,
-                        address: None,
-                        tipster_id: None,
-                        reporter_id: None,
                         created_by: Some(me.user_id),
                         assignee_id: input.assignee_id,
                         site_id: site.map(|s| s.id),
-                        status,
                         accepted: true,
-                        started: false,
                         due_at,
-                        duplicate_of: None,
-                        tracking_code: None,
+                        ..NewCase::base(
+                            CaseSource::Task,
+                            cat,
+                            (title, description),
+                            (region, point),
+                            status,
+                        )
                     },
                     "CREATE_TASK",
                     json!({ "assigneeId": input.assignee_id, "siteId": input.site_id }),

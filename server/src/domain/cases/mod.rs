@@ -106,6 +106,36 @@ fn subtree(column: case::Column, path: &str) -> Condition {
         .add(column.like(format!("{path}/%")))
 }
 
+/// The cases a staff member may see, as a query condition (the rule of
+/// [`staff_can_see`]): county and township staff their region's subtree, an inspector
+/// their grid and what is assigned to them.
+fn visible_to(staff: &crate::domain::access::StaffViewer) -> Condition {
+    match staff.role {
+        Role::CountyAdmin | Role::TownshipSupervisor => {
+            subtree(case::Column::RegionPath, &staff.region_path)
+        }
+        Role::Inspector | Role::Public => Condition::any()
+            .add(case::Column::RegionId.eq(staff.region_id))
+            .add(case::Column::AssigneeId.eq(staff.user_id)),
+    }
+}
+
+/// Open cases past their deadline and not parked (`true`), or all others (`false`).
+fn overdue_condition(overdue: bool, now: DateTime<Utc>) -> Condition {
+    if overdue {
+        Condition::all()
+            .add(case::Column::Status.is_in(CaseStatus::OPEN))
+            .add(case::Column::DueAt.lt(now))
+            .add(case::Column::ParkedAt.is_null())
+    } else {
+        Condition::any()
+            .add(case::Column::Status.is_not_in(CaseStatus::OPEN))
+            .add(case::Column::DueAt.is_null())
+            .add(case::Column::DueAt.gte(now))
+            .add(case::Column::ParkedAt.is_not_null())
+    }
+}
+
 /// The cases the staff viewer may see, filtered, newest first, one page (keyset on id).
 pub async fn list(
     svc: &crate::domain::Services,
@@ -115,17 +145,7 @@ pub async fn list(
 ) -> Result<Page<case::Model>, AppError> {
     let staff = viewer.staff()?;
     let (db, grid) = (&svc.db, &*svc.grid.snapshot());
-    let mut q = case::Entity::find();
-    q = match staff.role {
-        Role::CountyAdmin | Role::TownshipSupervisor => {
-            q.filter(subtree(case::Column::RegionPath, &staff.region_path))
-        }
-        _ => q.filter(
-            Condition::any()
-                .add(case::Column::RegionId.eq(staff.region_id))
-                .add(case::Column::AssigneeId.eq(staff.user_id)),
-        ),
-    };
+    let mut q = case::Entity::find().filter(visible_to(staff));
     if let Some(rid) = filter.region_id {
         let r = grid
             .get(rid)
@@ -154,24 +174,8 @@ pub async fn list(
     if let Some(s) = filter.source {
         q = q.filter(case::Column::Source.eq(s.as_str()));
     }
-    let now = svc.clock.now();
-    match filter.overdue {
-        Some(true) => {
-            q = q
-                .filter(case::Column::Status.is_in(CaseStatus::OPEN))
-                .filter(case::Column::DueAt.lt(now))
-                .filter(case::Column::ParkedAt.is_null());
-        }
-        Some(false) => {
-            q = q.filter(
-                Condition::any()
-                    .add(case::Column::Status.is_not_in(CaseStatus::OPEN))
-                    .add(case::Column::DueAt.is_null())
-                    .add(case::Column::DueAt.gte(now))
-                    .add(case::Column::ParkedAt.is_not_null()),
-            );
-        }
-        None => {}
+    if let Some(overdue) = filter.overdue {
+        q = q.filter(overdue_condition(overdue, svc.clock.now()));
     }
     if let Some(f) = filter.created_from {
         let f = crate::domain::dates::filter_date(f, "createdFrom")?;

@@ -21,7 +21,7 @@ use super::{CaseStatus, case_not_found, staff_can_see};
 use crate::domain::Services;
 use crate::domain::access::{Role, StaffViewer, Viewer};
 use crate::domain::category::{LimitUnit, Priority, Step, TimeLimit};
-use crate::domain::evidence_rules::{self, SubmissionFacts};
+use crate::domain::evidence::rules::{self, SubmissionFacts};
 use crate::domain::geo::WgsPoint;
 use crate::domain::grid::GridSnapshot;
 use crate::domain::idempotency::IdemKey;
@@ -426,7 +426,7 @@ impl Facts {
             _ => None,
         };
         let evidence = if kind == ActionKind::Submit {
-            evidence_rules::load_facts(conn, &c).await?
+            rules::load_facts(conn, &c).await?
         } else {
             SubmissionFacts::default()
         };
@@ -679,7 +679,7 @@ fn submit(
             "resume the parked case first",
         ));
     }
-    let evidence = evidence_rules::check_submission(&f.evidence, evidence_ids)?;
+    let evidence = rules::check_submission(&f.evidence, evidence_ids)?;
     d.changes.submitted_at = Set(Some(f.now));
     d.note = text(note, 2000)?;
     d.data = json!({ "evidenceIds": evidence });

@@ -3,7 +3,7 @@
 use entity::{case, category, evidence};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::evidence::{EvidenceStatus, Phase};
+use super::{EvidenceStatus, Phase};
 use crate::error::{AppError, Msg};
 
 /// Most evidence ids one submission may cite.

@@ -1,0 +1,287 @@
+//! The grid: one region tree (county → township → village grid) with a materialised
+//! path, an in-memory R-tree that routes a point to its village grid, and the import
+//! of real boundaries from GeoJSON.
+//!
+//! Reads are served from an immutable [`GridSnapshot`] held in memory: the tree is
+//! small (a county has a few hundred regions, a province tens of thousands) and
+//! changes rarely. The snapshot is rebuilt after an import in this process, and a
+//! background check notices imports made by other processes (the CLI, other servers).
+//!
+//! This file holds the snapshot and the questions it answers; `live` holds the
+//! [`Grid`] that keeps a snapshot current, and `import` reads, checks and writes grid
+//! files.
+
+mod import;
+mod live;
+
+use std::collections::HashMap;
+
+use entity::region;
+use geo::{BoundingRect, Distance as _, Intersects, MultiPolygon, Point, Polygon};
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Rectangle};
+
+use super::geo::WgsPoint;
+use crate::error::AppError;
+
+pub use entity::enums::RegionLevel;
+pub use import::{ImportMode, ImportRegion, ImportSummary, apply_import, parse_grid_file};
+pub use live::Grid;
+
+/// One region as the domain sees it.
+#[derive(Debug, Clone)]
+pub struct RegionNode {
+    /// Database id.
+    pub id: i64,
+    /// Administrative code (6/9/12 digits).
+    pub code: String,
+    /// Chinese name.
+    pub name: String,
+    /// Tier.
+    pub level: RegionLevel,
+    /// Parent region, `None` for a county.
+    pub parent_id: Option<i64>,
+    /// Materialised path of codes from the root, `/`-separated.
+    pub path: String,
+    /// Centroid of the boundary (WGS-84 lat, lng), when there is a boundary.
+    pub centroid: Option<(f64, f64)>,
+    /// The name was generated, not taken from an official list.
+    pub synthetic_name: bool,
+    /// The boundary was generated, not surveyed.
+    pub synthetic_boundary: bool,
+    /// Boundary in WGS-84 (x = lng, y = lat).
+    pub boundary: Option<MultiPolygon<f64>>,
+}
+
+impl RegionNode {
+    /// Whether `other_path` is this region or lies beneath it.
+    pub fn contains_path(&self, other_path: &str) -> bool {
+        path_is_within(other_path, &self.path)
+    }
+}
+
+/// Whether `path` equals `ancestor` or lies beneath it in the tree.
+pub fn path_is_within(path: &str, ancestor: &str) -> bool {
+    path == ancestor
+        || (path.len() > ancestor.len()
+            && path.starts_with(ancestor)
+            && path.as_bytes()[ancestor.len()] == b'/')
+}
+
+type Indexed = GeomWithData<Rectangle<[f64; 2]>, usize>;
+
+/// An immutable picture of the whole region tree plus its spatial index.
+#[derive(Debug, Default)]
+pub struct GridSnapshot {
+    nodes: Vec<RegionNode>,
+    by_id: HashMap<i64, usize>,
+    by_code: HashMap<String, usize>,
+    children: HashMap<Option<i64>, Vec<usize>>,
+    villages: RTree<Indexed>,
+    townships: RTree<Indexed>,
+    max_fanout: usize,
+}
+
+impl GridSnapshot {
+    /// Builds the snapshot from region rows. Rows with an unreadable boundary are kept
+    /// in the tree but cannot be located into (and are logged).
+    pub fn build(rows: Vec<region::Model>) -> Self {
+        let mut nodes = Vec::with_capacity(rows.len());
+        for row in rows {
+            let level = row.level;
+            let boundary = row.boundary.as_deref().and_then(|text| {
+                parse_stored_boundary(text)
+                    .map_err(|e| tracing::warn!(region.code = %row.code, error = %e, "unreadable boundary"))
+                    .ok()
+            });
+            nodes.push(RegionNode {
+                id: row.id,
+                code: row.code,
+                name: row.name,
+                level,
+                parent_id: row.parent_id,
+                path: row.path,
+                centroid: row.centroid_lat.zip(row.centroid_lng),
+                synthetic_name: row.synthetic_name,
+                synthetic_boundary: row.synthetic_boundary,
+                boundary,
+            });
+        }
+        nodes.sort_by(|a, b| a.code.cmp(&b.code));
+        let mut by_id = HashMap::with_capacity(nodes.len());
+        let mut by_code = HashMap::with_capacity(nodes.len());
+        let mut children: HashMap<Option<i64>, Vec<usize>> = HashMap::new();
+        let mut villages = Vec::new();
+        let mut townships = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            by_id.insert(n.id, i);
+            by_code.insert(n.code.clone(), i);
+            children.entry(n.parent_id).or_default().push(i);
+            if let Some(rect) = n.boundary.as_ref().and_then(|b| b.bounding_rect()) {
+                let r = GeomWithData::new(
+                    Rectangle::from_corners(
+                        [rect.min().x, rect.min().y],
+                        [rect.max().x, rect.max().y],
+                    ),
+                    i,
+                );
+                match n.level {
+                    RegionLevel::Village => villages.push(r),
+                    RegionLevel::Township => townships.push(r),
+                    RegionLevel::County => {}
+                }
+            }
+        }
+        let max_fanout = children.values().map(Vec::len).max().unwrap_or(0);
+        Self {
+            nodes,
+            by_id,
+            by_code,
+            children,
+            villages: RTree::bulk_load(villages),
+            townships: RTree::bulk_load(townships),
+            max_fanout,
+        }
+    }
+
+    /// The longest list of regions one question can return: the most children any
+    /// region has, or the number of roots if that is larger. The query cost model
+    /// multiplies `regions` and `children` by it.
+    pub fn max_fanout(&self) -> usize {
+        self.max_fanout
+    }
+
+    /// All regions, ordered by code.
+    pub fn all(&self) -> &[RegionNode] {
+        &self.nodes
+    }
+
+    /// A region by id.
+    pub fn get(&self, id: i64) -> Option<&RegionNode> {
+        self.by_id.get(&id).map(|&i| &self.nodes[i])
+    }
+
+    /// A region by administrative code.
+    pub fn by_code(&self, code: &str) -> Option<&RegionNode> {
+        self.by_code.get(code).map(|&i| &self.nodes[i])
+    }
+
+    /// The roots (counties), ordered by code.
+    pub fn roots(&self) -> Vec<&RegionNode> {
+        self.children_of(None)
+    }
+
+    /// The direct children of a region (or the roots for `None`), ordered by code.
+    pub fn children_of(&self, parent: Option<i64>) -> Vec<&RegionNode> {
+        self.children
+            .get(&parent)
+            .map(|v| v.iter().map(|&i| &self.nodes[i]).collect())
+            .unwrap_or_default()
+    }
+
+    /// The ancestor of `node` at `level` (the node itself if it has that level).
+    pub fn ancestor_at<'a>(
+        &'a self,
+        node: &'a RegionNode,
+        level: RegionLevel,
+    ) -> Option<&'a RegionNode> {
+        let mut cur = node;
+        loop {
+            if cur.level == level {
+                return Some(cur);
+            }
+            cur = self.get(cur.parent_id?)?;
+        }
+    }
+
+    /// The village grid containing `p`, or `None` outside every grid.
+    ///
+    /// A point exactly on a shared edge belongs to the grid with the smallest code, so
+    /// the answer is always one grid and always the same one.
+    pub fn locate(&self, p: WgsPoint) -> Option<&RegionNode> {
+        Self::find_in(&self.villages, &self.nodes, p)
+    }
+
+    /// The township whose boundary is nearest to `p` (for points outside every grid),
+    /// if it is within `max_m` metres (roughly: degrees are scaled at the point's
+    /// latitude).
+    pub fn nearest_township_within(&self, p: WgsPoint, max_m: f64) -> Option<&RegionNode> {
+        let t = self.nearest_township(p)?;
+        let point = Point::new(p.lng.degrees(), p.lat.degrees());
+        let b = t.boundary.as_ref()?;
+        let nearest = match geo::ClosestPoint::closest_point(b, &point) {
+            geo::Closest::Intersection(q) | geo::Closest::SinglePoint(q) => q,
+            geo::Closest::Indeterminate => return None,
+        };
+        let d = super::geo::haversine_m(p.lat.degrees(), p.lng.degrees(), nearest.y(), nearest.x());
+        (d <= max_m).then_some(t)
+    }
+
+    /// The township whose boundary is nearest to `p` (for points outside every grid).
+    pub fn nearest_township(&self, p: WgsPoint) -> Option<&RegionNode> {
+        if let Some(t) = Self::find_in(&self.townships, &self.nodes, p) {
+            return Some(t);
+        }
+        let point = Point::new(p.lng.degrees(), p.lat.degrees());
+        self.nodes
+            .iter()
+            .filter(|n| n.level == RegionLevel::Township)
+            .filter_map(|n| {
+                let b = n.boundary.as_ref()?;
+                let d = geo::Euclidean.distance(b, &point);
+                Some((d, n))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.code.cmp(&b.1.code)))
+            .map(|(_, n)| n)
+    }
+
+    fn find_in<'a>(
+        tree: &RTree<Indexed>,
+        nodes: &'a [RegionNode],
+        p: WgsPoint,
+    ) -> Option<&'a RegionNode> {
+        let xy = [p.lng.degrees(), p.lat.degrees()];
+        let point = Point::new(xy[0], xy[1]);
+        tree.locate_all_at_point(&xy)
+            .map(|c| &nodes[c.data])
+            .filter(|n| n.boundary.as_ref().is_some_and(|b| b.intersects(&point)))
+            .min_by(|a, b| a.code.cmp(&b.code))
+    }
+}
+
+/// The children of `parent`, or the roots when it is `None`; `NOT_FOUND` for an
+/// unknown parent (the same answer `region(id)` gives by returning null).
+pub fn regions(snap: &GridSnapshot, parent: Option<i64>) -> Result<Vec<&RegionNode>, AppError> {
+    if let Some(id) = parent
+        && snap.get(id).is_none()
+    {
+        return Err(AppError::not_found("区域", "region"));
+    }
+    Ok(snap.children_of(parent))
+}
+
+fn parse_stored_boundary(text: &str) -> Result<MultiPolygon<f64>, String> {
+    let g: geojson::Geometry = text.parse().map_err(|e: geojson::Error| e.to_string())?;
+    match &g.value {
+        geojson::Value::Polygon(_) => Polygon::<f64>::try_from(&g.value)
+            .map(|p| MultiPolygon::new(vec![p]))
+            .map_err(|e| e.to_string()),
+        geojson::Value::MultiPolygon(_) => {
+            MultiPolygon::<f64>::try_from(&g.value).map_err(|e| e.to_string())
+        }
+        other => Err(format!("stored boundary is a {}", other.type_name())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_containment_respects_segment_boundaries() {
+        assert!(path_is_within("140521/140521100", "140521"));
+        assert!(path_is_within("140521", "140521"));
+        assert!(!path_is_within("1405210/1", "140521"));
+        assert!(!path_is_within("140521", "140521/140521100"));
+    }
+}

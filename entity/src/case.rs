@@ -59,6 +59,14 @@ pub struct Model {
     pub submitted_at: Option<DateTimeUtc>,
     pub closed_at: Option<DateTimeUtc>,
     pub due_at: Option<DateTimeUtc>,
+    /// Deadline of the on-site check-in, once the case is filed.
+    pub onsite_due_at: Option<DateTimeUtc>,
+    /// When the warning about `due_at` goes out.
+    pub warn_at: Option<DateTimeUtc>,
+    /// When the warning about `onsite_due_at` goes out.
+    pub onsite_warn_at: Option<DateTimeUtc>,
+    /// The text check of a tip-off's words (null for staff's cases).
+    pub text_check: Option<crate::enums::TextCheck>,
     /// When the deadline clock was paused, if it is.
     pub parked_at: Option<DateTimeUtc>,
     /// Total seconds the deadline clock has been paused.

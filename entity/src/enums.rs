@@ -430,6 +430,64 @@ impl EvidenceStatus {
     }
 }
 
+/// What the sweeper did about a deadline.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SlaKind {
+    /// The deadline is near: those responsible were told.
+    #[sea_orm(string_value = "WARN")]
+    Warn,
+    /// The deadline passed: the case went one tier up.
+    #[sea_orm(string_value = "ESCALATE")]
+    Escalate,
+}
+
+impl SlaKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warn => "WARN",
+            Self::Escalate => "ESCALATE",
+        }
+    }
+}
+
+/// The text check (WeChat `msg_sec_check`) of a tip-off's words.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TextCheck {
+    /// Not checked yet (or the check is to be retried): not shown to the public.
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    /// Nothing found: may be shown to the public.
+    #[sea_orm(string_value = "PASS")]
+    Pass,
+    /// WeChat suggests a person look at it: kept for staff, hidden from the public.
+    #[sea_orm(string_value = "REVIEW")]
+    Review,
+    /// Risky text: kept for staff, hidden from the public.
+    #[sea_orm(string_value = "RISKY")]
+    Risky,
+}
+
+impl TextCheck {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Pass => "PASS",
+            Self::Review => "REVIEW",
+            Self::Risky => "RISKY",
+        }
+    }
+}
+
 /// Every closed set shows as its stored name.
 macro_rules! display_as_str {
     ($($t:ty),*) => {$(
@@ -451,5 +509,7 @@ display_as_str!(
     RegionLevel,
     EvidencePhase,
     EvidenceStatus,
-    RejectReason
+    RejectReason,
+    SlaKind,
+    TextCheck
 );

@@ -12,14 +12,21 @@ pub mod case_follower;
 pub mod category;
 pub mod category_time_limit;
 pub mod enums;
+pub mod escalation_rule;
 pub mod evidence;
 pub mod idempotency_record;
+pub mod job_run;
+pub mod notification;
 pub mod outbox;
 pub mod refresh_token;
 pub mod region;
+pub mod sla_mark;
 pub mod supervised_site;
 pub mod tipster;
 pub mod tipster_reveal;
+pub mod tipster_subscription;
+pub mod webhook;
+pub mod wechat_token;
 pub mod work_calendar_day;
 
 /// The entities under distinct names, for glob import.

@@ -23,6 +23,11 @@ pub struct Model {
     pub delivered_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
+    /// Given up after too many attempts (a dead letter, shown to county staff).
+    pub dead_at: Option<DateTimeUtc>,
+    /// Sent with the message so a receiver can drop a repeat, unique.
+    #[sea_orm(unique)]
+    pub delivery_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ mod m20261128_000001_grid;
 mod m20261128_000002_accounts;
 mod m20261128_000003_cases;
 mod m20261128_000004_infra;
+mod m20261203_000005_supervision;
 mod util;
 
 /// All migrations of gridwatch, in the order they are applied.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_accounts::Migration),
             Box::new(m20261128_000003_cases::Migration),
             Box::new(m20261128_000004_infra::Migration),
+            Box::new(m20261203_000005_supervision::Migration),
         ]
     }
 }

@@ -45,6 +45,80 @@ pub const STEPS: [&str; 3] = ["ACCEPT", "ONSITE", "HANDLE"];
 /// included), working hours, or working days on the work calendar.
 pub const UNITS: [&str; 3] = ["HOURS", "WORKING_HOURS", "WORKING_DAYS"];
 
+const ESCALATION_FILE: &str = "escalation.toml";
+const ESCALATION_TOML: &str = include_str!("../data/escalation.toml");
+
+/// Who may be told about a deadline (see `data/escalation.toml`).
+pub const AUDIENCES: [&str; 5] = [
+    "ASSIGNEE",
+    "GRID_INSPECTORS",
+    "TOWNSHIP_SUPERVISORS",
+    "COUNTY_ADMINS",
+    "NEW_TIER",
+];
+
+/// A warning-and-escalation rule as seeded: for one step, of one category or (when
+/// `category` is absent) of all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSeed {
+    /// A category code, or none for the default of every category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// One of [`STEPS`].
+    pub step: String,
+    /// Share of the time allowed after which the warning goes out (0: none).
+    pub warn_share: f64,
+    /// Whether a missed deadline raises the case one tier.
+    pub escalate: bool,
+    /// [`AUDIENCES`] told by the warning.
+    pub warn_notify: Vec<String>,
+    /// [`AUDIENCES`] told of the escalation.
+    pub escalate_notify: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationFile {
+    rule: Vec<EscalationSeed>,
+}
+
+/// The seeded escalation rules, after checking steps, shares, audiences, category
+/// codes and that no (category, step) appears twice.
+pub fn escalation_rules() -> Result<Vec<EscalationSeed>, SeedError> {
+    let file = ESCALATION_FILE;
+    let parsed: EscalationFile = toml::from_str(ESCALATION_TOML).map_err(|e| SeedError::Parse {
+        file,
+        source: Box::new(e),
+    })?;
+    let invalid = |problem: String| SeedError::Invalid { file, problem };
+    let codes: Vec<String> = categories()?.into_iter().map(|c| c.code).collect();
+    let mut seen = std::collections::HashSet::new();
+    for r in &parsed.rule {
+        let at = format!("{:?}/{}", r.category, r.step);
+        if !STEPS.contains(&r.step.as_str()) {
+            return Err(invalid(format!("{at}: unknown step")));
+        }
+        if !(0.0..=1.0).contains(&r.warn_share) {
+            return Err(invalid(format!("{at}: warn_share must be within 0..=1")));
+        }
+        if let Some(c) = &r.category
+            && !codes.contains(c)
+        {
+            return Err(invalid(format!("{at}: unknown category")));
+        }
+        for a in r.warn_notify.iter().chain(&r.escalate_notify) {
+            if !AUDIENCES.contains(&a.as_str()) {
+                return Err(invalid(format!("{at}: unknown audience {a}")));
+            }
+        }
+        if !seen.insert((r.category.clone(), r.step.clone())) {
+            return Err(invalid(format!("{at}: listed twice")));
+        }
+    }
+    Ok(parsed.rule)
+}
+
 const CATEGORIES_FILE: &str = "categories.toml";
 const CATEGORIES_TOML: &str = include_str!("../data/categories.toml");
 
@@ -371,6 +445,22 @@ fn deserialize_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveD
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escalation_rules_cover_every_step_by_default() {
+        let rules = escalation_rules().unwrap();
+        for step in STEPS {
+            assert!(
+                rules.iter().any(|r| r.category.is_none() && r.step == step),
+                "no default rule for {step}"
+            );
+        }
+        assert!(
+            rules
+                .iter()
+                .any(|r| r.category.as_deref() == Some("OPEN_BURNING"))
+        );
+    }
 
     fn category(code: &str) -> CategorySeed {
         categories()

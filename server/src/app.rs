@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::domain::grid::Grid;
 use crate::domain::{Clock, Services, WriteGate};
 use crate::graphql::{self, GridwatchSchema};
+use crate::jobs::Jobs;
 use crate::ratelimit::RateLimits;
 pub use crate::state::AppState;
 use crate::storage;
@@ -40,12 +41,16 @@ pub struct App {
     /// The GraphQL schema with its data.
     pub schema: GridwatchSchema,
     background: Vec<JoinHandle<()>>,
+    jobs: Option<Jobs>,
 }
 
 impl Drop for App {
     fn drop(&mut self) {
         for task in &self.background {
             task.abort();
+        }
+        if let Some(jobs) = &self.jobs {
+            jobs.token().cancel();
         }
     }
 }
@@ -91,12 +96,14 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     };
     let schema = schema(&config, &state);
     let router = http::router(state.clone(), schema.clone());
-    let background = background(&state, grid, &config);
+    let background = background(grid, &config);
+    let jobs = Some(Jobs::start(&state.services));
     Ok(App {
         router,
         state,
         schema,
         background,
+        jobs,
     })
 }
 
@@ -119,6 +126,10 @@ async fn database(
     {
         seed::seed_base(&db).await.context("seeding base data")?;
     }
+    // Deployments older than the rules get the defaults once.
+    seed::seed_escalation_rules(&db)
+        .await
+        .context("seeding escalation rules")?;
     Ok((db, sql_statements))
 }
 
@@ -143,26 +154,10 @@ fn schema(config: &Config, state: &AppState) -> GridwatchSchema {
     builder.finish()
 }
 
-/// Hourly purge of expired idempotency keys, and the check for grid changes made by
-/// other processes.
-fn background(state: &AppState, grid: Arc<Grid>, config: &Config) -> Vec<JoinHandle<()>> {
+/// The check for grid changes made by other processes (every process keeps its own
+/// copy of the tree).
+fn background(grid: Arc<Grid>, config: &Config) -> Vec<JoinHandle<()>> {
     let refresh = Duration::from_secs(config.grid.refresh_secs.max(1));
-    let purge_db = state.services.db.clone();
-    let purge_clock = state.services.clock.clone();
-    let purge = tokio::spawn(async move {
-        // Idempotency keys are kept for RETENTION (over a week); clear older ones hourly.
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await; // the first tick is immediate: start an hour after start-up
-        loop {
-            tick.tick().await;
-            match crate::domain::idempotency::purge_expired(&purge_db, purge_clock.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired idempotency keys purged"),
-                Err(e) => tracing::warn!(error = ?e, "idempotency purge failed"),
-            }
-        }
-    });
     let refresh_grid = tokio::spawn(async move {
         let mut tick = tokio::time::interval(refresh);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -176,24 +171,35 @@ fn background(state: &AppState, grid: Arc<Grid>, config: &Config) -> Vec<JoinHan
             }
         }
     });
-    vec![purge, refresh_grid]
+    vec![refresh_grid]
 }
 
 impl App {
     /// Serves until `shutdown` resolves.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = self.router.clone();
+        let jobs = self.jobs.take();
+        let stop = jobs.as_ref().map(Jobs::token);
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Jobs stop taking work at once; the server drains its requests.
+            if let Some(stop) = stop {
+                stop.cancel();
+            }
+        })
         .await
         .context("http server")?;
+        if let Some(jobs) = jobs {
+            jobs.stop(Duration::from_secs(10)).await;
+        }
         drop(self);
         Ok(())
     }

@@ -48,6 +48,36 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Photo evidence rules.
     pub evidence: EvidenceConfig,
+    /// Background jobs (deadline sweeper, deliveries, text checks).
+    pub jobs: JobsConfig,
+}
+
+/// Background jobs run by `serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Run the jobs in this process (every process may: work is claimed per row).
+    pub enabled: bool,
+    /// How often (seconds) the deadline sweeper runs.
+    pub sla_sweep_secs: u64,
+    /// How often (seconds) the outbox is delivered.
+    pub outbox_secs: u64,
+    /// How often (seconds) tip-off texts are checked.
+    pub text_check_secs: u64,
+    /// Attempts of one delivery before it becomes a dead letter.
+    pub max_attempts: i32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            sla_sweep_secs: 60,
+            outbox_secs: 5,
+            text_check_secs: 30,
+            max_attempts: 8,
+        }
+    }
 }
 
 /// Photo evidence rules.

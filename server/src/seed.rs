@@ -41,6 +41,43 @@ impl SeedReport {
     }
 }
 
+/// Seeds the warning-and-escalation rules when there are none (a new deployment, or
+/// one that predates them). Returns how many were inserted.
+pub async fn seed_escalation_rules(db: &DatabaseConnection) -> Result<usize, AppError> {
+    use entity::escalation_rule;
+    if escalation_rule::Entity::find().count(db).await? > 0 {
+        return Ok(0);
+    }
+    let seeds = seeds::escalation_rules().map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    let categories = category::Entity::find().all(db).await?;
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for r in seeds {
+        let category_id = match &r.category {
+            None => None,
+            Some(code) => match categories.iter().find(|c| &c.code == code) {
+                Some(c) => Some(c.id),
+                None => continue,
+            },
+        };
+        rows.push(escalation_rule::ActiveModel {
+            category_id: Set(category_id),
+            step: Set(closed(&r.step)?),
+            warn_share: Set(r.warn_share),
+            escalate: Set(r.escalate),
+            warn_notify: Set(serde_json::json!(r.warn_notify)),
+            escalate_notify: Set(serde_json::json!(r.escalate_notify)),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+    }
+    let n = rows.len();
+    if n > 0 {
+        escalation_rule::Entity::insert_many(rows).exec(db).await?;
+    }
+    Ok(n)
+}
+
 /// Whether the database has no regions yet (a brand-new deployment).
 pub async fn is_empty(db: &DatabaseConnection) -> Result<bool, AppError> {
     Ok(region::Entity::find().count(db).await? == 0)
@@ -61,6 +98,7 @@ pub async fn seed_base(db: &DatabaseConnection) -> Result<SeedReport, AppError> 
     report.time_limits = l;
     report.calendar_days = seed_calendar(&txn).await?;
     txn.commit().await?;
+    seed_escalation_rules(db).await?;
     tracing::info!(
         regions = report.regions,
         categories = report.categories,

@@ -143,6 +143,12 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             Who::Anonymous => Some("UNAUTHENTICATED"),
             _ => Some("FORBIDDEN"),
         },
+        // A staff member's own notifications; nobody else's exist for them.
+        "notifications" | "unreadNotifications" | "markNotificationsRead" => match who {
+            Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => None,
+        },
         "revealTipster" => match who {
             Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
             Who::Supervisor | Who::Inspector | Who::Public => Some("FORBIDDEN"),
@@ -383,6 +389,14 @@ impl World {
         let q = |s: &str| s.to_owned();
         match op {
             "me" => (q("{ me { id } }"), json!({})),
+            "notifications" => (
+                q("{ notifications(first: 5, unreadOnly: true) { edges { node { id } } } }"),
+                json!({}),
+            ),
+            "unreadNotifications" => (q("{ unreadNotifications }"), json!({})),
+            "markNotificationsRead" => {
+                (q("mutation { markNotificationsRead(ids: []) }"), json!({}))
+            }
             "regions" => (
                 q("query($p: ID) { regions(parentId: $p) { id } }"),
                 json!({ "p": village.parent_id.unwrap().to_string() }),

@@ -174,6 +174,7 @@ struct Refs {
     case_b: i64,
     case_other_county: i64,
     evidence_b: i64,
+    note_b: i64,
     insp_a_id: i64,
     insp_b_id: i64,
     village_a: i64,
@@ -294,7 +295,21 @@ async fn refs(app: &TestApp) -> Refs {
         .unwrap()
         .unwrap()
         .id;
+    let sup_b_id = user_id(app, "demo-sup-140521101").await;
+    let note_b = entity::notification::Entity::insert(gridwatch::domain::notifications::new(
+        sup_b_id,
+        "ASSIGNED",
+        Some(case_b),
+        "别人的通知".into(),
+        "不属于你".into(),
+        app.now(),
+    ))
+    .exec(&app.db)
+    .await
+    .unwrap()
+    .last_insert_id;
     Refs {
+        note_b,
         insp_a_id: user_id(app, "demo-insp-140521100001").await,
         insp_b_id: user_id(app, "demo-insp-140521101203").await,
         site_b: site(app, "140521101203").await,
@@ -416,6 +431,11 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
             json!({ "id": s(r.insp_a_id), "r": id }),
         ),
         ("uploadEvidence", "caseId") => (r.sup_a.clone(), "multipart".into(), json!({ "c": id })),
+        ("markNotificationsRead", "ids") => (
+            r.sup_a.clone(),
+            "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }".into(),
+            json!({ "ids": [id] }),
+        ),
         other => panic!("no probe for the reference {other:?}: add one"),
     }
 }
@@ -442,6 +462,7 @@ fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
         ("deactivateUser" | "resetPassword" | "updateUser", "id") => r.insp_b_id,
         ("confirmEvidence", "id") | ("submitCase", "evidenceIds") => r.evidence_b,
         ("revealTipster", _) => r.case_other_county,
+        ("markNotificationsRead", _) => r.note_b,
         _ => r.case_b,
     }
 }

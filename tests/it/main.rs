@@ -21,5 +21,6 @@ mod limits;
 mod migrations;
 mod schema;
 mod storage;
+mod supervision;
 mod wechat;
 mod wechat_login;

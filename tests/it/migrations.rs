@@ -37,6 +37,13 @@ const CORE_TABLES: &[&str] = &[
     "idempotency_record",
     "outbox",
     "work_calendar_day",
+    "sla_mark",
+    "escalation_rule",
+    "notification",
+    "webhook",
+    "tipster_subscription",
+    "wechat_token",
+    "job_run",
 ];
 
 async fn up_down_up(backend: Backend) {

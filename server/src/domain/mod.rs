@@ -19,9 +19,11 @@ pub mod geo;
 pub mod grid;
 pub mod idempotency;
 pub mod media;
+pub mod notifications;
 pub mod page;
 pub mod phone;
 pub mod sla;
+pub mod supervision;
 pub mod tipsters;
 pub mod uow;
 

@@ -10,6 +10,7 @@ mod evidence;
 mod grid;
 pub mod limits;
 pub mod loaders;
+mod notifications;
 mod pagination;
 mod scalars;
 mod tipsters;
@@ -32,6 +33,7 @@ pub struct Query(
     auth::AuthQuery,
     users::UserQuery,
     cases::CaseQuery,
+    notifications::NotificationQuery,
 );
 
 /// Every mutation of the API.
@@ -42,6 +44,7 @@ pub struct Mutation(
     users::UserMutation,
     cases::CaseMutation,
     evidence::EvidenceMutation,
+    notifications::NotificationMutation,
 );
 
 /// The API's schema type.

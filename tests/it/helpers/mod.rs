@@ -307,6 +307,8 @@ impl TestApp {
         c.limits.login_per_ip_per_minute = 100_000;
         c.limits.public_per_ip_per_minute = 100_000;
         c.limits.public_per_user_per_minute = 100_000;
+        // Tests run the jobs themselves, at the moments the clock says.
+        c.jobs.enabled = false;
         c
     }
 
@@ -363,6 +365,11 @@ impl TestApp {
     /// Now, on the server's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.state.services.clock.now()
+    }
+
+    /// Sets the server's clock to `t` (it keeps running from there).
+    pub fn set_now(&self, t: chrono::DateTime<chrono::Utc>) {
+        self.advance(t - self.now());
     }
 
     /// Moves the server's clock (tests never sleep to let time pass).

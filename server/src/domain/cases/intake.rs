@@ -15,12 +15,12 @@ use super::workflow::{append_event, limits_of};
 use super::{CaseSource, CaseStatus, Priority};
 use crate::domain::Services;
 use crate::domain::access::{Role, StaffViewer, Viewer};
-use crate::domain::category::Step;
 use crate::domain::geo::{CoordSystem, WgsPoint, haversine_m};
 use crate::domain::grid::{GridSnapshot, RegionLevel, RegionNode, path_is_within};
 use crate::domain::idempotency::IdemKey;
 use crate::domain::phone::Phone;
 use crate::domain::sla::{self, WorkCalendar};
+use crate::domain::supervision::{Deadlines, Limits, Rules, plan};
 use crate::domain::uow;
 use crate::error::{AppError, Msg};
 
@@ -169,7 +169,7 @@ struct NewCase {
     status: CaseStatus,
     accepted: bool,
     started: bool,
-    due_at: Option<DateTime<Utc>>,
+    deadlines: Deadlines,
     duplicate_of: Option<i64>,
     tracking_code: Option<String>,
 }
@@ -202,7 +202,7 @@ impl NewCase {
             status,
             accepted: false,
             started: false,
-            due_at: None,
+            deadlines: Deadlines::default(),
             duplicate_of: None,
             tracking_code: None,
         }
@@ -246,7 +246,10 @@ async fn insert_case<C: ConnectionTrait>(
         version: Set(1),
         accepted_at: Set(n.accepted.then_some(now)),
         started_at: Set(n.started.then_some(now)),
-        due_at: Set(n.due_at),
+        due_at: Set(n.deadlines.due_at),
+        warn_at: Set(n.deadlines.warn_at),
+        onsite_due_at: Set(n.deadlines.onsite_due_at),
+        onsite_warn_at: Set(n.deadlines.onsite_warn_at),
         parked_seconds: Set(0),
         extended_count: Set(0),
         checkin_far: Set(false),
@@ -368,6 +371,7 @@ pub async fn submit_tip(
     let region = region.clone();
     let limits = limits_of(&svc.db, cat.id).await?;
     let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
+    let rules = Rules::for_category(&svc.db, cat.id).await?;
     let title: String = description.chars().take(30).collect();
     let accuracy_m = input.location.accuracy_m;
     let (vault, clock, viewer) = (svc.vault.clone(), svc.clock.clone(), viewer.clone());
@@ -378,12 +382,17 @@ pub async fn submit_tip(
             Box::pin(async move {
                 let now = clock.now();
                 let on_duty = on_duty_inspector(txn, &region).await?;
-                let (status, step) = match on_duty {
-                    Some(_) => (CaseStatus::Assigned, Step::Handle),
-                    None => (CaseStatus::Pending, Step::Accept),
+                let status = match on_duty {
+                    Some(_) => CaseStatus::Assigned,
+                    None => CaseStatus::Pending,
                 };
-                let priority = Priority::Normal;
-                let due_at = sla::due_at(&calendar, &limits, priority, step, now);
+                let l = Limits {
+                    calendar: &calendar,
+                    limits: &limits,
+                    rules: &rules,
+                    category_id: cat.id,
+                };
+                let deadlines = plan(&l, Priority::Normal, now, on_duty.is_some(), false, None);
                 let duplicate_of = find_duplicate(txn, &cat, point, now).await?;
                 if let Some(p) = &phone {
                     crate::domain::tipsters::set_phone(txn, &vault, me.tipster_id, p).await?;
@@ -399,7 +408,7 @@ pub async fn submit_tip(
                         tipster_id: Some(me.tipster_id),
                         assignee_id: auto,
                         accepted: on_duty.is_some(),
-                        due_at,
+                        deadlines,
                         duplicate_of,
                         tracking_code: Some(new_tracking_code()),
                         ..NewCase::base(
@@ -468,6 +477,7 @@ pub async fn report_case(
         .clone();
     let limits = limits_of(&svc.db, cat.id).await?;
     let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
+    let rules = Rules::for_category(&svc.db, cat.id).await?;
     let title: String = description.chars().take(30).collect();
     let accuracy_m = input.location.accuracy_m;
     let (clock, viewer) = (svc.clock.clone(), viewer.clone());
@@ -477,7 +487,13 @@ pub async fn report_case(
         uow::work(move |txn| {
             Box::pin(async move {
                 let now = clock.now();
-                let due_at = sla::due_at(&calendar, &limits, Priority::Normal, Step::Handle, now);
+                let l = Limits {
+                    calendar: &calendar,
+                    limits: &limits,
+                    rules: &rules,
+                    category_id: cat.id,
+                };
+                let deadlines = plan(&l, Priority::Normal, now, true, true, None);
                 insert_case(
                     txn,
                     &viewer,
@@ -488,7 +504,7 @@ pub async fn report_case(
                         assignee_id: Some(me.user_id),
                         accepted: true,
                         started: true,
-                        due_at,
+                        deadlines,
                         ..NewCase::base(
                             CaseSource::Patrol,
                             cat,
@@ -645,6 +661,7 @@ pub async fn create_task(
     }
     let limits = limits_of(&svc.db, cat.id).await?;
     let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
+    let rules = Rules::for_category(&svc.db, cat.id).await?;
     let status = if input.assignee_id.is_some() {
         CaseStatus::Assigned
     } else {
@@ -658,9 +675,13 @@ pub async fn create_task(
         uow::work(move |txn| {
             Box::pin(async move {
                 let now = clock.now();
-                let due_at = input
-                    .due_at
-                    .or_else(|| sla::due_at(&calendar, &limits, priority, Step::Handle, now));
+                let l = Limits {
+                    calendar: &calendar,
+                    limits: &limits,
+                    rules: &rules,
+                    category_id: cat.id,
+                };
+                let deadlines = plan(&l, priority, now, true, false, input.due_at);
                 insert_case(
                     txn,
                     &viewer,
@@ -671,7 +692,7 @@ pub async fn create_task(
                         assignee_id: input.assignee_id,
                         site_id: site.map(|s| s.id),
                         accepted: true,
-                        due_at,
+                        deadlines,
                         ..NewCase::base(
                             CaseSource::Task,
                             cat,

@@ -26,6 +26,7 @@ use crate::domain::geo::WgsPoint;
 use crate::domain::grid::GridSnapshot;
 use crate::domain::idempotency::IdemKey;
 use crate::domain::sla::{self, WorkCalendar};
+use crate::domain::supervision::{Limits, Rules, plan, warn_at};
 use crate::domain::uow;
 use crate::error::{AppError, Msg};
 
@@ -366,6 +367,8 @@ pub struct Facts {
     pub calendar: WorkCalendar,
     /// The category's time limits.
     pub limits: Vec<TimeLimit>,
+    /// The category's escalation rules (warning times).
+    pub rules: Rules,
     /// The category's on-site check-in radius, metres.
     pub checkin_radius_m: f64,
     /// Assign: the user named as the new assignee.
@@ -390,17 +393,19 @@ impl Facts {
         let kind = action.kind();
         let needs_calendar = matches!(
             kind,
-            ActionKind::Accept | ActionKind::Assign | ActionKind::Resume
+            ActionKind::Accept | ActionKind::Assign | ActionKind::Resume | ActionKind::Extend
         );
-        let (calendar, limits) = if needs_calendar {
+        let (calendar, limits, rules) = if needs_calendar {
             (
                 WorkCalendar::load(conn, sla::WorkingHours::default()).await?,
                 limits_of(conn, c.category_id).await?,
+                Rules::for_category(conn, c.category_id).await?,
             )
         } else {
             (
                 WorkCalendar::new([], sla::WorkingHours::default()),
                 Vec::new(),
+                Rules::default(),
             )
         };
         let checkin_radius_m = if kind == ActionKind::Start {
@@ -445,6 +450,7 @@ impl Facts {
             grid: svc.grid.snapshot(),
             calendar,
             limits,
+            rules,
             checkin_radius_m,
             assignee,
             other,
@@ -467,6 +473,8 @@ pub struct Decision {
     pub data: serde_json::Value,
     /// Merge: move followers to this case.
     pub merge_into: Option<i64>,
+    /// In-app notices to staff: (user, kind, title, body).
+    pub notices: Vec<(i64, &'static str, String, String)>,
 }
 
 /// The limits of a category, for deadlines.
@@ -490,10 +498,23 @@ fn limit_unit(limits: &[TimeLimit], priority: Priority, step: Step) -> LimitUnit
         .map_or(LimitUnit::Hours, |l| l.unit)
 }
 
-/// The handling deadline of a case filed now (its current one when the category has no
-/// limit for the case's priority).
-fn handling_due(f: &Facts) -> Option<DateTime<Utc>> {
-    sla::due_at(&f.calendar, &f.limits, f.case.priority, Step::Handle, f.now).or(f.case.due_at)
+/// Files the case now: the handling deadline (its current one when the category has
+/// no limit for the case's priority), the on-site deadline, and their warning times.
+fn file_now(f: &Facts, d: &mut Decision) {
+    let l = Limits {
+        calendar: &f.calendar,
+        limits: &f.limits,
+        rules: &f.rules,
+        category_id: f.case.category_id,
+    };
+    let p = plan(&l, f.case.priority, f.now, true, false, None);
+    d.changes.accepted_at = Set(Some(f.now));
+    if p.due_at.is_some() {
+        d.changes.due_at = Set(p.due_at);
+        d.changes.warn_at = Set(p.warn_at);
+    }
+    d.changes.onsite_due_at = Set(p.onsite_due_at);
+    d.changes.onsite_warn_at = Set(p.onsite_warn_at);
 }
 
 /// Checks who the viewer is to this case against the row's `who`.
@@ -541,6 +562,7 @@ pub fn decide(viewer: &Viewer, f: &Facts, action: &Action) -> Result<Decision, A
         note: None,
         data: json!({}),
         merge_into: None,
+        notices: Vec::new(),
     };
     match action {
         Action::Accept { note } => accept(f, note, &mut d)?,
@@ -571,8 +593,7 @@ fn accept(f: &Facts, note: &Option<String>, d: &mut Decision) -> Result<(), AppE
         let row = transition_of(ActionKind::Accept);
         return Err(invalid(row.refused.0, row.refused.1));
     }
-    d.changes.accepted_at = Set(Some(f.now));
-    d.changes.due_at = Set(handling_due(f));
+    file_now(f, d);
     d.note = text(note, 2000)?;
     Ok(())
 }
@@ -639,9 +660,14 @@ fn assign(
         ));
     }
     d.changes.assignee_id = Set(Some(assignee_id));
+    d.notices.push((
+        assignee_id,
+        "ASSIGNED",
+        format!("新案件 {} 派发给您", c.number),
+        format!("「{}」已派发给您处理，请尽快到场。", c.title),
+    ));
     if c.accepted_at.is_none() {
-        d.changes.accepted_at = Set(Some(f.now));
-        d.changes.due_at = Set(handling_due(f));
+        file_now(f, d);
     }
     d.note = text(note, 2000)?;
     d.data = json!({ "assigneeId": assignee_id, "previousAssigneeId": c.assignee_id });
@@ -705,6 +731,18 @@ fn verify(
     }
     let rework = f.case.rework_count + 1;
     d.changes.rework_count = Set(rework);
+    if let Some(assignee) = f.case.assignee_id {
+        d.notices.push((
+            assignee,
+            "RETURNED",
+            format!("案件 {} 被退回重办", f.case.number),
+            format!(
+                "「{}」核查未通过：{}",
+                f.case.title,
+                d.note.as_deref().unwrap_or("")
+            ),
+        ));
+    }
     d.changes.submitted_at = Set(None);
     d.data = json!({ "reworkCount": rework });
     Ok(())
@@ -732,7 +770,13 @@ fn extend(f: &Facts, until: DateTime<Utc>, r: &str, d: &mut Decision) -> Result<
             "the new due time must be later than now and than the current one",
         )));
     }
+    let step = if f.case.accepted_at.is_some() {
+        Step::Handle
+    } else {
+        Step::Accept
+    };
     d.changes.due_at = Set(Some(until));
+    d.changes.warn_at = Set(warn_at(f.now, until, f.rules.get(f.case.category_id, step)));
     d.changes.extended_count = Set(f.case.extended_count + 1);
     d.note = Some(reason(r)?);
     d.data = json!({ "previousDueAt": f.case.due_at, "dueAt": until });
@@ -765,13 +809,12 @@ fn resume(f: &Facts, note: &Option<String>, d: &mut Decision) -> Result<(), AppE
             Step::Accept
         };
         let unit = limit_unit(&f.limits, c.priority, step);
-        d.changes.due_at = Set(Some(sla::shift_for_parking(
-            &f.calendar,
-            due,
-            since,
-            f.now,
-            unit,
-        )));
+        let shifted = sla::shift_for_parking(&f.calendar, due, since, f.now, unit);
+        let by = shifted - due;
+        d.changes.due_at = Set(Some(shifted));
+        d.changes.warn_at = Set(c.warn_at.map(|w| w + by));
+        d.changes.onsite_due_at = Set(c.onsite_due_at.map(|o| o + by));
+        d.changes.onsite_warn_at = Set(c.onsite_warn_at.map(|o| o + by));
     }
     d.note = text(note, 2000)?;
     d.data = json!({ "parkedSeconds": parked_secs });
@@ -1020,6 +1063,14 @@ async fn apply<C: ConnectionTrait>(
     if let Some(target) = d.merge_into {
         merge_followers(txn, c, target, f.now).await?;
     }
+    let notices = d
+        .notices
+        .into_iter()
+        .map(|(user, kind, title, body)| {
+            crate::domain::notifications::new(user, kind, Some(c.id), title, body, f.now)
+        })
+        .collect();
+    crate::domain::notifications::insert(txn, notices).await?;
     case::Entity::find_by_id(c.id)
         .one(txn)
         .await?
@@ -1162,6 +1213,10 @@ mod tests {
             submitted_at: None,
             closed_at: None,
             due_at: Some(t + chrono::Duration::days(3)),
+            onsite_due_at: None,
+            warn_at: None,
+            onsite_warn_at: None,
+            text_check: None,
             parked_at: None,
             parked_seconds: 0,
             extended_count: 0,
@@ -1184,6 +1239,7 @@ mod tests {
             grid: Arc::new(GridSnapshot::default()),
             calendar: WorkCalendar::new([], sla::WorkingHours::default()),
             limits: Vec::new(),
+            rules: Rules::default(),
             checkin_radius_m: 500.0,
             assignee: None,
             other: None,

@@ -62,6 +62,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
             "拒绝在生产环境写入演示数据 / refusing to seed demo data when GRIDWATCH__ENV=production"
         );
     }
+    crate::observe::init();
     let (db, sql_statements) = database(&config).await?;
     let vault =
         Arc::new(Vault::from_config(&config.vault, config.is_production()).context("vault key")?);

@@ -50,6 +50,18 @@ pub struct Config {
     pub evidence: EvidenceConfig,
     /// Background jobs (deadline sweeper, deliveries, text checks).
     pub jobs: JobsConfig,
+    /// `/metrics` (Prometheus).
+    pub metrics: MetricsConfig,
+}
+
+/// `/metrics` (Prometheus text).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics`; default: yes outside production, no in production.
+    pub enabled: Option<bool>,
+    /// When set, scrapes must send `Authorization: Bearer <token>`.
+    pub bearer_token: Option<SecretString>,
 }
 
 /// Background jobs run by `serve`.
@@ -66,6 +78,9 @@ pub struct JobsConfig {
     pub text_check_secs: u64,
     /// Attempts of one delivery before it becomes a dead letter.
     pub max_attempts: i32,
+    /// Wait before the first retry of a failed delivery, in seconds (doubled each time,
+    /// at most an hour).
+    pub retry_base_secs: u64,
 }
 
 impl Default for JobsConfig {
@@ -76,6 +91,7 @@ impl Default for JobsConfig {
             outbox_secs: 5,
             text_check_secs: 30,
             max_attempts: 8,
+            retry_base_secs: 5,
         }
     }
 }

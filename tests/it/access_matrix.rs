@@ -143,6 +143,17 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             Who::Anonymous => Some("UNAUTHENTICATED"),
             _ => Some("FORBIDDEN"),
         },
+        // County staff only; webhooks are scoped by region, dead letters are the system's.
+        "webhooks" | "deadLetters" | "retryDeadLetter" => match who {
+            Who::Admin => None,
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
+        "createWebhook" | "deactivateWebhook" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
         // A staff member's own notifications; nobody else's exist for them.
         "notifications" | "unreadNotifications" | "markNotificationsRead" => match who {
             Who::Public => Some("FORBIDDEN"),
@@ -172,6 +183,7 @@ struct World {
     inspector: String,
     public: String,
     public_tipster: i64,
+    admin_id: i64,
     seq: std::sync::atomic::AtomicUsize,
 }
 
@@ -202,6 +214,7 @@ impl World {
             inspector,
             public,
             public_tipster: tester.id,
+            admin_id: crate::helpers::cases::user_id(app, "demo-admin").await,
             seq: Default::default(),
         }
     }
@@ -394,6 +407,55 @@ impl World {
                 json!({}),
             ),
             "unreadNotifications" => (q("{ unreadNotifications }"), json!({})),
+            "webhooks" => (q("{ webhooks { id } }"), json!({})),
+            "deadLetters" => (
+                q("{ deadLetters(first: 5) { edges { node { id } } } }"),
+                json!({}),
+            ),
+            "createWebhook" => (
+                q(
+                    "mutation($r: ID!) { createWebhook(regionId: $r, url: \"http://127.0.0.1:9/h\") { secret } }",
+                ),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "deactivateWebhook" => {
+                let hook = entity::webhook::Entity::insert(entity::webhook::ActiveModel {
+                    region_id: Set(village.id),
+                    url: Set("http://127.0.0.1:9/h".into()),
+                    secret_enc: Set(vec![0]),
+                    active: Set(true),
+                    created_by: Set(self.admin_id),
+                    created_at: Set(app.now()),
+                    ..Default::default()
+                })
+                .exec(&app.db)
+                .await
+                .unwrap()
+                .last_insert_id;
+                (
+                    q("mutation($id: ID!) { deactivateWebhook(id: $id) { active } }"),
+                    json!({ "id": hook.to_string() }),
+                )
+            }
+            "retryDeadLetter" => {
+                let dead = entity::outbox::Entity::insert(entity::outbox::ActiveModel {
+                    topic: Set("WEBHOOK".into()),
+                    payload: Set(json!({})),
+                    created_at: Set(app.now()),
+                    available_at: Set(app.now()),
+                    attempts: Set(8),
+                    dead_at: Set(Some(app.now())),
+                    ..Default::default()
+                })
+                .exec(&app.db)
+                .await
+                .unwrap()
+                .last_insert_id;
+                (
+                    q("mutation($id: ID!) { retryDeadLetter(id: $id) { attempts } }"),
+                    json!({ "id": dead.to_string() }),
+                )
+            }
             "markNotificationsRead" => {
                 (q("mutation { markNotificationsRead(ids: []) }"), json!({}))
             }

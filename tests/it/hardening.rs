@@ -175,6 +175,7 @@ struct Refs {
     case_other_county: i64,
     evidence_b: i64,
     note_b: i64,
+    village_other_county: i64,
     insp_a_id: i64,
     insp_b_id: i64,
     village_a: i64,
@@ -310,6 +311,7 @@ async fn refs(app: &TestApp) -> Refs {
     .last_insert_id;
     Refs {
         note_b,
+        village_other_county: app.region_id("140522100201"),
         insp_a_id: user_id(app, "demo-insp-140521100001").await,
         insp_b_id: user_id(app, "demo-insp-140521101203").await,
         site_b: site(app, "140521101203").await,
@@ -431,6 +433,21 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
             json!({ "id": s(r.insp_a_id), "r": id }),
         ),
         ("uploadEvidence", "caseId") => (r.sup_a.clone(), "multipart".into(), json!({ "c": id })),
+        ("createWebhook", "regionId") => (
+            r.admin.clone(),
+            "mutation($r: ID!) { createWebhook(regionId: $r, url: \"http://127.0.0.1:9/h\") { secret } }".into(),
+            json!({ "r": id }),
+        ),
+        ("deactivateWebhook", "id") => (
+            r.admin.clone(),
+            "mutation($id: ID!) { deactivateWebhook(id: $id) { active } }".into(),
+            json!({ "id": id }),
+        ),
+        ("retryDeadLetter", "id") => (
+            r.admin.clone(),
+            "mutation($id: ID!) { retryDeadLetter(id: $id) { attempts } }".into(),
+            json!({ "id": id }),
+        ),
         ("markNotificationsRead", "ids") => (
             r.sup_a.clone(),
             "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }".into(),
@@ -462,6 +479,10 @@ fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
         ("deactivateUser" | "resetPassword" | "updateUser", "id") => r.insp_b_id,
         ("confirmEvidence", "id") | ("submitCase", "evidenceIds") => r.evidence_b,
         ("revealTipster", _) => r.case_other_county,
+        // The admin's county covers every seeded region: the other county's village.
+        ("createWebhook", _) => r.village_other_county,
+        // Not a dead letter: an outbox message that was delivered.
+        ("deactivateWebhook" | "retryDeadLetter", _) => r.note_b,
         ("markNotificationsRead", _) => r.note_b,
         _ => r.case_b,
     }

@@ -47,6 +47,10 @@ pub mod aad {
     pub const TIPSTER_PHONE: &str = "tipster.phone_enc";
     /// `app_user.phone_enc`.
     pub const APP_USER_PHONE: &str = "app_user.phone_enc";
+    /// `webhook.secret_enc`.
+    pub const WEBHOOK_SECRET: &str = "webhook.secret_enc";
+    /// `wechat_token.token_enc`.
+    pub const WECHAT_TOKEN: &str = "wechat_token.token_enc";
 }
 
 /// The `kind` of a lookup hash of a WeChat openid (`tipster.openid_hmac`).

@@ -354,6 +354,7 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
         ("Case", "possibleDuplicates") => ListBound::Fixed(cases::MAX_DUPLICATES_LISTED),
         ("Case", "evidence") | ("PublicCase", "photos") => ListBound::Fixed(evidence::MAX_PER_CASE),
         ("Evidence", "flags") => ListBound::Fixed(8),
+        ("Query", "webhooks") => ListBound::Fixed(domain::webhooks::MAX_WEBHOOKS as u64),
         ("EvidenceUpload", "fields" | "headers") => ListBound::Fixed(16),
         _ => return None,
     };

@@ -13,6 +13,7 @@ pub mod loaders;
 mod notifications;
 mod pagination;
 mod scalars;
+mod supervision;
 mod tipsters;
 mod users;
 
@@ -34,6 +35,7 @@ pub struct Query(
     users::UserQuery,
     cases::CaseQuery,
     notifications::NotificationQuery,
+    supervision::SupervisionQuery,
 );
 
 /// Every mutation of the API.
@@ -45,6 +47,7 @@ pub struct Mutation(
     cases::CaseMutation,
     evidence::EvidenceMutation,
     notifications::NotificationMutation,
+    supervision::SupervisionMutation,
 );
 
 /// The API's schema type.

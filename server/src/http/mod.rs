@@ -61,6 +61,7 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
             )),
         )
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
         .with_state(state)
         .merge(storage_routes)
@@ -288,8 +289,21 @@ async fn graphql(
         bad_token,
     };
     let loaders = crate::graphql::loaders::Loaders::new(&s.app.services.db);
+    let operation = operation_label(&req);
+    let started = std::time::Instant::now();
     let mut resp = s.schema.execute(req.data(ctx).data(loaders)).await;
     let retry_after = finish_errors(&mut resp.errors, lang, &request_id);
+    let code = resp
+        .errors
+        .first()
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|x| x.get("code"))
+        .and_then(|c| match c {
+            async_graphql::Value::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "OK".to_owned());
+    crate::observe::graphql_request(&operation, &code, started.elapsed());
     let resp = cap_response(resp, s.app.services.config.limits.max_response_bytes, lang);
     let mut http = GraphQLResponse::from(resp).into_response();
     if let Some(secs) = retry_after {
@@ -373,6 +387,60 @@ pub fn finish_errors(
         }
     }
     retry_after
+}
+
+/// Prometheus text; 404 when not enabled, 401 without the configured bearer token.
+async fn metrics(State(s): State<HttpState>, headers: HeaderMap) -> Response {
+    let cfg = &s.app.config().metrics;
+    if !cfg.enabled.unwrap_or(!s.app.config().is_production()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(token) = &cfg.bearer_token {
+        use secrecy::ExposeSecret as _;
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if sent != Some(token.expose_secret()) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+    }
+    match crate::observe::render(&s.app.services).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(code = e.code(), error = ?e.cause(), "metrics unavailable");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// The operation a request names, or its first root field (for metrics labels).
+fn operation_label(req: &async_graphql::Request) -> String {
+    if let Some(name) = &req.operation_name {
+        return name.chars().take(64).collect();
+    }
+    let q = &req.query;
+    let Some(open) = q.find('{') else {
+        return "unknown".into();
+    };
+    let name: String = q[open + 1..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "unknown".into()
+    } else {
+        name
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -7,6 +7,8 @@
 //! Stopping is cooperative: on SIGTERM the token is cancelled, a job finishes the run
 //! it is in (each write is a unit of work that commits or rolls back whole) and stops.
 
+pub mod delivery;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -41,6 +43,17 @@ impl Jobs {
                 |svc| async move {
                     let r = crate::domain::supervision::sweep::sweep(&svc).await?;
                     Ok(r.warned + r.escalated + r.missed_at_top)
+                },
+            ));
+            let http = delivery::client();
+            handles.push(spawn(
+                "outbox_delivery",
+                every(cfg.outbox_secs),
+                svc,
+                &token,
+                move |svc| {
+                    let http = http.clone();
+                    async move { delivery::deliver_due(&svc, &http).await }
                 },
             ));
             handles.push(spawn(

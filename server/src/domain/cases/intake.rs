@@ -277,6 +277,8 @@ async fn insert_case<C: ConnectionTrait>(
         now,
     )
     .await?;
+    let notice = crate::domain::events::notice(&row, 1, action, Some(n.status), now);
+    crate::domain::events::emitted(conn, &[notice], now).await?;
     Ok(row)
 }
 

@@ -1063,6 +1063,9 @@ async fn apply<C: ConnectionTrait>(
     if let Some(target) = d.merge_into {
         merge_followers(txn, c, target, f.now).await?;
     }
+    let notice =
+        crate::domain::events::notice(c, version + 1, kind.event_name(), Some(d.to), f.now);
+    crate::domain::events::emitted(txn, &[notice], f.now).await?;
     let notices = d
         .notices
         .into_iter()

@@ -142,6 +142,7 @@ struct Writes {
     events: Vec<case_event::ActiveModel>,
     marks: Vec<sla_mark::ActiveModel>,
     notes: Vec<notification::ActiveModel>,
+    notices: Vec<crate::domain::events::EventNotice>,
 }
 
 fn due_column(step: Step) -> case::Column {
@@ -302,6 +303,13 @@ impl Batch {
         let level = c.escalation_level + 1;
         let tier = if level == 1 { "乡镇" } else { "县级" };
         w.raise.push(c.id);
+        w.notices.push(crate::domain::events::notice(
+            c,
+            c.version + 1,
+            "ESCALATE",
+            Some(c.status),
+            self.now,
+        ));
         w.events.push(case_event::ActiveModel {
             case_id: Set(c.id),
             seq: Set(c.version + 1),
@@ -394,5 +402,5 @@ async fn write<C: ConnectionTrait>(txn: &C, w: Writes, now: DateTime<Utc>) -> Re
     if !w.notes.is_empty() {
         notification::Entity::insert_many(w.notes).exec(txn).await?;
     }
-    Ok(())
+    crate::domain::events::emitted(txn, &w.notices, now).await
 }

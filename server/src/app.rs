@@ -89,15 +89,18 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         keys,
         config: Arc::clone(&config),
     };
+    let (hub, live) = crate::live::Hub::start(&services.db);
     let state = AppState {
         services,
         limits,
         wechat,
         sql_statements,
+        hub,
     };
     let schema = schema(&config, &state);
     let router = http::router(state.clone(), schema.clone());
-    let background = background(grid, &config);
+    let mut background = background(grid, &config);
+    background.push(live);
     let jobs = Some(Jobs::start(&state.services));
     Ok(App {
         router,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod live;
 pub mod observe;
 pub mod ratelimit;
 pub mod seed;

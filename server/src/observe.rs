@@ -129,7 +129,8 @@ async fn read(svc: &Services) -> Result<Gauges, AppError> {
 /// Reads the gauges from the database and renders every series: the process's
 /// request counters and latencies, then this scrape's gauges (kept in a recorder of
 /// their own, so concurrent scrapes never mix their readings).
-pub async fn render(svc: &Services) -> Result<String, AppError> {
+/// `live_subscribers` is the number of open `caseEvents` streams of this process.
+pub async fn render(svc: &Services, live_subscribers: usize) -> Result<String, AppError> {
     let g = read(svc).await?;
     let local = PrometheusBuilder::new().build_recorder();
     metrics::with_local_recorder(&local, || {
@@ -152,6 +153,7 @@ pub async fn render(svc: &Services) -> Result<String, AppError> {
         metrics::gauge!("gridwatch_db_pool_connections", "state" => "in_use")
             .set(size.saturating_sub(idle) as f64);
         metrics::gauge!("gridwatch_db_pool_connections", "state" => "idle").set(idle as f64);
+        metrics::gauge!("gridwatch_live_subscribers").set(live_subscribers as f64);
     });
     let mut text = handle().map(PrometheusHandle::render).unwrap_or_default();
     text.push_str(&local.handle().render());

@@ -20,6 +20,8 @@ pub struct AppState {
     pub wechat: Arc<WechatClient>,
     /// SQL statements executed by this process (for metrics and the N+1 test).
     pub sql_statements: Arc<std::sync::atomic::AtomicU64>,
+    /// Live case events for subscribers of this process.
+    pub hub: Arc<crate::live::Hub>,
 }
 
 impl AppState {

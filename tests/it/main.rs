@@ -19,6 +19,7 @@ mod hardening;
 mod http_edge;
 mod layers;
 mod limits;
+mod live;
 mod migrations;
 mod observability;
 mod schema;

@@ -8,8 +8,9 @@ use entity::{outbox, region, webhook};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
+use super::access::{Role, Viewer};
 use super::cases::CaseStatus;
-use super::grid::path_is_within;
+use super::grid::{GridSnapshot, path_is_within};
 use crate::error::AppError;
 
 /// The outbox topic of a webhook delivery.
@@ -34,6 +35,10 @@ pub struct EventNotice {
     pub region_path: String,
     /// The case's region.
     pub region_id: i64,
+    /// The staff member the case is assigned to, after the event (for an inspector's
+    /// scope: their grid and what is assigned to them).
+    #[serde(default)]
+    pub assignee_id: Option<i64>,
     /// When.
     pub at: DateTime<Utc>,
 }
@@ -148,6 +153,55 @@ pub fn notice(
         status,
         region_path: c.region_path.clone(),
         region_id: c.region_id,
+        assignee_id: c.assignee_id,
         at,
+    }
+}
+
+/// Which live events a subscriber receives: the cases it could read through `cases`,
+/// narrowed to one region's subtree when it asked for one.
+#[derive(Debug, Clone)]
+pub struct EventScope {
+    staff: super::access::StaffViewer,
+    within: Option<String>,
+}
+
+impl EventScope {
+    /// The scope of `viewer` asking for `region_id` (all it may see when `None`).
+    /// Staff only (`UNAUTHENTICATED` / `FORBIDDEN` otherwise); an unknown region is
+    /// `NOT_FOUND`. A region outside the viewer's own is allowed and simply yields
+    /// nothing, exactly as the `cases` filter does.
+    pub fn new(
+        viewer: &Viewer,
+        grid: &GridSnapshot,
+        region_id: Option<i64>,
+    ) -> Result<Self, AppError> {
+        let staff = viewer.staff()?.clone();
+        let within = match region_id {
+            None => None,
+            Some(id) => Some(
+                grid.get(id)
+                    .ok_or_else(|| AppError::not_found("区域", "region"))?
+                    .path
+                    .clone(),
+            ),
+        };
+        Ok(Self { staff, within })
+    }
+
+    /// Whether the subscriber hears of this event (the rule of
+    /// `cases::staff_can_see`, applied to the notice).
+    pub fn admits(&self, n: &EventNotice) -> bool {
+        if let Some(w) = &self.within
+            && !path_is_within(&n.region_path, w)
+        {
+            return false;
+        }
+        let s = &self.staff;
+        match s.role {
+            Role::CountyAdmin | Role::TownshipSupervisor => s.covers(&n.region_path),
+            Role::Inspector => n.region_id == s.region_id || n.assignee_id == Some(s.user_id),
+            Role::Public => false,
+        }
     }
 }

@@ -9,6 +9,7 @@ mod context;
 mod evidence;
 mod grid;
 pub mod limits;
+pub mod live;
 pub mod loaders;
 mod notifications;
 mod pagination;
@@ -17,7 +18,7 @@ mod supervision;
 mod tipsters;
 mod users;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 pub use limits::{RequestGuard, RequestLimits};
 pub use scalars::parse_id;
@@ -51,11 +52,11 @@ pub struct Mutation(
 );
 
 /// The API's schema type.
-pub type GridwatchSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GridwatchSchema = Schema<Query, Mutation, live::Subscription>;
 
 /// The schema builder, without data or extensions.
-pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema() -> SchemaBuilder<Query, Mutation, live::Subscription> {
+    Schema::build(Query::default(), Mutation::default(), live::Subscription)
 }
 
 /// The SDL as committed in `schema.graphql`: sorted, so diffs show real changes only.

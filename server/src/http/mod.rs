@@ -60,6 +60,7 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
                 limit_body,
             )),
         )
+        .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
@@ -194,7 +195,13 @@ async fn graphiql(State(s): State<HttpState>) -> Response {
     if s.app.services.config.is_production() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
+    .into_response()
 }
 
 /// The answer to a request that is not a GraphQL request: 413 for a body cut off at
@@ -225,6 +232,85 @@ fn malformed(rejection: GraphQLRejection, lang: Lang, app: &AppState) -> Respons
         })),
     )
         .into_response()
+}
+
+/// The bearer token of an `Authorization` value (`Bearer …`, either case).
+fn bearer_of(v: &str) -> &str {
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .unwrap_or(v)
+        .trim()
+}
+
+/// The WebSocket endpoint of subscriptions (`graphql-transport-ws`, or the older
+/// `graphql-ws`). The client authenticates in `connection_init` with a payload
+/// `{"authorization": "Bearer …"}` (or `{"token": "…"}`); an `Authorization` header on
+/// the upgrade request is taken when the payload has none. A bad token closes the
+/// socket (code 1002, reason starting with `UNAUTHENTICATED`).
+async fn graphql_ws(
+    State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    let lang = lang(&headers);
+    let request_id = request_id(&headers);
+    let client_ip = crate::ratelimit::client_ip(
+        peer.ip(),
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+        &s.app.services.config.limits.trusted_proxies,
+    );
+    let header_token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| bearer_of(v).to_owned());
+    let app = s.app.clone();
+    let schema = s.schema.clone();
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            async_graphql_axum::GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = ws_token(&payload).or(header_token);
+                    let viewer = {
+                        let svc = &app.services;
+                        access::resolve(
+                            &svc.db,
+                            &svc.keys,
+                            &svc.grid.snapshot(),
+                            token.as_deref(),
+                            svc.clock.now(),
+                        )
+                        .await
+                    };
+                    let viewer = viewer.map_err(|e| {
+                        let msg = format!("{}: {}", e.code(), e.message(lang));
+                        async_graphql::Error::new(msg)
+                    })?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(RequestContext {
+                        request_id,
+                        lang,
+                        client_ip,
+                        viewer,
+                        bad_token: false,
+                    });
+                    data.insert(crate::graphql::live::SocketToken(token));
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+/// The token of a `connection_init` payload: `authorization` / `Authorization`
+/// (`Bearer …`) or `token`.
+fn ws_token(payload: &serde_json::Value) -> Option<String> {
+    ["authorization", "Authorization", "token"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+        .map(|v| bearer_of(v).to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// Who sent the request, from its bearer token: (viewer, token present but bad).
@@ -405,7 +491,7 @@ async fn metrics(State(s): State<HttpState>, headers: HeaderMap) -> Response {
             return StatusCode::UNAUTHORIZED.into_response();
         }
     }
-    match crate::observe::render(&s.app.services).await {
+    match crate::observe::render(&s.app.services, s.app.hub.subscribers()).await {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

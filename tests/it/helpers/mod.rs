@@ -11,6 +11,7 @@ pub mod s3;
 pub mod schema;
 pub mod server;
 pub mod wechat_stub;
+pub mod ws;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

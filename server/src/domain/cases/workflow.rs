@@ -1063,9 +1063,6 @@ async fn apply<C: ConnectionTrait>(
     if let Some(target) = d.merge_into {
         merge_followers(txn, c, target, f.now).await?;
     }
-    let notice =
-        crate::domain::events::notice(c, version + 1, kind.event_name(), Some(d.to), f.now);
-    crate::domain::events::emitted(txn, &[notice], f.now).await?;
     let notices = d
         .notices
         .into_iter()
@@ -1074,10 +1071,15 @@ async fn apply<C: ConnectionTrait>(
         })
         .collect();
     crate::domain::notifications::insert(txn, notices).await?;
-    case::Entity::find_by_id(c.id)
+    let after = case::Entity::find_by_id(c.id)
         .one(txn)
         .await?
-        .ok_or_else(case_not_found)
+        .ok_or_else(case_not_found)?;
+    // The notice carries the case as it is now (a new assignee hears of the assignment).
+    let notice =
+        crate::domain::events::notice(&after, version + 1, kind.event_name(), Some(d.to), f.now);
+    crate::domain::events::emitted(txn, &[notice], f.now).await?;
+    Ok(after)
 }
 
 /// Every tipster of the merged case follows the surviving one.

@@ -13,6 +13,7 @@ use async_graphql::Context;
 pub use mutation::CaseMutation;
 pub use objects::Case;
 pub use query::CaseQuery;
+pub use types::CaseStatus;
 
 use super::loaders::Loaders;
 use crate::error::AppError;

@@ -1,0 +1,142 @@
+//! Live case events for subscribers of this process, whichever process wrote them.
+//!
+//! On PostgreSQL every process `LISTEN`s on one channel; events are `pg_notify`ed in
+//! the transaction that writes them, so a notice arrives exactly when the event is
+//! committed, in every process (sqlx's listener reconnects by itself after an outage).
+//! On SQLite — one machine, possibly a CLI beside the server — the hub reads new
+//! events from `case_event` a few times a second instead.
+//! Either way the notices go into one in-process broadcast channel that each
+//! subscription filters by its viewer's scope.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use entity::{case, case_event};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::domain::events::{CHANNEL, EventNotice};
+
+/// How many notices a slow subscriber may fall behind before it misses some.
+const BUFFER: usize = 1024;
+
+/// The broadcast of case events in this process.
+#[derive(Debug)]
+pub struct Hub {
+    tx: broadcast::Sender<EventNotice>,
+}
+
+impl Hub {
+    /// Starts listening (PostgreSQL) or reading new events (SQLite); returns the hub and
+    /// its task.
+    pub fn start(db: &DatabaseConnection) -> (Arc<Self>, JoinHandle<()>) {
+        let (tx, _) = broadcast::channel(BUFFER);
+        let hub = Arc::new(Self { tx });
+        let task = match db.get_database_backend() {
+            DbBackend::Postgres => tokio::spawn(listen(db.clone(), Arc::clone(&hub))),
+            _ => tokio::spawn(poll(db.clone(), Arc::clone(&hub))),
+        };
+        (hub, task)
+    }
+
+    /// A receiver of every notice from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<EventNotice> {
+        self.tx.subscribe()
+    }
+
+    /// How many subscriptions of this process are listening.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    fn publish(&self, n: EventNotice) {
+        // No subscriber is not an error.
+        let _ = self.tx.send(n);
+    }
+}
+
+async fn listen(db: DatabaseConnection, hub: Arc<Hub>) {
+    let pool = db.get_postgres_connection_pool().clone();
+    loop {
+        let mut listener = match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "live events: cannot listen yet");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "live events: LISTEN failed");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        loop {
+            match listener.recv().await {
+                Ok(n) => match serde_json::from_str::<EventNotice>(n.payload()) {
+                    Ok(notice) => hub.publish(notice),
+                    Err(e) => tracing::warn!(error = %e, "live events: unreadable notice"),
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "live events: connection lost");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn poll(db: DatabaseConnection, hub: Arc<Hub>) {
+    let latest = |db: DatabaseConnection| async move {
+        case_event::Entity::find()
+            .select_only()
+            .column(case_event::Column::Id)
+            .order_by_desc(case_event::Column::Id)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(&db)
+            .await
+    };
+    let mut last = loop {
+        match latest(db.clone()).await {
+            Ok(id) => break id.unwrap_or(0),
+            Err(e) => {
+                tracing::warn!(error = %e, "live events: cannot read events yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let rows = case_event::Entity::find()
+            .filter(case_event::Column::Id.gt(last))
+            .order_by_asc(case_event::Column::Id)
+            .limit(500)
+            .find_also_related(case::Entity)
+            .all(&db)
+            .await;
+        let rows = match rows {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "live events: reading new events failed");
+                continue;
+            }
+        };
+        for (e, c) in rows {
+            last = last.max(e.id);
+            if let Some(c) = c {
+                hub.publish(crate::domain::events::notice(
+                    &c,
+                    e.seq,
+                    &e.action,
+                    e.to_status,
+                    e.created_at,
+                ));
+            }
+        }
+    }
+}

@@ -171,6 +171,19 @@ pub struct WechatConfig {
     pub secret: Option<SecretString>,
     /// Timeout of one call to WeChat, in milliseconds.
     pub timeout_ms: u64,
+    /// Check tip-off texts with `msg_sec_check` before the public may see them; default:
+    /// on when an AppID is set. Off, texts count as checked at once.
+    pub text_check: Option<bool>,
+    /// Subscribe messages to tipsters.
+    pub subscribe: SubscribeConfig,
+}
+
+impl WechatConfig {
+    /// Whether tip-off texts go through `msg_sec_check`.
+    pub fn checks_text(&self) -> bool {
+        self.text_check
+            .unwrap_or_else(|| self.appid.as_deref().is_some_and(|a| !a.trim().is_empty()))
+    }
 }
 
 impl Default for WechatConfig {
@@ -180,8 +193,56 @@ impl Default for WechatConfig {
             appid: None,
             secret: None,
             timeout_ms: 5_000,
+            text_check: None,
+            subscribe: SubscribeConfig::default(),
         }
     }
+}
+
+/// Which subscribe-message template goes out on which event, and how it is filled.
+/// An event without a template sends nothing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscribeConfig {
+    /// The tip-off was accepted (受理).
+    pub accepted: Option<TemplateConfig>,
+    /// The case was closed after verification (办结; the message invites a rating).
+    pub closed: Option<TemplateConfig>,
+    /// The tip-off was not accepted (不予受理).
+    pub rejected: Option<TemplateConfig>,
+    /// `formal` (released), `trial` or `developer`: which version of the mini-program
+    /// the message opens.
+    pub miniprogram_state: String,
+    /// `zh_CN`, `en_US`, `zh_HK` or `zh_TW`.
+    pub lang: String,
+}
+
+impl Default for SubscribeConfig {
+    fn default() -> Self {
+        Self {
+            accepted: None,
+            closed: None,
+            rejected: None,
+            miniprogram_state: "formal".into(),
+            lang: "zh_CN".into(),
+        }
+    }
+}
+
+/// One subscribe-message template.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    /// The template id from the mini-program's admin console.
+    pub template_id: String,
+    /// The page the message opens, e.g. `pages/tip/detail?code={tracking_code}`.
+    #[serde(default)]
+    pub page: Option<String>,
+    /// The template's keys (`thing1`, `time2` …) and their text, with placeholders
+    /// `{case_number}`, `{tracking_code}`, `{title}`, `{category}`, `{status}`,
+    /// `{time}`, `{township}`. Values are cut to the key type's limit (`thing` 20
+    /// characters, `character_string` and `number` 32, `phrase` 5).
+    pub data: std::collections::BTreeMap<String, String>,
 }
 
 /// Keys for personal data at rest.
@@ -513,6 +574,32 @@ impl Config {
             return Err(ConfigError(
                 "`evidence.upload_url_secs` (GRIDWATCH__EVIDENCE__UPLOAD_URL_SECS): must be 1..=600".into(),
             ));
+        }
+        let sub = &self.wechat.subscribe;
+        if !["formal", "trial", "developer"].contains(&sub.miniprogram_state.as_str()) {
+            return Err(ConfigError(format!(
+                "`wechat.subscribe.miniprogram_state` (GRIDWATCH__WECHAT__SUBSCRIBE__MINIPROGRAM_STATE): expected formal, trial or developer, got `{}`",
+                sub.miniprogram_state
+            )));
+        }
+        if !["zh_CN", "en_US", "zh_HK", "zh_TW"].contains(&sub.lang.as_str()) {
+            return Err(ConfigError(format!(
+                "`wechat.subscribe.lang` (GRIDWATCH__WECHAT__SUBSCRIBE__LANG): expected zh_CN, en_US, zh_HK or zh_TW, got `{}`",
+                sub.lang
+            )));
+        }
+        for (name, t) in [
+            ("accepted", &sub.accepted),
+            ("closed", &sub.closed),
+            ("rejected", &sub.rejected),
+        ] {
+            if let Some(t) = t
+                && (t.template_id.trim().is_empty() || t.data.is_empty())
+            {
+                return Err(ConfigError(format!(
+                    "`wechat.subscribe.{name}`: needs a template_id and at least one data key"
+                )));
+            }
         }
         if self.is_production() {
             use secrecy::ExposeSecret;

@@ -20,3 +20,4 @@ pub mod seed;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod wechat;

@@ -160,6 +160,15 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             Who::Anonymous => Some("UNAUTHENTICATED"),
             _ => None,
         },
+        // Which subscribe-message templates to request: public configuration.
+        "messageTemplates" => None,
+        // A tipster's own grants. The matrix's server has no templates configured, so
+        // the tipster's probe passes authorization and stops at the template check.
+        "recordSubscription" => match who {
+            Who::Public => Some("BAD_INPUT"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
         "revealTipster" => match who {
             Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
             Who::Supervisor | Who::Inspector | Who::Public => Some("FORBIDDEN"),
@@ -407,6 +416,13 @@ impl World {
                 json!({}),
             ),
             "unreadNotifications" => (q("{ unreadNotifications }"), json!({})),
+            "messageTemplates" => (q("{ messageTemplates { kind templateId } }"), json!({})),
+            "recordSubscription" => (
+                q(
+                    "mutation { recordSubscription(templateIds: [\"tplNotConfigured\"]) { remaining } }",
+                ),
+                json!({}),
+            ),
             "webhooks" => (q("{ webhooks { id } }"), json!({})),
             "deadLetters" => (
                 q("{ deadLetters(first: 5) { edges { node { id } } } }"),

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use entity::outbox;
-use gridwatch::jobs::delivery::{client, deliver_due};
+use gridwatch::jobs::delivery::{Channels, deliver_due};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -91,8 +91,8 @@ async fn webhooks_get_every_event_once(backend: Backend) {
     let rows = outbox::Entity::find().count(&app.db).await.unwrap();
     assert_eq!(rows, 6, "3 events × 2 webhooks, written with the events");
 
-    let http = client();
     let svc = &app.state.services;
+    let http = Channels::new(&svc.config).unwrap();
     // First run: the receiver refuses each first attempt, nobody answers the other.
     assert_eq!(deliver_due(svc, &http).await.unwrap(), 0);
     // Too early for the retry: nothing is sent.

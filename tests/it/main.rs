@@ -27,3 +27,4 @@ mod storage;
 mod supervision;
 mod wechat;
 mod wechat_login;
+mod wechat_messages;

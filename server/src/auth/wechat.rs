@@ -478,6 +478,7 @@ mod tests {
             appid: appid.map(str::to_owned),
             secret: secret.map(|s| SecretString::from(s.to_owned())),
             timeout_ms: 300,
+            ..WechatConfig::default()
         }
     }
 

@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod page;
 pub mod phone;
 pub mod sla;
+pub mod subscriptions;
 pub mod supervision;
 pub mod tipsters;
 pub mod uow;

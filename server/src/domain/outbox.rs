@@ -64,8 +64,9 @@ pub async fn claim(svc: &Services, limit: u64) -> Result<Vec<outbox::Model>, App
     .await
 }
 
-/// Marks a message delivered.
-pub async fn delivered(svc: &Services, id: i64) -> Result<(), AppError> {
+/// Marks a message settled: delivered, or (with a `note`) dropped because there is
+/// nothing to send any more (a tipster without a grant, a template removed).
+pub async fn delivered(svc: &Services, id: i64, note: Option<&str>) -> Result<(), AppError> {
     let now = svc.clock.now();
     outbox::Entity::update_many()
         .col_expr(outbox::Column::DeliveredAt, Expr::value(now))
@@ -75,7 +76,7 @@ pub async fn delivered(svc: &Services, id: i64) -> Result<(), AppError> {
         )
         .col_expr(
             outbox::Column::LastError,
-            Expr::value(Option::<String>::None),
+            Expr::value(note.map(str::to_owned)),
         )
         .filter(outbox::Column::Id.eq(id))
         .exec(&svc.db)
@@ -83,19 +84,23 @@ pub async fn delivered(svc: &Services, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Records a failed attempt: a retry after `base × 2^(attempts−1)` (at most an hour),
-/// or a dead letter once `max_attempts` were made.
+/// Records a failed attempt: a retry after `base × 2^(attempts−1)` (at most an hour;
+/// at least `at_least` when the receiver asked for a longer pause), or a dead letter
+/// once `max_attempts` were made.
 pub async fn failed(
     svc: &Services,
     row: &outbox::Model,
     error: &str,
     base: Duration,
     max_attempts: i32,
+    at_least: Option<Duration>,
 ) -> Result<bool, AppError> {
     let now = svc.clock.now();
     let dead = row.attempts >= max_attempts;
     let shift = u32::try_from(row.attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
-    let wait = (base * 2i32.saturating_pow(shift)).min(Duration::hours(1));
+    let wait = (base * 2i32.saturating_pow(shift))
+        .min(Duration::hours(1))
+        .max(at_least.unwrap_or(Duration::zero()));
     let error: String = error.chars().take(500).collect();
     let mut q = outbox::Entity::update_many()
         .col_expr(outbox::Column::LastError, Expr::value(Some(error)))

@@ -181,3 +181,14 @@ pub async fn reveal(
         phone,
     })
 }
+
+/// A tipster's openid (to message them through WeChat); `None` when the tipster is
+/// gone.
+pub async fn openid(svc: &super::Services, tipster_id: i64) -> Result<Option<String>, AppError> {
+    let Some(t) = tipster::Entity::find_by_id(tipster_id).one(&svc.db).await? else {
+        return Ok(None);
+    };
+    String::from_utf8(svc.vault.decrypt(&t.openid_enc, OPENID_AAD)?)
+        .map(Some)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("openid not utf-8: {e}")))
+}

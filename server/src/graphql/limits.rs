@@ -356,6 +356,12 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
         ("Evidence", "flags") => ListBound::Fixed(8),
         ("Query", "webhooks") => ListBound::Fixed(domain::webhooks::MAX_WEBHOOKS as u64),
         ("EvidenceUpload", "fields" | "headers") => ListBound::Fixed(16),
+        ("Query", "messageTemplates") => {
+            ListBound::Fixed(domain::subscriptions::MessageKind::ALL.len() as u64)
+        }
+        ("Mutation", "recordSubscription") => {
+            ListBound::Fixed(domain::subscriptions::MAX_PER_GRANT as u64)
+        }
         _ => return None,
     };
     Some(b)

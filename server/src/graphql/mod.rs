@@ -37,6 +37,7 @@ pub struct Query(
     cases::CaseQuery,
     notifications::NotificationQuery,
     supervision::SupervisionQuery,
+    tipsters::TipsterQuery,
 );
 
 /// Every mutation of the API.

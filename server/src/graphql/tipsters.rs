@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use super::auth::{AuthPayload, payload};
 use super::{parse_id, request, state, viewer};
 use crate::auth::token::Subject;
-use crate::domain::{accounts, tipsters};
+use crate::domain::{accounts, subscriptions, tipsters};
 use crate::error::AppError;
 
 /// A tipster's identity, revealed to county staff with an audit row.
@@ -17,6 +17,49 @@ pub struct TipsterIdentity {
     pub openid: String,
     /// The phone number, if the tipster gave one.
     pub phone: Option<String>,
+}
+
+/// A subscribe-message template the mini-program may ask the user to accept.
+#[derive(SimpleObject)]
+pub struct MessageTemplate {
+    /// When it is sent: `ACCEPTED` (tip-off accepted), `CLOSED` (closed, with a prompt
+    /// to rate), `REJECTED` (not accepted).
+    pub kind: String,
+    /// The id to pass to `wx.requestSubscribeMessage`.
+    pub template_id: String,
+}
+
+/// A tipster's remaining grants for one template.
+#[derive(SimpleObject)]
+pub struct SubscriptionGrant {
+    /// The template id.
+    pub template_id: String,
+    /// Messages of this template the tipster may still receive.
+    pub remaining: i32,
+    /// WeChat reported no grant; cleared by granting again.
+    pub blocked: bool,
+}
+
+/// What the mini-program reads before asking for grants.
+#[derive(Default)]
+pub struct TipsterQuery;
+
+#[Object]
+impl TipsterQuery {
+    /// The subscribe-message templates in use (none when the county configured none).
+    async fn message_templates(&self, ctx: &Context<'_>) -> Result<Vec<MessageTemplate>, AppError> {
+        let cfg = &state(ctx)?.services.config.wechat.subscribe;
+        Ok(subscriptions::templates(cfg)
+            .into_iter()
+            .map(|(kind, template_id)| MessageTemplate {
+                kind: serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                template_id,
+            })
+            .collect())
+    }
 }
 
 /// Public login and identity reveal.
@@ -49,6 +92,31 @@ impl TipsterMutation {
         )
         .await?;
         payload(ctx, session).await
+    }
+
+    /// Records the grants the user just gave: call it after `wx.requestSubscribeMessage`
+    /// with the template ids it answered `accept` for (1 to 5). Each grant lets one
+    /// message of that template reach the user; the answer gives what is left.
+    /// Public users only; `BAD_INPUT` for an id not in `messageTemplates`.
+    async fn record_subscription(
+        &self,
+        ctx: &Context<'_>,
+        template_ids: Vec<String>,
+    ) -> Result<Vec<SubscriptionGrant>, AppError> {
+        let st = state(ctx)?;
+        let me = viewer(ctx)?;
+        let tipster = me.public()?.tipster_id;
+        st.limits
+            .check_public(request(ctx)?.client_ip, Some(tipster))?;
+        Ok(subscriptions::record(&st.services, me, &template_ids)
+            .await?
+            .into_iter()
+            .map(|g| SubscriptionGrant {
+                template_id: g.template_id,
+                remaining: g.remaining,
+                blocked: g.blocked,
+            })
+            .collect())
     }
 
     /// Reveals who reported a case (county staff only; the reason is recorded, and

@@ -8,6 +8,7 @@
 //! it is in (each write is a unit of work that commits or rolls back whole) and stops.
 
 pub mod delivery;
+pub mod text_check;
 
 use std::future::Future;
 use std::time::Duration;
@@ -45,17 +46,32 @@ impl Jobs {
                     Ok(r.warned + r.escalated + r.missed_at_top)
                 },
             ));
-            let http = delivery::client();
-            handles.push(spawn(
-                "outbox_delivery",
-                every(cfg.outbox_secs),
-                svc,
-                &token,
-                move |svc| {
-                    let http = http.clone();
-                    async move { delivery::deliver_due(&svc, &http).await }
-                },
-            ));
+            match delivery::Channels::new(&svc.config) {
+                Ok(ch) => {
+                    let api = std::sync::Arc::clone(&ch.wechat);
+                    handles.push(spawn(
+                        "outbox_delivery",
+                        every(cfg.outbox_secs),
+                        svc,
+                        &token,
+                        move |svc| {
+                            let ch = ch.clone();
+                            async move { delivery::deliver_due(&svc, &ch).await }
+                        },
+                    ));
+                    handles.push(spawn(
+                        "text_check",
+                        every(cfg.text_check_secs),
+                        svc,
+                        &token,
+                        move |svc| {
+                            let api = std::sync::Arc::clone(&api);
+                            async move { text_check::check_pending(&svc, &api).await }
+                        },
+                    ));
+                }
+                Err(e) => tracing::error!(error = ?e, "outbox delivery and text check not started"),
+            }
             handles.push(spawn(
                 "idempotency_purge",
                 Duration::from_secs(3600),

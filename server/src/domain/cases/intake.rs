@@ -2,6 +2,7 @@
 //! a location to its grid; deadlines; possible duplicates; tracking codes.
 
 use chrono::{DateTime, Duration, Utc};
+use entity::enums::TextCheck;
 use entity::{app_user, case, case_follower, category, supervised_site};
 use rand::Rng;
 use sea_orm::{
@@ -172,6 +173,7 @@ struct NewCase {
     deadlines: Deadlines,
     duplicate_of: Option<i64>,
     tracking_code: Option<String>,
+    text_check: Option<TextCheck>,
 }
 
 impl NewCase {
@@ -205,6 +207,7 @@ impl NewCase {
             deadlines: Deadlines::default(),
             duplicate_of: None,
             tracking_code: None,
+            text_check: None,
         }
     }
 }
@@ -241,6 +244,7 @@ async fn insert_case<C: ConnectionTrait>(
         assignee_id: Set(n.assignee_id),
         site_id: Set(n.site_id),
         duplicate_of: Set(n.duplicate_of),
+        text_check: Set(n.text_check),
         rework_count: Set(0),
         escalation_level: Set(0),
         version: Set(1),
@@ -377,6 +381,13 @@ pub async fn submit_tip(
     let title: String = description.chars().take(30).collect();
     let accuracy_m = input.location.accuracy_m;
     let (vault, clock, viewer) = (svc.vault.clone(), svc.clock.clone(), viewer.clone());
+    // The public may see the words only once WeChat's text check passed them (or when
+    // the county runs without the check).
+    let text_check = if svc.config.wechat.checks_text() {
+        TextCheck::Pending
+    } else {
+        TextCheck::Pass
+    };
     uow::write(
         svc,
         Some(idem),
@@ -413,6 +424,7 @@ pub async fn submit_tip(
                         deadlines,
                         duplicate_of,
                         tracking_code: Some(new_tracking_code()),
+                        text_check: Some(text_check),
                         ..NewCase::base(
                             CaseSource::Tip,
                             cat,

@@ -37,6 +37,11 @@ fn public_text(action: &str) -> Option<&'static str> {
     })
 }
 
+/// The words of a tip-off the public may read: only what WeChat's text check passed.
+pub fn public_description(c: &entity::case::Model) -> Option<&str> {
+    (c.text_check == Some(entity::enums::TextCheck::Pass)).then_some(c.description.as_str())
+}
+
 /// The steps of a case's trail the public may see, in order.
 pub fn public_steps(events: &[case_event::Model]) -> Vec<PublicStep> {
     events

@@ -1003,7 +1003,18 @@ pub async fn transition(
                 }
                 let facts = Facts::load(txn, &svc2, &viewer, c, &action).await?;
                 let d = decide(&viewer, &facts, &action)?;
-                apply(txn, &viewer, &facts, version, action.kind(), d).await
+                let kind = action.kind();
+                let after = apply(txn, &viewer, &facts, version, kind, d).await?;
+                crate::domain::subscriptions::queue(
+                    txn,
+                    &svc2.config.wechat.subscribe,
+                    &svc2.grid.snapshot(),
+                    &after,
+                    kind.event_name(),
+                    facts.now,
+                )
+                .await?;
+                Ok(after)
             })
         }),
     )

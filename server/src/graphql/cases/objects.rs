@@ -8,7 +8,7 @@ use super::super::grid::{GeoPoint, Priority, Region};
 use super::super::loaders::unshare;
 use super::super::users::User;
 use super::super::{services, state, viewer};
-use super::types::{CaseSource, CaseStatus};
+use super::types::{CaseSource, CaseStatus, TextCheck};
 use super::{loaders, saturate_i32};
 use crate::domain::cases as dom;
 use crate::error::AppError;
@@ -122,6 +122,11 @@ impl Case {
     /// Description.
     async fn description(&self) -> &str {
         &self.0.description
+    }
+    /// For a tip-off: what WeChat's text check made of the description (the public
+    /// sees it only on `PASS`); null for staff's own cases.
+    async fn text_check(&self) -> Option<TextCheck> {
+        self.0.text_check.map(Into::into)
     }
     /// Priority.
     async fn priority(&self) -> Priority {

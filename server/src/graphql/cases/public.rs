@@ -35,6 +35,11 @@ impl PublicCase {
     async fn tracking_code(&self) -> Option<&str> {
         self.0.tracking_code.as_deref()
     }
+    /// The tip-off's words, once WeChat's text check passed them (null before, and
+    /// for texts kept for staff).
+    async fn description(&self) -> Option<&str> {
+        dom::public::public_description(&self.0)
+    }
     /// Status.
     async fn status(&self) -> Result<CaseStatus, AppError> {
         Ok(self.0.status.into())

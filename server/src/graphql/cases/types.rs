@@ -102,3 +102,28 @@ impl From<RejectReason> for dom::RejectReason {
         }
     }
 }
+
+/// What WeChat's text check made of a tip-off's words.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TextCheck {
+    /// Not checked yet (WeChat unreachable or busy): hidden from the public.
+    Pending,
+    /// Nothing found: the public may see it.
+    Pass,
+    /// WeChat suggests a person look at it: hidden from the public.
+    Review,
+    /// Risky: hidden from the public.
+    Risky,
+}
+
+impl From<entity::enums::TextCheck> for TextCheck {
+    fn from(t: entity::enums::TextCheck) -> Self {
+        use entity::enums::TextCheck as T;
+        match t {
+            T::Pending => Self::Pending,
+            T::Pass => Self::Pass,
+            T::Review => Self::Review,
+            T::Risky => Self::Risky,
+        }
+    }
+}

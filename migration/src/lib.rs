@@ -16,6 +16,7 @@ mod m20261128_000002_accounts;
 mod m20261128_000003_cases;
 mod m20261128_000004_infra;
 mod m20261203_000005_supervision;
+mod m20261203_000006_rate_limit;
 mod util;
 
 /// All migrations of gridwatch, in the order they are applied.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_cases::Migration),
             Box::new(m20261128_000004_infra::Migration),
             Box::new(m20261203_000005_supervision::Migration),
+            Box::new(m20261203_000006_rate_limit::Migration),
         ]
     }
 }

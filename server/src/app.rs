@@ -73,7 +73,6 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     }
     let grid = Arc::new(Grid::load(db.clone()).await.context("loading the grid")?);
     let keys = Arc::new(TokenKeys::from_config(&config.auth).context("access-token keys")?);
-    let limits = Arc::new(RateLimits::new(&config.limits));
     let wechat = Arc::new(WechatClient::new(&config.wechat).context("WeChat client")?);
     let storage =
         storage::build(&config.storage, &config.server, &opts.clock).context("evidence storage")?;
@@ -89,7 +88,12 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         keys,
         config: Arc::clone(&config),
     };
-    let (hub, live) = crate::live::Hub::start(&services.db);
+    let limits = Arc::new(RateLimits::new(
+        &config.limits,
+        services.db.clone(),
+        services.clock.clone(),
+    ));
+    let (hub, live) = crate::live::Hub::start(&services.db, Arc::clone(&grid));
     let state = AppState {
         services,
         limits,

@@ -7,6 +7,10 @@
 //! events from `case_event` a few times a second instead.
 //! Either way the notices go into one in-process broadcast channel that each
 //! subscription filters by its viewer's scope.
+//!
+//! The same PostgreSQL listener hears grid imports (`GRID_CHANNEL`) and reloads this
+//! process's region tree at once; the periodic fingerprint check stays as a fallback
+//! (and is all SQLite has).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +23,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::domain::events::{CHANNEL, EventNotice};
+use crate::domain::grid::{GRID_CHANNEL, Grid};
 
 /// How many notices a slow subscriber may fall behind before it misses some.
 const BUFFER: usize = 1024;
@@ -32,11 +37,11 @@ pub struct Hub {
 impl Hub {
     /// Starts listening (PostgreSQL) or reading new events (SQLite); returns the hub and
     /// its task.
-    pub fn start(db: &DatabaseConnection) -> (Arc<Self>, JoinHandle<()>) {
+    pub fn start(db: &DatabaseConnection, grid: Arc<Grid>) -> (Arc<Self>, JoinHandle<()>) {
         let (tx, _) = broadcast::channel(BUFFER);
         let hub = Arc::new(Self { tx });
         let task = match db.get_database_backend() {
-            DbBackend::Postgres => tokio::spawn(listen(db.clone(), Arc::clone(&hub))),
+            DbBackend::Postgres => tokio::spawn(listen(db.clone(), Arc::clone(&hub), grid)),
             _ => tokio::spawn(poll(db.clone(), Arc::clone(&hub))),
         };
         (hub, task)
@@ -58,7 +63,7 @@ impl Hub {
     }
 }
 
-async fn listen(db: DatabaseConnection, hub: Arc<Hub>) {
+async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>) {
     let pool = db.get_postgres_connection_pool().clone();
     loop {
         let mut listener = match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
@@ -69,13 +74,22 @@ async fn listen(db: DatabaseConnection, hub: Arc<Hub>) {
                 continue;
             }
         };
-        if let Err(e) = listener.listen(CHANNEL).await {
+        if let Err(e) = listener.listen_all([CHANNEL, GRID_CHANNEL]).await {
             tracing::warn!(error = %e, "live events: LISTEN failed");
             tokio::time::sleep(Duration::from_secs(2)).await;
             continue;
         }
+        // A grid notice sent while the connection was down is caught up here.
+        if let Err(e) = grid.refresh_if_changed().await {
+            tracing::warn!(error = ?e, "grid check after (re)connecting failed");
+        }
         loop {
             match listener.recv().await {
+                Ok(n) if n.channel() == GRID_CHANNEL => match grid.refresh_if_changed().await {
+                    Ok(true) => tracing::info!("grid imported elsewhere; index reloaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = ?e, "grid reload after notice failed"),
+                },
                 Ok(n) => match serde_json::from_str::<EventNotice>(n.payload()) {
                     Ok(notice) => hub.publish(notice),
                     Err(e) => tracing::warn!(error = %e, "live events: unreadable notice"),

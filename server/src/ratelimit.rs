@@ -1,66 +1,125 @@
-//! Rate limits on public and login endpoints, keyed by client IP and by WeChat user.
+//! Rate limits on public and login endpoints, keyed by client IP and by WeChat user,
+//! shared by every server process through the database.
 //!
-//! In-process (GCRA, `governor`): each server process limits on its own, which bounds
-//! abuse per process; a shared limit across processes would need Redis or PostgreSQL.
+//! Each key is a GCRA bucket (the algorithm of `governor`, kept in a row): a limit of
+//! `n` per minute lets `n` requests through at once and then one every `60/n` seconds.
+//! The row holds the "theoretical arrival time" (TAT); one conditional upsert per
+//! request both decides and records, atomically, so two processes never double a
+//! limit. A database that cannot be reached answers `UNAVAILABLE` (the request would
+//! fail anyway).
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
+use crate::clock::Clock;
 use crate::config::LimitsConfig;
 use crate::error::AppError;
 
-/// The limiters of one server process.
-pub struct RateLimits {
-    login_ip: DefaultKeyedRateLimiter<IpAddr>,
-    public_ip: DefaultKeyedRateLimiter<IpAddr>,
-    public_user: DefaultKeyedRateLimiter<i64>,
-    clock: DefaultClock,
-}
+/// The length of a limit's window.
+const PERIOD_MS: i64 = 60_000;
 
-fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
+/// The limits, shared with every process on the same database.
+pub struct RateLimits {
+    db: DatabaseConnection,
+    clock: Clock,
+    login_ip: u32,
+    public_ip: u32,
+    public_user: u32,
 }
 
 impl RateLimits {
-    /// Limiters with the configured quotas.
-    pub fn new(cfg: &LimitsConfig) -> Self {
+    /// Limits with the configured quotas (per minute), kept in `db`.
+    pub fn new(cfg: &LimitsConfig, db: DatabaseConnection, clock: Clock) -> Self {
         Self {
-            login_ip: RateLimiter::keyed(per_minute(cfg.login_per_ip_per_minute)),
-            public_ip: RateLimiter::keyed(per_minute(cfg.public_per_ip_per_minute)),
-            public_user: RateLimiter::keyed(per_minute(cfg.public_per_user_per_minute)),
-            clock: DefaultClock::default(),
+            db,
+            clock,
+            login_ip: cfg.login_per_ip_per_minute.max(1),
+            public_ip: cfg.public_per_ip_per_minute.max(1),
+            public_user: cfg.public_per_user_per_minute.max(1),
         }
     }
 
-    fn verdict<K: std::hash::Hash + Eq + Clone>(
-        &self,
-        limiter: &DefaultKeyedRateLimiter<K>,
-        key: &K,
-    ) -> Result<(), AppError> {
-        limiter.check_key(key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            AppError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }
+    /// Counts one request against `key` (`per_minute` allowed); `RATE_LIMITED` with the
+    /// wait when the bucket is empty.
+    async fn take(&self, key: &str, per_minute: u32) -> Result<(), AppError> {
+        let now = self.clock.now().timestamp_millis();
+        let step = PERIOD_MS / i64::from(per_minute);
+        let backend = self.db.get_database_backend();
+        let (p, max) = if backend == DbBackend::Postgres {
+            ('$', "GREATEST")
+        } else {
+            ('?', "MAX")
+        };
+        let sql = format!(
+            "INSERT INTO rate_limit (key, tat_ms) VALUES ({p}1, {p}2 + {p}3) \
+             ON CONFLICT (key) DO UPDATE SET tat_ms = {max}(rate_limit.tat_ms, {p}2) + {p}3 \
+             WHERE {max}(rate_limit.tat_ms, {p}2) + {p}3 - {p}2 <= {p}4 RETURNING tat_ms"
+        );
+        let taken = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [key.into(), now.into(), step.into(), PERIOD_MS.into()],
+            ))
+            .await?;
+        if taken.is_some() {
+            return Ok(());
+        }
+        let tat = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                format!("SELECT tat_ms FROM rate_limit WHERE key = {p}1"),
+                [key.into()],
+            ))
+            .await?
+            .and_then(|r| r.try_get::<i64>("", "tat_ms").ok())
+            .unwrap_or(now);
+        // The next request fits once the TAT is within one period of now.
+        let wait_ms = tat.max(now) + step - PERIOD_MS - now;
+        Err(AppError::RateLimited {
+            retry_after_secs: u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1),
         })
     }
 
     /// A login attempt (staff or WeChat) from `ip`.
-    pub fn check_login(&self, ip: IpAddr) -> Result<(), AppError> {
-        self.verdict(&self.login_ip, &ip)
+    pub async fn check_login(&self, ip: IpAddr) -> Result<(), AppError> {
+        self.take(&format!("login:ip:{ip}"), self.login_ip).await
     }
 
     /// A public mutation from `ip`, by the WeChat user `tipster` when logged in.
-    pub fn check_public(&self, ip: IpAddr, tipster: Option<i64>) -> Result<(), AppError> {
-        self.verdict(&self.public_ip, &ip)?;
+    pub async fn check_public(&self, ip: IpAddr, tipster: Option<i64>) -> Result<(), AppError> {
+        self.take(&format!("public:ip:{ip}"), self.public_ip)
+            .await?;
         if let Some(t) = tipster {
-            self.verdict(&self.public_user, &t)?;
+            self.take(&format!("public:user:{t}"), self.public_user)
+                .await?;
         }
         Ok(())
     }
+}
+
+/// Forgets buckets that are full again (they hold nothing a missing row does not).
+pub async fn purge(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, AppError> {
+    let backend = db.get_database_backend();
+    let p = if backend == DbBackend::Postgres {
+        '$'
+    } else {
+        '?'
+    };
+    let r = db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!("DELETE FROM rate_limit WHERE tat_ms < {p}1"),
+            [now.timestamp_millis().into()],
+        ))
+        .await?;
+    Ok(r.rows_affected())
 }
 
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case
@@ -110,23 +169,5 @@ mod tests {
         );
         assert_eq!(client_ip(proxy, None, &trusted), proxy);
         assert_eq!(client_ip(proxy, Some("garbage"), &trusted), proxy);
-    }
-
-    #[test]
-    fn limits_bite_after_the_quota() {
-        let cfg = LimitsConfig {
-            login_per_ip_per_minute: 3,
-            ..LimitsConfig::default()
-        };
-        let l = RateLimits::new(&cfg);
-        let a = ip("1.1.1.1");
-        for _ in 0..3 {
-            l.check_login(a).unwrap();
-        }
-        match l.check_login(a) {
-            Err(AppError::RateLimited { retry_after_secs }) => assert!(retry_after_secs >= 1),
-            other => panic!("{other:?}"),
-        }
-        l.check_login(ip("2.2.2.2")).unwrap();
     }
 }

@@ -44,6 +44,7 @@ const CORE_TABLES: &[&str] = &[
     "tipster_subscription",
     "wechat_token",
     "job_run",
+    "rate_limit",
 ];
 
 async fn up_down_up(backend: Backend) {

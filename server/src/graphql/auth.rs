@@ -151,7 +151,7 @@ impl AuthMutation {
         password: String,
     ) -> Result<AuthPayload, AppError> {
         let st = state(ctx)?;
-        st.limits.check_login(request(ctx)?.client_ip)?;
+        st.limits.check_login(request(ctx)?.client_ip).await?;
         let session = accounts::login(&st.services, &username, &password).await?;
         payload(ctx, session).await
     }

@@ -77,11 +77,12 @@ impl TipsterMutation {
         code: String,
     ) -> Result<AuthPayload, AppError> {
         let st = state(ctx)?;
-        st.limits.check_login(request(ctx)?.client_ip)?;
+        st.limits.check_login(request(ctx)?.client_ip).await?;
         let identity = st.wechat.code_to_session(&code).await?;
         let t = tipsters::find_or_create(&st.services, &identity.openid).await?;
         st.limits
-            .check_public(request(ctx)?.client_ip, Some(t.id))?;
+            .check_public(request(ctx)?.client_ip, Some(t.id))
+            .await?;
         let session = accounts::issue_session(
             &st.services.db,
             &st.services.keys,
@@ -107,7 +108,8 @@ impl TipsterMutation {
         let me = viewer(ctx)?;
         let tipster = me.public()?.tipster_id;
         st.limits
-            .check_public(request(ctx)?.client_ip, Some(tipster))?;
+            .check_public(request(ctx)?.client_ip, Some(tipster))
+            .await?;
         Ok(subscriptions::record(&st.services, me, &template_ids)
             .await?
             .into_iter()

@@ -1,5 +1,6 @@
-//! Background work started by `serve`: the deadline sweeper, the purge of expired
-//! idempotency keys (and, as they come, deliveries and text checks). Every process may
+//! Background work started by `serve`: the deadline sweeper, outbox delivery, the text
+//! check of tip-offs, and the purge of expired idempotency keys and full rate-limit
+//! buckets. Every process may
 //! run them: the work itself is claimed row by row (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL; on SQLite one process serves the file). Each run is recorded in
 //! `job_run` (last start, finish, outcome, items), which `/metrics` reads for the lag.
@@ -78,7 +79,9 @@ impl Jobs {
                 svc,
                 &token,
                 |svc| async move {
-                    crate::domain::idempotency::purge_expired(&svc.db, svc.clock.now()).await
+                    let now = svc.clock.now();
+                    let keys = crate::domain::idempotency::purge_expired(&svc.db, now).await?;
+                    Ok(keys + crate::ratelimit::purge(&svc.db, now).await?)
                 },
             ));
         }

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{app_user, auth_attempt, refresh_token};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, SqlErr,
+    EntityTrait, QueryFilter,
 };
 
 use crate::auth::password;
@@ -113,61 +113,50 @@ pub async fn login(
             issue_session(db, keys, cfg, Subject::User(user.id), None, now).await
         }
         None => {
-            record_failure(db, cfg, &key, attempt, now).await?;
+            record_failure(db, cfg, &key, now).await?;
             Err(AppError::BadCredentials)
         }
     }
 }
 
+/// Counts a failed login on `key` in one atomic upsert (so failures arriving at
+/// several processes at once all count): a new window after the old one expired,
+/// locked once the window holds `max` failures.
 async fn record_failure(
     db: &DatabaseConnection,
     cfg: &AuthConfig,
     key: &str,
-    attempt: Option<auth_attempt::Model>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    use auth_attempt::{Column as A, Entity as T};
     let window = Duration::seconds(i64::try_from(cfg.lockout_secs).unwrap_or(900));
     let max = i32::try_from(Ord::max(cfg.max_failed_logins, 1)).unwrap_or(5);
-    match attempt {
-        Some(a) => {
-            let (failures, start) = if now - a.window_start > window {
-                (1, now)
-            } else {
-                (a.failures + 1, a.window_start)
-            };
-            let mut am: auth_attempt::ActiveModel = a.into();
-            am.failures = Set(failures);
-            am.window_start = Set(start);
-            am.locked_until = Set((failures >= max).then_some(now + window));
-            am.update(db).await?;
-        }
-        None => {
-            let res = auth_attempt::ActiveModel {
-                key: Set(key.to_owned()),
-                failures: Set(1),
-                window_start: Set(now),
-                locked_until: Set((max <= 1).then_some(now + window)),
-                ..Default::default()
-            }
-            .insert(db)
-            .await;
-            match res {
-                Ok(_) => {}
-                // A concurrent failure created the row first: count this one on it.
-                Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                    auth_attempt::Entity::update_many()
-                        .col_expr(
-                            auth_attempt::Column::Failures,
-                            ExprTrait::add(Expr::col(auth_attempt::Column::Failures), 1),
-                        )
-                        .filter(auth_attempt::Column::Key.eq(key))
-                        .exec(db)
-                        .await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+    let expired = Expr::col((T, A::WindowStart)).lt(now - window);
+    let failures: Expr = Expr::case(expired.clone(), Expr::val(1))
+        .finally(ExprTrait::add(Expr::col((T, A::Failures)), 1))
+        .into();
+    let start: Expr = Expr::case(expired, Expr::val(now))
+        .finally(Expr::col((T, A::WindowStart)))
+        .into();
+    let locked: Expr = Expr::case(failures.clone().gte(max), Expr::val(Some(now + window)))
+        .finally(Expr::val(Option::<DateTime<Utc>>::None))
+        .into();
+    T::insert(auth_attempt::ActiveModel {
+        key: Set(key.to_owned()),
+        failures: Set(1),
+        window_start: Set(now),
+        locked_until: Set((max <= 1).then_some(now + window)),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(A::Key)
+            .value(A::Failures, failures)
+            .value(A::WindowStart, start)
+            .value(A::LockedUntil, locked)
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
     Ok(())
 }
 

@@ -458,6 +458,16 @@ pub async fn apply_import(
 ) -> Result<ImportSummary, AppError> {
     let txn = db.begin().await?;
     let summary = apply_import_in(&txn, items, mode, now).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // Every serving process reloads its tree when this commits (the poll of
+        // `grid.refresh_secs` stays as a fallback).
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_notify($1, '')",
+            [super::GRID_CHANNEL.into()],
+        ))
+        .await?;
+    }
     txn.commit().await?;
     Ok(summary)
 }

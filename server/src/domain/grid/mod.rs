@@ -28,6 +28,9 @@ pub use entity::enums::RegionLevel;
 pub use import::{ImportMode, ImportRegion, ImportSummary, apply_import, parse_grid_file};
 pub use live::Grid;
 
+/// The PostgreSQL channel a grid import notifies on, so every process reloads its tree.
+pub const GRID_CHANNEL: &str = "gridwatch_grid";
+
 /// One region as the domain sees it.
 #[derive(Debug, Clone)]
 pub struct RegionNode {

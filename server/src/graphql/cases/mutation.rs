@@ -48,7 +48,8 @@ impl CaseMutation {
         let v = viewer(ctx)?;
         let tipster = v.public()?.tipster_id;
         st.limits
-            .check_public(request(ctx)?.client_ip, Some(tipster))?;
+            .check_public(request(ctx)?.client_ip, Some(tipster))
+            .await?;
         let tip = intake::TipInput {
             category_code: input.category_code,
             description: input.description,

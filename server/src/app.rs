@@ -183,7 +183,10 @@ fn background(grid: Arc<Grid>, config: &Config) -> Vec<JoinHandle<()>> {
 }
 
 impl App {
-    /// Serves until `shutdown` resolves.
+    /// Serves until `shutdown` resolves, then drains: the listener closes at once, jobs
+    /// stop taking work, in-flight requests finish — for at most
+    /// `server.shutdown_grace_secs`, after which the connections left (open
+    /// WebSockets, stalled clients) are cut — and the database pool is closed.
     pub async fn serve(
         mut self,
         listener: TcpListener,
@@ -192,23 +195,41 @@ impl App {
         let router = self.router.clone();
         let jobs = self.jobs.take();
         let stop = jobs.as_ref().map(Jobs::token);
-        axum::serve(
+        let grace = Duration::from_secs(self.state.config().server.shutdown_grace_secs);
+        let (draining_tx, draining) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
+            tracing::info!("shutting down: draining requests");
             // Jobs stop taking work at once; the server drains its requests.
             if let Some(stop) = stop {
                 stop.cancel();
             }
+            let _ = draining_tx.send(());
         })
-        .await
-        .context("http server")?;
+        .into_future();
+        tokio::select! {
+            served = server => served.context("http server")?,
+            () = async {
+                if draining.await.is_ok() {
+                    tokio::time::sleep(grace).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => tracing::warn!(grace_secs = grace.as_secs(), "connections still open after the grace period; cut"),
+        }
         if let Some(jobs) = jobs {
             jobs.stop(Duration::from_secs(10)).await;
         }
+        let db = self.state.services.db.clone();
         drop(self);
+        if let Err(e) = db.close().await {
+            tracing::warn!(error = %e, "closing the database pool");
+        }
+        tracing::info!("stopped");
         Ok(())
     }
 }

@@ -310,6 +310,9 @@ pub struct ServerConfig {
     /// the signed upload and download URLs of the `fs` evidence store. Default:
     /// `http://{server.addr}`.
     pub public_url: Option<String>,
+    /// On SIGTERM: how long in-flight requests and jobs may take to finish before the
+    /// remaining connections (open WebSockets, slow clients) are cut, in seconds.
+    pub shutdown_grace_secs: u64,
 }
 
 impl ServerConfig {
@@ -328,6 +331,7 @@ impl Default for ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit_bytes: 1024 * 1024,
             public_url: None,
+            shutdown_grace_secs: 20,
         }
     }
 }

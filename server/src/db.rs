@@ -53,3 +53,27 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
 }
+
+/// Writes a consistent copy of a SQLite database to `file` (`VACUUM INTO`: one read
+/// transaction, so it runs beside a serving process and sees one moment). The file
+/// must not exist. PostgreSQL deployments use `pg_dump` instead.
+pub async fn backup(db: &DatabaseConnection, file: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use sea_orm::ConnectionTrait as _;
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        anyhow::bail!(
+            "`backup` copies SQLite files; for PostgreSQL use `pg_dump -Fc -f FILE DATABASE_URL` (README, \"Operating it\")"
+        );
+    }
+    if file.exists() {
+        anyhow::bail!("{} already exists; choose a new file", file.display());
+    }
+    let path = file
+        .to_str()
+        .context("the backup path is not valid UTF-8")?
+        .replace('\'', "''");
+    db.execute_unprepared(&format!("VACUUM INTO '{path}'"))
+        .await
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}

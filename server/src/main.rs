@@ -63,6 +63,12 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Write a consistent copy of the SQLite database to FILE while the server runs
+    /// (PostgreSQL: use pg_dump, see README "Operating it").
+    Backup {
+        /// The new file (must not exist).
+        file: PathBuf,
+    },
     /// Print the GraphQL schema (SDL, sorted) to stdout or a file.
     ExportSchema {
         /// Write to this file instead of stdout.
@@ -127,6 +133,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => migrate(config).await,
         Command::Seed { demo } => seed_data(config, demo).await,
         Command::ImportGrid { file } => import_grid(config, &file).await,
+        Command::Backup { file } => backup(config, &file).await,
         Command::CreateUser {
             username,
             password,
@@ -200,6 +207,14 @@ async fn import_grid(config: Config, file: &std::path::Path) -> anyhow::Result<(
         summary.updated,
         summary.unchanged
     );
+    Ok(())
+}
+
+/// `backup FILE`.
+async fn backup(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let db = db::connect(&config.database).await?;
+    db::backup(&db, file).await?;
+    println!("backed up to {}", file.display());
     Ok(())
 }
 

@@ -55,6 +55,27 @@ impl ServerProcess {
         panic!("gridwatch serve did not come up on {}", me.base);
     }
 
+    /// Sends SIGTERM and waits (at most `within`) for the process to exit; its status.
+    pub async fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gridwatch serve still running {within:?} after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -43,6 +43,8 @@ pub struct Model {
     /// When the upload URL expires.
     pub expires_at: DateTimeUtc,
     pub confirmed_at: Option<DateTimeUtc>,
+    /// When the orphan sweeper cleaned up after this row (see `jobs`).
+    pub purged_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

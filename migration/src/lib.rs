@@ -17,6 +17,7 @@ mod m20261128_000003_cases;
 mod m20261128_000004_infra;
 mod m20261203_000005_supervision;
 mod m20261203_000006_rate_limit;
+mod m20261203_000007_evidence_purge;
 mod util;
 
 /// All migrations of gridwatch, in the order they are applied.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_infra::Migration),
             Box::new(m20261203_000005_supervision::Migration),
             Box::new(m20261203_000006_rate_limit::Migration),
+            Box::new(m20261203_000007_evidence_purge::Migration),
         ]
     }
 }

@@ -81,6 +81,13 @@ pub struct JobsConfig {
     /// Wait before the first retry of a failed delivery, in seconds (doubled each time,
     /// at most an hour).
     pub retry_base_secs: u64,
+    /// How often (seconds) orphaned evidence objects are swept.
+    pub orphan_sweep_secs: u64,
+    /// How long after an upload URL expired (or a photo was rejected or confirmed) its
+    /// leftover objects are kept, in seconds.
+    pub orphan_grace_secs: u64,
+    /// Only report what the orphan sweep would delete (in the log and `job_run`).
+    pub orphan_dry_run: bool,
 }
 
 impl Default for JobsConfig {
@@ -92,6 +99,9 @@ impl Default for JobsConfig {
             text_check_secs: 30,
             max_attempts: 8,
             retry_base_secs: 5,
+            orphan_sweep_secs: 3600,
+            orphan_grace_secs: 86_400,
+            orphan_dry_run: false,
         }
     }
 }

@@ -69,6 +69,16 @@ enum Command {
         /// The new file (must not exist).
         file: PathBuf,
     },
+    /// Delete evidence objects no confirmed photo needs (expired tickets, rejected
+    /// uploads, sealed-from upload copies) older than the grace period.
+    SweepOrphans {
+        /// Only report what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Grace period in hours (default: `jobs.orphan_grace_secs`).
+        #[arg(long)]
+        grace_hours: Option<i64>,
+    },
     /// Print the GraphQL schema (SDL, sorted) to stdout or a file.
     ExportSchema {
         /// Write to this file instead of stdout.
@@ -134,6 +144,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Seed { demo } => seed_data(config, demo).await,
         Command::ImportGrid { file } => import_grid(config, &file).await,
         Command::Backup { file } => backup(config, &file).await,
+        Command::SweepOrphans {
+            dry_run,
+            grace_hours,
+        } => sweep_orphans(config, dry_run, grace_hours).await,
         Command::CreateUser {
             username,
             password,
@@ -206,6 +220,31 @@ async fn import_grid(config: Config, file: &std::path::Path) -> anyhow::Result<(
         summary.inserted,
         summary.updated,
         summary.unchanged
+    );
+    Ok(())
+}
+
+/// `sweep-orphans [--dry-run] [--grace-hours N]`.
+async fn sweep_orphans(
+    mut config: Config,
+    dry_run: bool,
+    grace_hours: Option<i64>,
+) -> anyhow::Result<()> {
+    config.jobs.enabled = false;
+    let grace = match grace_hours {
+        Some(h) if h >= 0 => chrono::Duration::hours(h),
+        Some(_) => anyhow::bail!("--grace-hours must not be negative"),
+        None => chrono::Duration::seconds(
+            i64::try_from(config.jobs.orphan_grace_secs).unwrap_or(86_400),
+        ),
+    };
+    let app = gridwatch::app::build(config, gridwatch::app::BuildOptions::default()).await?;
+    let r =
+        gridwatch::domain::evidence::orphans::sweep(&app.state.services, grace, dry_run).await?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    println!(
+        "{verb} {} objects: {} expired tickets, {} rejected uploads, {} confirmed photos checked for upload copies",
+        r.objects_deleted, r.expired_tickets, r.rejected_cleaned, r.upload_copies
     );
     Ok(())
 }

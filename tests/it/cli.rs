@@ -343,3 +343,31 @@ async fn create_user_from_the_cli_while_serving(backend: Backend) {
     }
 }
 both!(create_user_cli, create_user_from_the_cli_while_serving);
+
+/// `sweep-orphans --dry-run` reports and changes nothing; a negative grace is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_orphans_reports_first() {
+    let fresh = FreshDb::seeded(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = gridwatch_cmd(&fresh.url)
+        .env("GRIDWATCH__STORAGE__FS_ROOT", dir.path())
+        .args(["sweep-orphans", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("would delete 0 objects"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = gridwatch_cmd(&fresh.url)
+        .env("GRIDWATCH__STORAGE__FS_ROOT", dir.path())
+        .args(["sweep-orphans", "--grace-hours", "-1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

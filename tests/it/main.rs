@@ -22,6 +22,7 @@ mod limits;
 mod live;
 mod migrations;
 mod observability;
+mod orphans;
 mod processes;
 mod schema;
 mod storage;

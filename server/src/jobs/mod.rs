@@ -73,6 +73,23 @@ impl Jobs {
                 }
                 Err(e) => tracing::error!(error = ?e, "outbox delivery and text check not started"),
             }
+            let (grace, dry_run) = (
+                chrono::Duration::seconds(i64::try_from(cfg.orphan_grace_secs).unwrap_or(86_400)),
+                cfg.orphan_dry_run,
+            );
+            handles.push(spawn(
+                "orphan_sweep",
+                every(cfg.orphan_sweep_secs),
+                svc,
+                &token,
+                move |svc| async move {
+                    let r = crate::domain::evidence::orphans::sweep(&svc, grace, dry_run).await?;
+                    if dry_run || r.objects_deleted > 0 {
+                        tracing::info!(dry_run, report = ?r, "orphan sweep");
+                    }
+                    Ok(r.objects_deleted)
+                },
+            ));
             handles.push(spawn(
                 "idempotency_purge",
                 Duration::from_secs(3600),

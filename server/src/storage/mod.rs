@@ -275,6 +275,13 @@ pub trait BlobStore: Send + Sync + 'static {
         key.clone()
     }
 
+    /// The upload copy a sealed key was made from, where sealing copies (S3); `None`
+    /// where the upload itself is the sealed object (the folder store).
+    fn upload_key_of(&self, sealed: &ObjectKey) -> Option<ObjectKey> {
+        let _ = sealed;
+        None
+    }
+
     /// Removes an object; removing a missing object is not an error.
     fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), AppError>>;
 

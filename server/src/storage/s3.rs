@@ -305,6 +305,13 @@ impl BlobStore for S3Store {
             .unwrap_or_else(|_| key.clone())
     }
 
+    fn upload_key_of(&self, sealed: &ObjectKey) -> Option<ObjectKey> {
+        sealed
+            .as_str()
+            .strip_suffix("-sealed")
+            .and_then(|k| ObjectKey::try_from(k).ok())
+    }
+
     fn seal<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<ObjectKey, AppError>> {
         Box::pin(async move {
             let sealed = self.sealed_key(key);

@@ -69,6 +69,9 @@ enum Command {
         /// The new file (must not exist).
         file: PathBuf,
     },
+    /// Check that every confirmed photo's object exists with its recorded size and
+    /// SHA-256 (a report; exit status 1 when something is missing or altered).
+    VerifyEvidence,
     /// Delete evidence objects no confirmed photo needs (expired tickets, rejected
     /// uploads, sealed-from upload copies) older than the grace period.
     SweepOrphans {
@@ -144,6 +147,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Seed { demo } => seed_data(config, demo).await,
         Command::ImportGrid { file } => import_grid(config, &file).await,
         Command::Backup { file } => backup(config, &file).await,
+        Command::VerifyEvidence => verify_evidence(config).await,
         Command::SweepOrphans {
             dry_run,
             grace_hours,
@@ -221,6 +225,29 @@ async fn import_grid(config: Config, file: &std::path::Path) -> anyhow::Result<(
         summary.updated,
         summary.unchanged
     );
+    Ok(())
+}
+
+/// `verify-evidence`.
+async fn verify_evidence(mut config: Config) -> anyhow::Result<()> {
+    config.jobs.enabled = false;
+    let app = gridwatch::app::build(config, gridwatch::app::BuildOptions::default()).await?;
+    let r = gridwatch::domain::evidence::audit::verify_all(&app.state.services).await?;
+    println!(
+        "checked {} confirmed photos: {} missing, {} altered",
+        r.checked,
+        r.missing.len(),
+        r.altered.len()
+    );
+    for id in &r.missing {
+        println!("missing: evidence {id}");
+    }
+    for id in &r.altered {
+        println!("altered: evidence {id}");
+    }
+    if !r.is_clean() {
+        anyhow::bail!("evidence does not match its records");
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod audit;
 pub mod orphans;
 pub mod rules;
 mod upload;

@@ -303,7 +303,14 @@ async fn submit_tip_is_idempotent(backend: Backend) {
         json!({ "key": "accept-key-0001" }),
     )
     .await;
-    assert_eq!(a, b);
+    // The replay is the same case; only the clock-derived countdown may have ticked.
+    let strip = |mut v: Value| {
+        v["data"]["acceptCase"]
+            .as_object_mut()
+            .map(|o| o.remove("remainingSeconds"));
+        v
+    };
+    assert_eq!(strip(a.clone()), strip(b));
     assert_eq!(a["data"]["acceptCase"]["version"], 2, "{a}");
     assert_eq!(
         a["data"]["acceptCase"]["events"].as_array().unwrap().len(),

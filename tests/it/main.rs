@@ -14,6 +14,7 @@ mod cases;
 mod cli;
 mod delivery;
 mod evidence;
+mod faults;
 mod grid;
 mod hardening;
 mod http_edge;

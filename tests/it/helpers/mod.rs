@@ -6,6 +6,7 @@
 
 pub mod cases;
 pub mod evidence;
+pub mod pgcluster;
 pub mod receiver;
 pub mod s3;
 pub mod schema;

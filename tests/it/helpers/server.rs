@@ -25,9 +25,14 @@ impl ServerProcess {
     /// Starts `gridwatch serve` on `db` (already migrated and seeded) with extra
     /// `GRIDWATCH__…` settings, and waits until `/healthz` answers.
     pub async fn start(db: &FreshDb, env: &[(&str, &str)]) -> Self {
+        Self::start_url(&db.url, env).await
+    }
+
+    /// Like [`ServerProcess::start`], on any database URL.
+    pub async fn start_url(url: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let evidence = tempfile::tempdir().unwrap();
-        let mut cmd = gridwatch_cmd(&db.url);
+        let mut cmd = gridwatch_cmd(url);
         cmd.arg("serve")
             .env("GRIDWATCH__SERVER__ADDR", format!("127.0.0.1:{port}"))
             .env("GRIDWATCH__STORAGE__FS_ROOT", evidence.path())

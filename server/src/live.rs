@@ -4,7 +4,10 @@
 //! the transaction that writes them, so a notice arrives exactly when the event is
 //! committed, in every process (sqlx's listener reconnects by itself after an outage).
 //! On SQLite — one machine, possibly a CLI beside the server — the hub reads new
-//! events from `case_event` a few times a second instead.
+//! events from `case_event` a few times a second instead, and only while this process
+//! has a subscriber: the first subscriber fixes the starting point (the newest event
+//! id, read after its receiver exists), so nothing committed after it subscribed is
+//! missed, and an idle server runs no statements for it.
 //! Either way the notices go into one in-process broadcast channel that each
 //! subscription filters by its viewer's scope.
 //!
@@ -17,9 +20,10 @@ use std::time::Duration;
 
 use entity::{case, case_event};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{Mutex, broadcast};
 use tokio::task::JoinHandle;
 
 use crate::domain::events::{CHANNEL, EventNotice};
@@ -32,6 +36,9 @@ const BUFFER: usize = 1024;
 #[derive(Debug)]
 pub struct Hub {
     tx: broadcast::Sender<EventNotice>,
+    /// SQLite only: the database and the id of the last event read, `None` while
+    /// nobody listens.
+    polling: Option<(DatabaseConnection, Mutex<Option<i64>>)>,
 }
 
 impl Hub {
@@ -39,17 +46,29 @@ impl Hub {
     /// its task.
     pub fn start(db: &DatabaseConnection, grid: Arc<Grid>) -> (Arc<Self>, JoinHandle<()>) {
         let (tx, _) = broadcast::channel(BUFFER);
-        let hub = Arc::new(Self { tx });
-        let task = match db.get_database_backend() {
-            DbBackend::Postgres => tokio::spawn(listen(db.clone(), Arc::clone(&hub), grid)),
-            _ => tokio::spawn(poll(db.clone(), Arc::clone(&hub))),
+        let postgres = db.get_database_backend() == DbBackend::Postgres;
+        let hub = Arc::new(Self {
+            tx,
+            polling: (!postgres).then(|| (db.clone(), Mutex::new(None))),
+        });
+        let task = if postgres {
+            tokio::spawn(listen(db.clone(), Arc::clone(&hub), grid))
+        } else {
+            tokio::spawn(poll(Arc::clone(&hub)))
         };
         (hub, task)
     }
 
-    /// A receiver of every notice from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<EventNotice> {
-        self.tx.subscribe()
+    /// A receiver of every notice committed from now on.
+    pub async fn subscribe(&self) -> Result<broadcast::Receiver<EventNotice>, DbErr> {
+        let rx = self.tx.subscribe();
+        if let Some((db, cursor)) = &self.polling {
+            let mut cursor = cursor.lock().await;
+            if cursor.is_none() {
+                *cursor = Some(latest_event(db).await?);
+            }
+        }
+        Ok(rx)
     }
 
     /// How many subscriptions of this process are listening.
@@ -103,35 +122,38 @@ async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>) {
     }
 }
 
-async fn poll(db: DatabaseConnection, hub: Arc<Hub>) {
-    let latest = |db: DatabaseConnection| async move {
-        case_event::Entity::find()
-            .select_only()
-            .column(case_event::Column::Id)
-            .order_by_desc(case_event::Column::Id)
-            .limit(1)
-            .into_tuple::<i64>()
-            .one(&db)
-            .await
-    };
-    let mut last = loop {
-        match latest(db.clone()).await {
-            Ok(id) => break id.unwrap_or(0),
-            Err(e) => {
-                tracing::warn!(error = %e, "live events: cannot read events yet");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
+async fn latest_event(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let id = case_event::Entity::find()
+        .select_only()
+        .column(case_event::Column::Id)
+        .order_by_desc(case_event::Column::Id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(id.unwrap_or(0))
+}
+
+async fn poll(hub: Arc<Hub>) {
+    let Some((db, cursor)) = &hub.polling else {
+        return;
     };
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
+        let mut cursor = cursor.lock().await;
+        if hub.subscribers() == 0 {
+            // The next first subscriber starts from its own moment.
+            *cursor = None;
+            continue;
+        }
+        let Some(last) = *cursor else { continue };
         let rows = case_event::Entity::find()
             .filter(case_event::Column::Id.gt(last))
             .order_by_asc(case_event::Column::Id)
             .limit(500)
             .find_also_related(case::Entity)
-            .all(&db)
+            .all(db)
             .await;
         let rows = match rows {
             Ok(r) => r,
@@ -141,7 +163,7 @@ async fn poll(db: DatabaseConnection, hub: Arc<Hub>) {
             }
         };
         for (e, c) in rows {
-            last = last.max(e.id);
+            *cursor = Some(e.id);
             if let Some(c) = c {
                 hub.publish(crate::domain::events::notice(
                     &c,

@@ -79,11 +79,13 @@ impl Subscription {
         region_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = CaseEventNotice> + use<>> {
         let lang = request(ctx).map(|r| r.lang).unwrap_or_default();
-        open(ctx, region_id.as_ref()).map_err(|e| to_graphql(&e, lang))
+        open(ctx, region_id.as_ref())
+            .await
+            .map_err(|e| to_graphql(&e, lang))
     }
 }
 
-fn open(
+async fn open(
     ctx: &Context<'_>,
     region_id: Option<&ID>,
 ) -> Result<impl Stream<Item = CaseEventNotice> + use<>, AppError> {
@@ -95,7 +97,7 @@ fn open(
     let region = region_id.map(parse_id).transpose()?;
     let scope = EventScope::new(&req.viewer, &app.services.grid.snapshot(), region)?;
     let token = ctx.data_opt::<SocketToken>().and_then(|t| t.0.clone());
-    let rx = app.hub.subscribe();
+    let rx = app.hub.subscribe().await?;
     let state = Watch {
         rx,
         scope,

@@ -39,3 +39,9 @@ trap 'scripts/s3.sh stop "$GRIDWATCH_TEST_S3_PID" "$GRIDWATCH_TEST_S3_DATA"' EXI
 
 # One debug build for everything; tests share it.
 cargo test --workspace --locked "$@"
+
+# The whole suite (no filter given) ends with bounded GraphQL fuzzing of a running
+# server on both databases, as every role (scripts/fuzz.sh; FUZZ=0 leaves it out).
+if [ $# -eq 0 ] && [ "${FUZZ:-1}" != 0 ]; then
+  scripts/fuzz.sh
+fi

@@ -7,6 +7,7 @@
 pub mod cases;
 pub mod evidence;
 pub mod pgcluster;
+pub mod proxy;
 pub mod receiver;
 pub mod s3;
 pub mod schema;

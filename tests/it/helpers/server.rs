@@ -16,7 +16,8 @@ pub struct ServerProcess {
     _evidence: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
@@ -30,7 +31,11 @@ impl ServerProcess {
 
     /// Like [`ServerProcess::start`], on any database URL.
     pub async fn start_url(url: &str, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on(url, free_port(), env).await
+    }
+
+    /// Like [`ServerProcess::start_url`], listening on `port`.
+    pub async fn start_on(url: &str, port: u16, env: &[(&str, &str)]) -> Self {
         let evidence = tempfile::tempdir().unwrap();
         let mut cmd = gridwatch_cmd(url);
         cmd.arg("serve")

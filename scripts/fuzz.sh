@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wx_port=$(free_port)
-python3 scripts/fuzz/wechat_stub.py "$wx_port" &
+python3 scripts/wechat_stub.py "$wx_port" &
 wx_pid=$!
 
 hars=()

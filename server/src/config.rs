@@ -120,6 +120,10 @@ pub struct EvidenceConfig {
     pub far_from_case_m: f64,
     /// Longest side of the public derivative, in pixels.
     pub derivative_max_side: u32,
+    /// Photos one tipster may attach to their own tip-off.
+    pub tipster_max_photos: u64,
+    /// Largest photo a tipster may send, in bytes.
+    pub tipster_max_bytes: u64,
 }
 
 impl Default for EvidenceConfig {
@@ -130,6 +134,8 @@ impl Default for EvidenceConfig {
             download_url_secs: 300,
             far_from_case_m: 500.0,
             derivative_max_side: 1280,
+            tipster_max_photos: 6,
+            tipster_max_bytes: 10 * 1024 * 1024,
         }
     }
 }

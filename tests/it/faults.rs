@@ -195,24 +195,31 @@ async fn until_answered(
     panic!("never answered: {body}");
 }
 
-/// PUTs the photo to its upload URL until the store has it (201, or 409 when an
-/// earlier try landed but its answer was lost); retries taken.
+/// Sends the photo as `wx.uploadFile` does (a multipart form, the ticket's fields then
+/// the file) until the store has it (201, or 409 when an earlier try landed but its
+/// answer was lost); retries taken.
 async fn put_until_stored(client: &reqwest::Client, ticket: &Value, photo: &[u8]) -> u32 {
-    assert_eq!(ticket["method"], "PUT", "the folder store takes a PUT");
+    assert_eq!(ticket["method"], "POST", "one upload shape: a form");
     for retries in 0..400u32 {
-        let mut req = client
-            .put(ticket["url"].as_str().unwrap())
-            .body(photo.to_vec());
-        for h in ticket["headers"].as_array().unwrap() {
-            req = req.header(h["name"].as_str().unwrap(), h["value"].as_str().unwrap());
+        let mut form = reqwest::multipart::Form::new();
+        for f in ticket["fields"].as_array().unwrap() {
+            form = form.text(
+                f["name"].as_str().unwrap().to_owned(),
+                f["value"].as_str().unwrap().to_owned(),
+            );
         }
+        let file = reqwest::multipart::Part::bytes(photo.to_vec()).file_name("wx-tmp.jpg");
+        form = form.part(ticket["fileField"].as_str().unwrap().to_owned(), file);
+        let req = client.post(ticket["url"].as_str().unwrap()).multipart(form);
         if let Ok(r) = req.send().await {
             let status = r.status().as_u16();
             let body = r.text().await.unwrap_or_default();
             match status {
                 201 | 409 => return retries,
                 // The body was cut on the way: nothing was stored, send again.
-                400 if body.contains("UPLOAD_INTERRUPTED") || body.contains("SIZE_MISMATCH") => {}
+                400 if ["UPLOAD_INTERRUPTED", "SIZE_MISMATCH", "BAD_FORM", "NO_FILE"]
+                    .iter()
+                    .any(|c| body.contains(c)) => {}
                 503 => {}
                 _ => panic!("upload answered {status}: {body}"),
             }
@@ -223,7 +230,7 @@ async fn put_until_stored(client: &reqwest::Client, ticket: &Value, photo: &[u8]
 }
 
 const REPORT: &str = "mutation($i: ReportCaseInput!) { reportCase(input: $i) { id } }";
-const REQUEST_UPLOAD: &str = "mutation($i: RequestEvidenceUploadInput!) { requestEvidenceUpload(input: $i) { evidence { id } url method headers { name value } } }";
+const REQUEST_UPLOAD: &str = "mutation($i: RequestEvidenceUploadInput!) { requestEvidenceUpload(input: $i) { evidence { id } url method fields { name value } fileField } }";
 const CONFIRM: &str = "mutation($id: ID!) { confirmEvidence(id: $id) { id status } }";
 
 /// Inspectors on a bad link — 20 ms a chunk, one chunk in nine cut or stalled part-way —

@@ -150,11 +150,13 @@ async fn upload_head_read_download(kind: Store) {
         .presign_upload(&key, "image/jpeg", bytes.len() as u64, MINUTES)
         .await
         .unwrap();
-    let expected_method = match kind {
-        Store::Fs => UploadMethod::Put,
-        Store::S3 => UploadMethod::Post,
-    };
-    assert_eq!(ticket.method, expected_method);
+    // One upload shape everywhere: a multipart POST form.
+    assert_eq!(ticket.method, UploadMethod::Post);
+    assert_eq!(
+        ticket.put.is_some(),
+        kind == Store::Fs,
+        "the folder store also takes a PUT"
+    );
     assert!(ticket.expires_at > chrono::Utc::now() + chrono::Duration::seconds(590));
     // Before the upload the object does not exist — and that is not an error.
     assert_eq!(t.store.head(&key).await.unwrap(), None);
@@ -508,11 +510,12 @@ async fn fs_routes_refuse_unsigned_and_tampered_urls() {
     let t = TestStore::new(Store::Fs).await;
     let key = random_key("ev");
     let bytes = jpeg_like(100);
-    let ticket = t
-        .store
-        .presign_upload(&key, "image/jpeg", 100, MINUTES)
-        .await
-        .unwrap();
+    let ticket = as_put(
+        t.store
+            .presign_upload(&key, "image/jpeg", 100, MINUTES)
+            .await
+            .unwrap(),
+    );
     let tampered = |from: &str, to: &str| UploadTicket {
         url: ticket.url.replacen(from, to, 1),
         ..ticket.clone()
@@ -656,3 +659,101 @@ crate::both!(
     app_fs_evidence_and_readiness,
     app_serves_fs_evidence_and_reports_readiness
 );
+
+/// The folder store's PUT alternative of a ticket, as a PUT ticket.
+fn as_put(ticket: UploadTicket) -> UploadTicket {
+    let put = ticket.put.clone().expect("the folder store offers a PUT");
+    UploadTicket {
+        url: put.url,
+        method: UploadMethod::Put,
+        fields: Vec::new(),
+        headers: put.headers,
+        ..ticket
+    }
+}
+
+/// The folder store's form route holds the same line as its PUT: every signed field
+/// must match, the file is the part named `file`, and nothing lands otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_form_uploads_refuse_tampered_fields() {
+    let t = TestStore::new(Store::Fs).await;
+    let key = random_key("ev");
+    let bytes = jpeg_like(100);
+    let ticket = t
+        .store
+        .presign_upload(&key, "image/jpeg", 100, MINUTES)
+        .await
+        .unwrap();
+    let with = |name: &str, value: &str| UploadTicket {
+        fields: ticket
+            .fields
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if k == name {
+                        value.to_owned()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect(),
+        ..ticket.clone()
+    };
+    for bad in [
+        with("len", "101"),
+        with("exp", "1"),
+        with("sig", "00"),
+        UploadTicket {
+            url: ticket.url.replacen("/files/ev/", "/files/ew/", 1),
+            ..ticket.clone()
+        },
+    ] {
+        let r = t.upload(&bad, "image/jpeg", bytes.clone()).await;
+        assert_eq!(r.status(), 403, "{:?}", bad.fields);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "SIGNATURE_INVALID", "{body}");
+    }
+    // The file under another part name is no file.
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in &ticket.fields {
+        form = form.text(k.clone(), v.clone());
+    }
+    form = form.part("photo", reqwest::multipart::Part::bytes(bytes.clone()));
+    let r = t
+        .client
+        .post(&ticket.url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "NO_FILE", "{body}");
+    assert_eq!(t.store.head(&key).await.unwrap(), None);
+    // The right form works once, with extra fields a client adds before the file.
+    let mut form = reqwest::multipart::Form::new().text("appVersion", "1.2.3");
+    for (k, v) in &ticket.fields {
+        form = form.text(k.clone(), v.clone());
+    }
+    form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.clone())
+            .file_name("tmp_1.jpg")
+            .mime_str("application/octet-stream")
+            .unwrap(),
+    );
+    let r = t
+        .client
+        .post(&ticket.url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = t.upload(&ticket, "image/jpeg", bytes.clone()).await;
+    assert_eq!(r.status(), 409, "objects are written once");
+    let read = read_all(t.store.open_read(&key).await.unwrap().unwrap()).await;
+    assert_eq!(read, bytes);
+}

@@ -138,13 +138,21 @@ pub struct EvidenceUpload {
     pub evidence: Evidence,
     /// The URL to send the bytes to.
     pub url: String,
-    /// `POST` (multipart form: `fields` first, then the file as part `file`) or `PUT`
-    /// (raw bytes with `headers`).
+    /// `POST` on every store today: a multipart form, `fields` first (in order), then the
+    /// file as the part named `fileField` — exactly what `wx.uploadFile({ url, name:
+    /// fileField, formData: fields })` sends. (`PUT`: raw bytes with `headers`.)
     pub method: String,
     /// Form fields for a POST, in order.
     pub fields: Vec<FormField>,
     /// Headers for a PUT.
     pub headers: Vec<FormField>,
+    /// The name of the form part carrying the file: `file`.
+    pub file_field: String,
+    /// The same upload as a raw-body PUT (send `putHeaders`), where the store offers
+    /// one (the folder store); null otherwise.
+    pub put_url: Option<String>,
+    /// Headers for `putUrl`.
+    pub put_headers: Option<Vec<FormField>>,
     /// The URL stops working at this time (≤ 10 minutes).
     pub expires_at: DateTime<Utc>,
 }
@@ -152,16 +160,19 @@ pub struct EvidenceUpload {
 /// A photo about to be uploaded.
 #[derive(InputObject)]
 pub struct RequestEvidenceUploadInput {
-    /// The case.
-    pub case_id: ID,
+    /// The case (staff; a tipster may use it too). Give `caseId` or `trackingCode`.
+    pub case_id: Option<ID>,
+    /// A tipster's own tip-off, by the tracking code its receipt gave (BEFORE photos).
+    pub tracking_code: Option<String>,
     /// Phase.
     pub phase: EvidencePhase,
     /// image/jpeg, image/png, image/webp or image/heic.
     pub content_type: String,
     /// Exact size in bytes (≤ 20 MB by default).
     pub byte_size: i32,
-    /// SHA-256 of the bytes, hex.
-    pub sha256: String,
+    /// SHA-256 of the bytes, hex, if the client can compute it (checked on confirmation;
+    /// the server computes it there either way).
+    pub sha256: Option<String>,
     /// Optional key making retries return the same evidence (with a fresh URL).
     pub idempotency_key: Option<String>,
 }
@@ -184,7 +195,7 @@ impl EvidenceMutation {
         let byte_size = u64::try_from(input.byte_size)
             .map_err(|_| AppError::bad_input(Msg::new("文件大小无效", "invalid byteSize")))?;
         let req = dom::UploadRequest {
-            case_id: parse_id(&input.case_id)?,
+            case: case_ref(input.case_id.as_ref(), input.tracking_code)?,
             phase: input.phase.into(),
             content_type: input.content_type,
             byte_size,
@@ -208,6 +219,9 @@ impl EvidenceMutation {
             method: up.ticket.method.as_str().to_owned(),
             fields: pairs(up.ticket.fields),
             headers: pairs(up.ticket.headers),
+            file_field: crate::storage::FILE_FIELD.to_owned(),
+            put_url: up.ticket.put.as_ref().map(|p| p.url.clone()),
+            put_headers: up.ticket.put.map(|p| pairs(p.headers)),
             expires_at: up.ticket.expires_at,
         })
     }
@@ -222,14 +236,17 @@ impl EvidenceMutation {
     }
 
     /// Uploads a photo in the request itself (GraphQL multipart request), streamed to
-    /// storage without holding it in memory, then verified like `confirmEvidence`.
+    /// storage without holding it in memory, then verified like `confirmEvidence`. Name
+    /// the case by `caseId` or (a tipster) by `trackingCode`.
     async fn upload_evidence(
         &self,
         ctx: &Context<'_>,
-        case_id: ID,
+        case_id: Option<ID>,
+        tracking_code: Option<String>,
         phase: EvidencePhase,
         file: Upload,
     ) -> Result<Evidence, AppError> {
+        let case = case_ref(case_id.as_ref(), tracking_code)?;
         let st = state(ctx)?;
         let v = viewer(ctx)?;
         let value = file.value(ctx).map_err(|e| {
@@ -243,15 +260,23 @@ impl EvidenceMutation {
             .clone()
             .unwrap_or_else(|| "application/octet-stream".into());
         let reader: crate::storage::BlobReader = Box::new(tokio::fs::File::from_std(value.content));
-        dom::upload_stream(
-            &st.services,
-            v,
-            parse_id(&case_id)?,
-            phase.into(),
-            &content_type,
-            reader,
-        )
-        .await
-        .map(Evidence)
+        dom::upload_stream(&st.services, v, &case, phase.into(), &content_type, reader)
+            .await
+            .map(Evidence)
+    }
+}
+
+/// The case a photo is for: exactly one of an id and a tracking code.
+fn case_ref(case_id: Option<&ID>, tracking_code: Option<String>) -> Result<dom::CaseRef, AppError> {
+    match (case_id, tracking_code) {
+        (Some(id), None) => Ok(dom::CaseRef::Id(parse_id(id)?)),
+        (None, Some(code)) => Ok(dom::CaseRef::TrackingCode(code)),
+        _ => Err(AppError::BadInput {
+            msg: Msg::new(
+                "请给出 caseId 或 trackingCode 之一",
+                "give exactly one of caseId and trackingCode",
+            ),
+            detail: Some("CASE_REQUIRED"),
+        }),
     }
 }

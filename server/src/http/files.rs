@@ -1,11 +1,13 @@
-//! The HTTP face of the `fs` store: `PUT /files/{key}?exp&ct&len&sig` takes an upload,
-//! `GET /files/{key}?exp&sig` serves a download. Both only honour URLs signed by
+//! The HTTP face of the `fs` store: `POST /files/{key}` takes an upload as a multipart
+//! form (fields `exp`, `len`, `Content-Type`, `sig`, then the file as part `file` — the
+//! shape of S3's POST and of `wx.uploadFile`), `PUT /files/{key}?exp&ct&len&sig` takes
+//! the same upload as a raw body, `GET /files/{key}?exp&sig` serves a download. Both only honour URLs signed by
 //! [`FsStore`] and not yet expired. Errors are JSON `{ "error": { "code", "message" } }`.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
@@ -20,7 +22,9 @@ use crate::storage::fs::{FsStore, Grant, WriteError};
 /// The routes serving `store`'s signed URLs.
 pub fn routes(store: FsStore) -> Router {
     Router::new()
-        .route("/files/{*key}", put(upload).get(download))
+        .route("/files/{*key}", put(upload).post(upload_form).get(download))
+        // The signed length bounds every upload; the form's fields are small.
+        .layer(DefaultBodyLimit::disable())
         .with_state(store)
 }
 
@@ -261,6 +265,114 @@ async fn upload(
         }
         Err(WriteError::Exists) => Err(exists(&headers)),
         Err(e) => Err(write_failed(&headers, &key, e)),
+    }
+}
+
+/// The signed fields of a form upload, as they arrive before the file.
+#[derive(Default)]
+struct FormGrant {
+    exp: Option<i64>,
+    len: Option<u64>,
+    content_type: Option<String>,
+    sig: Option<String>,
+}
+
+fn bad_form(headers: &HeaderMap, zh: &str, en: &str) -> FileError {
+    FileError::new(headers, StatusCode::BAD_REQUEST, "BAD_FORM", zh, en)
+}
+
+/// A form field's text, at most 1 KiB.
+async fn small_text(
+    headers: &HeaderMap,
+    field: axum::extract::multipart::Field<'_>,
+) -> Result<String, FileError> {
+    let bytes = field
+        .bytes()
+        .await
+        .map_err(|_| bad_form(headers, "表单读取失败", "unreadable form"))?;
+    if bytes.len() > 1024 {
+        return Err(bad_form(headers, "表单字段过长", "form field too long"));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        bad_form(
+            headers,
+            "表单字段不是 UTF-8 文本",
+            "form field is not UTF-8",
+        )
+    })
+}
+
+/// The form upload: the signed fields first, then the file, which is streamed to the
+/// folder under the same checks as a PUT (exact length, write once). Fields after the
+/// file are ignored, as S3 does; unknown fields before it too (clients add their own).
+async fn upload_form(
+    State(store): State<FsStore>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response, FileError> {
+    let mut grant = FormGrant::default();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                return Err(FileError::new(
+                    &headers,
+                    StatusCode::BAD_REQUEST,
+                    "NO_FILE",
+                    "表单中没有文件（字段名应为 file）",
+                    "no file in the form (its part must be named `file`)",
+                ));
+            }
+            Err(_) => return Err(bad_form(&headers, "表单格式无效", "malformed form")),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == crate::storage::FILE_FIELD {
+            return store_form_file(&store, &headers, &key, grant, field).await;
+        }
+        match name.to_ascii_lowercase().as_str() {
+            "exp" => grant.exp = small_text(&headers, field).await?.trim().parse().ok(),
+            "len" => grant.len = small_text(&headers, field).await?.trim().parse().ok(),
+            "content-type" => grant.content_type = Some(small_text(&headers, field).await?),
+            "sig" => grant.sig = Some(small_text(&headers, field).await?),
+            // Skipped unread: the next `next_field` passes over it.
+            _ => {}
+        }
+    }
+}
+
+async fn store_form_file(
+    store: &FsStore,
+    headers: &HeaderMap,
+    key: &str,
+    grant: FormGrant,
+    field: axum::extract::multipart::Field<'_>,
+) -> Result<Response, FileError> {
+    let (Some(exp), Some(len), Some(content_type), Some(sig)) =
+        (grant.exp, grant.len, grant.content_type, grant.sig)
+    else {
+        return Err(FileError::bad_signature(headers));
+    };
+    let g = Grant::Upload {
+        content_type: &content_type,
+        len,
+    };
+    let key = authorize(store, headers, key, exp, g, &sig)?;
+    match store.exists(&key).await {
+        Ok(false) => {}
+        Ok(true) => return Err(exists(headers)),
+        Err(e) => return Err(FileError::store_failed(headers, &e)),
+    }
+    let reader = StreamReader::new(field.map_err(std::io::Error::other));
+    match store
+        .write_object(&key, &content_type, reader, Some(len), len)
+        .await
+    {
+        Ok(size) => {
+            tracing::info!(storage.key = %key, size_bytes = size, "evidence uploaded to folder (form)");
+            Ok(StatusCode::CREATED.into_response())
+        }
+        Err(e) => Err(write_failed(headers, &key, e)),
     }
 }
 

@@ -20,8 +20,8 @@ use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::{
-    BlobReader, BlobStore, ObjectKey, ObjectMeta, UploadMethod, UploadTicket, check_content_type,
-    check_validity,
+    BlobReader, BlobStore, ObjectKey, ObjectMeta, PutTarget, UploadMethod, UploadTicket,
+    check_content_type, check_validity,
 };
 use crate::clock::Clock;
 use crate::error::{AppError, Msg};
@@ -143,7 +143,9 @@ impl FsStore {
     fn url(&self, key: &ObjectKey, params: &[(&str, &str)]) -> Result<String, AppError> {
         let mut url = reqwest::Url::parse(&format!("{}/files/{key}", self.inner.public_url))
             .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("server.public_url")))?;
-        url.query_pairs_mut().extend_pairs(params);
+        if !params.is_empty() {
+            url.query_pairs_mut().extend_pairs(params);
+        }
         Ok(url.into())
     }
 
@@ -364,7 +366,7 @@ impl BlobStore for FsStore {
                 len: byte_size,
             };
             let sig = self.sign(key, exp, grant);
-            let url = self.url(
+            let put_url = self.url(
                 key,
                 &[
                     ("exp", &exp.to_string()),
@@ -373,12 +375,22 @@ impl BlobStore for FsStore {
                     ("sig", &sig),
                 ],
             )?;
+            // The same grant as a form: what `wx.uploadFile` and S3's POST use.
             Ok(UploadTicket {
-                url,
-                method: UploadMethod::Put,
-                fields: Vec::new(),
-                headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
+                url: self.url(key, &[])?,
+                method: UploadMethod::Post,
+                fields: vec![
+                    ("exp".to_owned(), exp.to_string()),
+                    ("len".to_owned(), byte_size.to_string()),
+                    ("Content-Type".to_owned(), content_type.to_owned()),
+                    ("sig".to_owned(), sig),
+                ],
+                headers: Vec::new(),
                 expires_at,
+                put: Some(PutTarget {
+                    url: put_url,
+                    headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
+                }),
             })
         })
     }

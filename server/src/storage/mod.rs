@@ -33,11 +33,15 @@ pub type BlobReader = Box<dyn AsyncRead + Send + Unpin>;
 /// Longest validity of an upload or download URL (S3's own limit: one week).
 pub const MAX_URL_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// The name of the form part that carries the file in a POST upload (both stores).
+pub const FILE_FIELD: &str = "file";
+
 /// How the client sends the bytes of an [`UploadTicket`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadMethod {
     /// A `multipart/form-data` POST: the ticket's `fields` first, then the file as the
-    /// last part named `file` (an S3 POST policy).
+    /// last part named [`FILE_FIELD`] (an S3 POST policy, or the folder store's form
+    /// route) — what `wx.uploadFile` sends.
     Post,
     /// A PUT of the raw bytes with the ticket's `headers`.
     Put,
@@ -67,6 +71,18 @@ pub struct UploadTicket {
     pub headers: Vec<(String, String)>,
     /// When the URL stops working.
     pub expires_at: DateTime<Utc>,
+    /// The same upload as a raw PUT, where the store offers one (the folder store), for
+    /// clients that prefer it.
+    pub put: Option<PutTarget>,
+}
+
+/// A raw-body PUT upload: URL and the headers to send with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutTarget {
+    /// The URL.
+    pub url: String,
+    /// Headers to send.
+    pub headers: Vec<(String, String)>,
 }
 
 /// What the store knows about one object.

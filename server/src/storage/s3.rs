@@ -225,6 +225,7 @@ impl BlobStore for S3Store {
                 fields,
                 headers: Vec::new(),
                 expires_at,
+                put: None,
             })
         })
     }

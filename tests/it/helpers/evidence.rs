@@ -58,6 +58,12 @@ pub fn ticket_of(v: &Value) -> UploadTicket {
         fields: pairs("fields"),
         headers: pairs("headers"),
         expires_at: Utc::now(),
+        put: v["putUrl"]
+            .as_str()
+            .map(|url| gridwatch::storage::PutTarget {
+                url: url.to_owned(),
+                headers: pairs("putHeaders"),
+            }),
     }
 }
 

@@ -49,10 +49,10 @@ impl TryFrom<&str> for Sha256Hex {
         if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) {
             Ok(Self(s))
         } else {
-            Err(AppError::bad_input(Msg::new(
-                "sha256 应为 64 位十六进制",
-                "sha256 must be 64 hex digits",
-            )))
+            Err(AppError::BadInput {
+                msg: Msg::new("sha256 应为 64 位十六进制", "sha256 must be 64 hex digits"),
+                detail: Some("INVALID_HASH"),
+            })
         }
     }
 }
@@ -80,6 +80,76 @@ fn may_add(viewer: &Viewer, c: &case::Model, phase: Phase) -> Result<(), AppErro
             if ok { Ok(()) } else { Err(AppError::Forbidden) }
         }
     }
+}
+
+/// How a client names the case a photo belongs to: staff by id, a tipster by the
+/// tracking code of their tip-off (or the id, when they have it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CaseRef {
+    /// The case id.
+    Id(i64),
+    /// The tracking code given to the tipster.
+    TrackingCode(String),
+}
+
+/// The case a [`CaseRef`] names; unknown ones are `NOT_FOUND` (as are cases the viewer
+/// may not add to: [`may_add`] answers that).
+async fn load_case_ref(db: &DatabaseConnection, r: &CaseRef) -> Result<case::Model, AppError> {
+    match r {
+        CaseRef::Id(id) => load_case(db, *id).await,
+        CaseRef::TrackingCode(code) => {
+            let code = code.trim();
+            if code.is_empty() || code.len() > 64 {
+                return Err(case_not_found());
+            }
+            case::Entity::find()
+                .filter(case::Column::TrackingCode.eq(code))
+                .one(db)
+                .await?
+                .ok_or_else(case_not_found)
+        }
+    }
+}
+
+/// A tipster's own limits on their tip-off: `tipster_max_photos` photos (rejected ones
+/// do not count) of at most `tipster_max_bytes` each. Staff are not limited here.
+async fn check_tipster_limits(
+    svc: &Services,
+    viewer: &Viewer,
+    c: &case::Model,
+    byte_size: Option<u64>,
+) -> Result<(), AppError> {
+    let Viewer::Public(p) = viewer else {
+        return Ok(());
+    };
+    let cfg = &svc.config.evidence;
+    if let Some(size) = byte_size
+        && size > cfg.tipster_max_bytes
+    {
+        return Err(AppError::BadInput {
+            msg: Msg::new(
+                format!("照片最大 {} 字节", cfg.tipster_max_bytes),
+                format!("a photo may have at most {} bytes", cfg.tipster_max_bytes),
+            ),
+            detail: Some("TOO_LARGE"),
+        });
+    }
+    let held = evidence::Entity::find()
+        .filter(evidence::Column::CaseId.eq(c.id))
+        .filter(evidence::Column::UploaderTipsterId.eq(p.tipster_id))
+        .filter(evidence::Column::Status.ne(EvidenceStatus::Rejected))
+        .count(&svc.db)
+        .await?;
+    if held >= cfg.tipster_max_photos {
+        return Err(AppError::BadInput {
+            msg: Msg::new(
+                format!("每条举报最多附 {} 张照片", cfg.tipster_max_photos),
+                format!("a tip-off takes at most {} photos", cfg.tipster_max_photos),
+            ),
+            detail: Some("TOO_MANY_PHOTOS"),
+        });
+    }
+    Ok(())
 }
 
 async fn load_case(db: &DatabaseConnection, id: i64) -> Result<case::Model, AppError> {

@@ -8,7 +8,10 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{EvidenceStatus, Phase, Sha256Hex, check_room, confirm, load_case, may_add};
+use super::{
+    CaseRef, EvidenceStatus, Phase, Sha256Hex, check_room, check_tipster_limits, confirm,
+    load_case_ref, may_add,
+};
 use crate::domain::Services;
 use crate::domain::access::Viewer;
 use crate::domain::idempotency::IdemKey;
@@ -20,16 +23,17 @@ use crate::storage::{ObjectKey, UploadTicket, random_key};
 /// What a client asks to upload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadRequest {
-    /// The case.
-    pub case_id: i64,
+    /// The case, by id or (a tipster's) tracking code.
+    pub case: CaseRef,
     /// Phase.
     pub phase: Phase,
     /// Declared content type (image/jpeg, image/png, image/webp, image/heic).
     pub content_type: String,
     /// Exact size in bytes.
     pub byte_size: u64,
-    /// SHA-256 of the bytes, hex.
-    pub sha256: String,
+    /// SHA-256 of the bytes, hex, when the client computed it (checked on confirmation;
+    /// the server computes it there either way).
+    pub sha256: Option<String>,
 }
 
 /// A pending evidence row and where to send its bytes.
@@ -92,8 +96,8 @@ pub async fn request_upload(
     }
     check_type(&req.content_type)?;
     check_size(req.byte_size, cfg.max_bytes)?;
-    let sha = Sha256Hex::try_from(req.sha256.as_str())?;
-    let c = load_case(&svc.db, req.case_id).await?;
+    let sha = req.sha256.as_deref().map(Sha256Hex::try_from).transpose()?;
+    let c = load_case_ref(&svc.db, &req.case).await?;
     may_add(viewer, &c, req.phase)?;
     if !c.status.is_open() {
         return Err(AppError::InvalidTransition(Msg::new(
@@ -102,6 +106,7 @@ pub async fn request_upload(
         )));
     }
     check_room(&svc.db, &c).await?;
+    check_tipster_limits(svc, viewer, &c, Some(req.byte_size)).await?;
     let key = random_key("ev");
     let now = svc.clock.now();
     let ticket = svc
@@ -116,7 +121,8 @@ pub async fn request_upload(
         object_key: Set(key.as_str().to_owned()),
         content_type: Set(req.content_type.clone()),
         byte_size: Set(i64::try_from(req.byte_size).unwrap_or(i64::MAX)),
-        sha256: Set(sha.0),
+        // Empty until confirmation computes it, when the client declared none.
+        sha256: Set(sha.map(|s| s.0).unwrap_or_default()),
         uploader_id: Set(uploader_id),
         uploader_tipster_id: Set(uploader_tipster_id),
         created_at: Set(now),
@@ -176,13 +182,13 @@ fn uploader(viewer: &Viewer) -> (Option<i64>, Option<i64>) {
 pub async fn upload_stream(
     svc: &Services,
     viewer: &Viewer,
-    case_id: i64,
+    case: &CaseRef,
     phase: Phase,
     content_type: &str,
     reader: crate::storage::BlobReader,
 ) -> Result<evidence::Model, AppError> {
     check_type(content_type)?;
-    let c = load_case(&svc.db, case_id).await?;
+    let c = load_case_ref(&svc.db, case).await?;
     may_add(viewer, &c, phase)?;
     if !c.status.is_open() {
         return Err(AppError::InvalidTransition(Msg::new(
@@ -191,17 +197,17 @@ pub async fn upload_stream(
         )));
     }
     check_room(&svc.db, &c).await?;
+    check_tipster_limits(svc, viewer, &c, None).await?;
+    let max_bytes = match viewer {
+        Viewer::Public(_) => svc.config.evidence.tipster_max_bytes,
+        _ => svc.config.evidence.max_bytes,
+    };
     let key = random_key("ev");
     let hashed = HashingReader::new(reader);
     let digest = hashed.digest_handle();
     let written = svc
         .storage
-        .put_stream(
-            &key,
-            content_type,
-            Box::new(hashed),
-            svc.config.evidence.max_bytes,
-        )
+        .put_stream(&key, content_type, Box::new(hashed), max_bytes)
         .await?;
     let sha = digest.finish();
     let (uploader_id, uploader_tipster_id) = uploader(viewer);

@@ -104,6 +104,8 @@ pub async fn confirm(
 
 /// The facts established about a confirmed photo.
 struct Checked {
+    /// SHA-256 of the bytes as read (equal to the declared one, when declared).
+    sha256: String,
     width: u32,
     height: u32,
     taken_at: Option<DateTime<Utc>>,
@@ -140,8 +142,8 @@ async fn verify_object(
     // Everything below reads an immutable copy: whoever still holds the upload URL
     // cannot swap the bytes after they were checked.
     let sealed = svc.storage.seal(key).await?;
-    let prefix = match read_and_hash(svc, &sealed, declared, &ev.sha256).await? {
-        Ok(prefix) => prefix,
+    let (prefix, sha256) = match read_and_hash(svc, &sealed, declared, &ev.sha256).await? {
+        Ok(read) => read,
         Err(r) => return Ok(Err(r)),
     };
     let (kind, width, height) = match check_image(svc, ev, &prefix) {
@@ -153,8 +155,9 @@ async fn verify_object(
     let distance_m = exif
         .gps
         .map(|(lat, lng)| haversine_m(lat, lng, c.lat, c.lng));
-    let flags = flags(svc, ev, c, &exif, distance_m).await?;
+    let flags = flags(svc, ev, &sha256, c, &exif, distance_m).await?;
     Ok(Ok(Checked {
+        sha256,
         width,
         height,
         taken_at: exif.taken_at,
@@ -186,13 +189,14 @@ fn not_uploaded(ev: &evidence::Model, now: DateTime<Utc>) -> Result<Rejection, A
 }
 
 /// Reads the whole object once: its length must be `declared` and its SHA-256 the
-/// declared one. Returns the first [`PREFIX_BYTES`] for the type and EXIF checks.
+/// declared one (when the client declared one: `sha256` is empty otherwise). Returns the
+/// first [`PREFIX_BYTES`] for the type and EXIF checks, and the SHA-256 as read.
 async fn read_and_hash(
     svc: &Services,
     key: &ObjectKey,
     declared: u64,
     sha256: &str,
-) -> Result<Result<Vec<u8>, Rejection>, AppError> {
+) -> Result<Result<(Vec<u8>, String), Rejection>, AppError> {
     let Some(mut reader) = svc.storage.open_read(key).await? else {
         return Err(AppError::StorageUnavailable(anyhow::anyhow!(
             "object vanished between head and read"
@@ -231,14 +235,15 @@ async fn read_and_hash(
             "the file is truncated".into(),
         )));
     }
-    if hex::encode(hasher.finalize()) != sha256 {
+    let read = hex::encode(hasher.finalize());
+    if !sha256.is_empty() && read != sha256 {
         return Ok(Err(rejection(
             "HASH_MISMATCH",
             "文件校验值与申报的不符".into(),
             "SHA-256 differs from the declared one".into(),
         )));
     }
-    Ok(Ok(prefix))
+    Ok(Ok((prefix, read)))
 }
 
 /// The real type (it must be the declared one) and the dimensions (within limits).
@@ -284,6 +289,7 @@ fn check_image(
 async fn flags(
     svc: &Services,
     ev: &evidence::Model,
+    sha256: &str,
     c: &case::Model,
     exif: &media::ExifInfo,
     distance_m: Option<f64>,
@@ -304,7 +310,7 @@ async fn flags(
         flags.push("TAKEN_BEFORE_CASE");
     }
     let reused = evidence::Entity::find()
-        .filter(evidence::Column::Sha256.eq(&ev.sha256))
+        .filter(evidence::Column::Sha256.eq(sha256))
         .filter(evidence::Column::CaseId.ne(ev.case_id))
         .filter(evidence::Column::Status.eq(EvidenceStatus::Confirmed))
         .one(&svc.db)
@@ -368,6 +374,7 @@ async fn finish_confirmed(
         distance_m: Set(ck.distance_m),
         flags: Set(Some(serde_json::json!(ck.flags))),
         object_key: Set(ck.sealed.as_str().to_owned()),
+        sha256: Set(ck.sha256.clone()),
         confirmed_at: Set(Some(now)),
         ..Default::default()
     };

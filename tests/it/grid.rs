@@ -232,3 +232,67 @@ async fn categories_are_seeded_with_limits(backend: Backend) {
     }
 }
 both!(categories, categories_are_seeded_with_limits);
+
+/// Every location can be read in GCJ-02, the datum WeChat and Chinese map SDKs draw:
+/// region centres and case locations, WGS-84 unless asked, each point saying its datum.
+async fn locations_read_in_gcj02(backend: Backend) {
+    use gridwatch::domain::geo::{gcj02_to_wgs84, wgs84_to_gcj02};
+    let app = TestApp::spawn(backend).await;
+    let q =
+        "{ regions { centroid { lat lng coord } gcj: centroid(coord: GCJ02) { lat lng coord } } }";
+    let r = app.data(q, json!({})).await;
+    let county = &r["regions"][0];
+    assert_eq!(county["centroid"]["coord"], "WGS84");
+    assert_eq!(county["gcj"]["coord"], "GCJ02");
+    let (lat, lng) = (
+        county["centroid"]["lat"].as_f64().unwrap(),
+        county["centroid"]["lng"].as_f64().unwrap(),
+    );
+    let (glat, glng) = wgs84_to_gcj02(lat, lng);
+    assert!(
+        (county["gcj"]["lat"].as_f64().unwrap() - glat).abs() < 1e-12,
+        "{r}"
+    );
+    assert!(
+        (county["gcj"]["lng"].as_f64().unwrap() - glng).abs() < 1e-12,
+        "{r}"
+    );
+    assert!(
+        (glng - lng).abs() > 1e-3,
+        "in Shanxi the datums differ by hundreds of metres"
+    );
+
+    // A case reported from a GCJ-02 map reads back where it was put, in either datum.
+    let (insp, _) = app.login("demo-insp-140521100201").await;
+    let (wlat, wlng) = crate::helpers::cases::village_centre(&app, "140521100201");
+    let (mlat, mlng) = wgs84_to_gcj02(wlat, wlng);
+    let b = app
+        .gql(
+            Some(&insp),
+            "mutation($i: ReportCaseInput!) { reportCase(input: $i) { location { lat lng coord } gcj: location(coord: GCJ02) { lat lng coord } } }",
+            json!({ "i": { "categoryCode": "DUST", "description": "地图上点选的位置",
+                "idempotencyKey": "gcj-read-0001", "location": { "lat": mlat, "lng": mlng, "coord": "GCJ02" } } }),
+        )
+        .await;
+    let c = &b["data"]["reportCase"];
+    assert_eq!(c["gcj"]["coord"], "GCJ02", "{b}");
+    assert!(
+        (c["gcj"]["lat"].as_f64().unwrap() - mlat).abs() < 1e-7,
+        "{b}"
+    );
+    assert!(
+        (c["gcj"]["lng"].as_f64().unwrap() - mlng).abs() < 1e-7,
+        "{b}"
+    );
+    let (elat, elng) = gcj02_to_wgs84(mlat, mlng);
+    assert!(
+        (c["location"]["lat"].as_f64().unwrap() - elat).abs() < 1e-9,
+        "{b}"
+    );
+    assert!(
+        (c["location"]["lng"].as_f64().unwrap() - elng).abs() < 1e-9,
+        "{b}"
+    );
+    assert!((elat - wlat).abs() < 1e-7 && (elng - wlng).abs() < 1e-7);
+}
+both!(gcj02_out, locations_read_in_gcj02);

@@ -30,7 +30,8 @@ fn contract_names_are_present() {
         "locate(coord: CoordSystem = WGS84, lat: Float!, lng: Float!): Region",
         "categories: [Category!]!",
         "synthetic: Boolean!",
-        "centroid: GeoPoint",
+        "centroid(coord: CoordSystem): GeoPoint",
+        "location(coord: CoordSystem): GeoPoint!",
         "children: [Region!]!",
         "parent: Region",
     ] {

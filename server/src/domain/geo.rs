@@ -150,6 +150,15 @@ pub fn wgs84_to_gcj02(lat: f64, lng: f64) -> (f64, f64) {
     (lat + dlat, lng + dlng)
 }
 
+/// A stored WGS-84 point as a client reads it in `coord` (GCJ-02 for WeChat and
+/// Chinese map SDKs; points outside China are the same in both).
+pub fn wgs84_to(lat: f64, lng: f64, coord: CoordSystem) -> (f64, f64) {
+    match coord {
+        CoordSystem::Wgs84 => (lat, lng),
+        CoordSystem::Gcj02 => wgs84_to_gcj02(lat, lng),
+    }
+}
+
 /// GCJ-02 → WGS-84 by fixed-point iteration on the forward transform.
 ///
 /// Starts from the one-step estimate and corrects by the residual until it is below

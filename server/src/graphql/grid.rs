@@ -32,7 +32,7 @@ impl From<DomainLevel> for RegionLevel {
     }
 }
 
-/// The datum of coordinates a client sends.
+/// The datum of coordinates a client sends or reads.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
 pub enum CoordSystem {
     /// GPS coordinates (WGS-84), what the server stores.
@@ -53,13 +53,25 @@ impl From<CoordSystem> for geo::CoordSystem {
     }
 }
 
-/// A point in WGS-84 degrees.
+/// A point in degrees, in the datum `coord` says (WGS-84 unless the field was asked
+/// for GCJ-02).
 #[derive(SimpleObject, Clone, Copy, Debug)]
 pub struct GeoPoint {
     /// Latitude, degrees north.
     pub lat: f64,
     /// Longitude, degrees east.
     pub lng: f64,
+    /// The datum of `lat`/`lng`.
+    pub coord: CoordSystem,
+}
+
+impl GeoPoint {
+    /// A stored (WGS-84) point, as the client asked to read it.
+    pub fn from_wgs84(lat: f64, lng: f64, coord: Option<CoordSystem>) -> Self {
+        let coord = coord.unwrap_or_default();
+        let (lat, lng) = geo::wgs84_to(lat, lng, coord.into());
+        Self { lat, lng, coord }
+    }
 }
 
 /// A county, township or village grid.
@@ -128,12 +140,13 @@ impl Region {
             .map(|c| Region::new(&self.snap, c))
             .collect())
     }
-    /// Centre of the boundary (WGS-84); null when the region has no boundary.
-    async fn centroid(&self) -> Result<Option<GeoPoint>, AppError> {
+    /// Centre of the boundary; null when the region has no boundary. WGS-84 unless
+    /// `coord: GCJ02` (what WeChat and Chinese map SDKs draw).
+    async fn centroid(&self, coord: Option<CoordSystem>) -> Result<Option<GeoPoint>, AppError> {
         Ok(self
             .node()?
             .centroid
-            .map(|(lat, lng)| GeoPoint { lat, lng }))
+            .map(|(lat, lng)| GeoPoint::from_wgs84(lat, lng, coord)))
     }
     /// True when the name or the boundary was generated rather than official;
     /// such regions are placeholders until the county imports its real grid.

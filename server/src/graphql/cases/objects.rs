@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{case, case_event};
 
-use super::super::grid::{GeoPoint, Priority, Region};
+use super::super::grid::{CoordSystem, GeoPoint, Priority, Region};
 use super::super::loaders::unshare;
 use super::super::users::User;
 use super::super::{services, state, viewer};
@@ -140,12 +140,9 @@ impl Case {
             self.0.region_id,
         ))
     }
-    /// Where, in WGS-84.
-    async fn location(&self) -> GeoPoint {
-        GeoPoint {
-            lat: self.0.lat,
-            lng: self.0.lng,
-        }
+    /// Where: WGS-84 unless `coord: GCJ02` (what WeChat and Chinese map SDKs draw).
+    async fn location(&self, coord: Option<CoordSystem>) -> GeoPoint {
+        GeoPoint::from_wgs84(self.0.lat, self.0.lng, coord)
     }
     /// Accuracy of the reported location in metres.
     async fn accuracy_m(&self) -> Option<f64> {

@@ -240,6 +240,19 @@ async fn tipster_size_limit(store: Store) {
     )
     .await;
     assert_eq!(r["errors"][0]["extensions"]["detail"], "TOO_LARGE", "{r}");
+    // byteSize is a whole number of bytes (a Float, as Evidence.byteSize).
+    for bad in [json!(10.5), json!(-1), json!(1e20)] {
+        let r = request(
+            &app,
+            Some(&tipster),
+            json!({ "trackingCode": code, "phase": "BEFORE", "contentType": "image/jpeg", "byteSize": bad }),
+        )
+        .await;
+        assert_eq!(
+            r["errors"][0]["extensions"]["detail"], "INVALID_SIZE",
+            "{r}"
+        );
+    }
     let r = request(
         &app,
         Some(&tipster),

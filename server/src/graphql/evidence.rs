@@ -70,7 +70,8 @@ impl Evidence {
     async fn content_type(&self) -> &str {
         &self.0.content_type
     }
-    /// Size in bytes.
+    /// Size in bytes. `Float` like the input's `byteSize`: GraphQL's `Int` is 32-bit,
+    /// a `Float` holds every whole number up to 2^53 exactly.
     async fn byte_size(&self) -> f64 {
         self.0.byte_size as f64
     }
@@ -168,8 +169,9 @@ pub struct RequestEvidenceUploadInput {
     pub phase: EvidencePhase,
     /// image/jpeg, image/png, image/webp or image/heic.
     pub content_type: String,
-    /// Exact size in bytes (≤ 20 MB by default).
-    pub byte_size: i32,
+    /// Exact size in bytes (≤ 20 MB by default): a whole number. `Float` like
+    /// `Evidence.byteSize` (GraphQL's `Int` is 32-bit); integer literals are accepted.
+    pub byte_size: f64,
     /// SHA-256 of the bytes, hex, if the client can compute it (checked on confirmation;
     /// the server computes it there either way).
     pub sha256: Option<String>,
@@ -192,8 +194,7 @@ impl EvidenceMutation {
         input: RequestEvidenceUploadInput,
     ) -> Result<EvidenceUpload, AppError> {
         let st = state(ctx)?;
-        let byte_size = u64::try_from(input.byte_size)
-            .map_err(|_| AppError::bad_input(Msg::new("文件大小无效", "invalid byteSize")))?;
+        let byte_size = whole_bytes(input.byte_size)?;
         let req = dom::UploadRequest {
             case: case_ref(input.case_id.as_ref(), input.tracking_code)?,
             phase: input.phase.into(),
@@ -278,5 +279,22 @@ fn case_ref(case_id: Option<&ID>, tracking_code: Option<String>) -> Result<dom::
             ),
             detail: Some("CASE_REQUIRED"),
         }),
+    }
+}
+
+/// A byte count sent as a GraphQL `Float`: a whole number from 0 to 2^53.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole_bytes(v: f64) -> Result<u64, AppError> {
+    const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_EXACT {
+        Ok(v as u64)
+    } else {
+        Err(AppError::BadInput {
+            msg: Msg::new(
+                format!("文件大小应为非负整数字节数，收到 {v}"),
+                format!("byteSize must be a whole number of bytes, got {v}"),
+            ),
+            detail: Some("INVALID_SIZE"),
+        })
     }
 }

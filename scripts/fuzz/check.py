@@ -1,6 +1,6 @@
 """Reads the HAR files of a schemathesis run and fails on what must never happen: an
-HTTP 5xx, an error with code INTERNAL, an error without a stable code, or an answer
-that is not a GraphQL response (a JSON object with `data` and/or `errors`)."""
+HTTP 5xx, an error with code INTERNAL, an error without a stable code, a BAD_INPUT
+without a `detail`, or an answer that is not a GraphQL response (a JSON object with `data` and/or `errors`)."""
 import collections
 import json
 import sys
@@ -44,6 +44,8 @@ for path in sys.argv[1:]:
                 continue
             if code == "INTERNAL":
                 problems.append(f"{where}: INTERNAL: {err.get('message')}")
+            if code == "BAD_INPUT" and not isinstance(err["extensions"].get("detail"), str):
+                problems.append(f"{where}: BAD_INPUT without a detail: {err.get('message')}")
             codes.add(code)
         summary[(role, status, ",".join(sorted(codes)) or "OK")] += 1
 

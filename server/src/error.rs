@@ -112,9 +112,13 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// A `BAD_INPUT` error with a message.
-    pub fn bad_input(msg: Msg) -> Self {
-        Self::BadInput { msg, detail: None }
+    /// A `BAD_INPUT` error with its stable machine code (`extensions.detail`, listed in
+    /// the README) and a message.
+    pub fn bad_input(detail: &'static str, msg: Msg) -> Self {
+        Self::BadInput {
+            msg,
+            detail: Some(detail),
+        }
     }
 
     /// A `NOT_FOUND` error for a kind of object, e.g. `("区域", "region")`.

@@ -110,3 +110,59 @@ async fn messages_follow_accept_language(backend: Backend) {
     );
 }
 both!(accept_language, messages_follow_accept_language);
+
+/// Every BAD_INPUT carries a stable `detail`; the engine's own coercion errors also
+/// name the offending input path in `field`, so a form can highlight it.
+async fn bad_input_has_detail_and_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (insp, _) = app.login("demo-insp-140521100201").await;
+    let q = "mutation($i: ReportCaseInput!) { reportCase(input: $i) { id } }";
+    // A required field missing.
+    let b = app
+        .gql(
+            Some(&insp),
+            q,
+            json!({ "i": { "description": "缺少类别", "idempotencyKey": "field-test-0001",
+                "location": { "lat": 35.7, "lng": 112.2 } } }),
+        )
+        .await;
+    let ext = &b["errors"][0]["extensions"];
+    assert_eq!(ext["code"], "BAD_INPUT", "{b}");
+    assert_eq!(ext["detail"], "INVALID_VALUE", "{b}");
+    assert_eq!(ext["field"], "input.categoryCode", "{b}");
+    // A nested value of the wrong type.
+    let b = app
+        .gql(
+            Some(&insp),
+            q,
+            json!({ "i": { "categoryCode": "DUST", "description": "纬度写成了文字",
+                "idempotencyKey": "field-test-0002", "location": { "lat": "北纬", "lng": 112.2 } } }),
+        )
+        .await;
+    let ext = &b["errors"][0]["extensions"];
+    assert_eq!(ext["detail"], "INVALID_VALUE", "{b}");
+    assert!(
+        ext["field"].as_str().unwrap().starts_with("input.location"),
+        "{b}"
+    );
+    // A query the schema does not have.
+    let b = app.gql(Some(&insp), "{ noSuchField }", json!({})).await;
+    assert_eq!(
+        b["errors"][0]["extensions"]["detail"], "INVALID_QUERY",
+        "{b}"
+    );
+    // A domain refusal.
+    let b = app
+        .gql(
+            Some(&insp),
+            q,
+            json!({ "i": { "categoryCode": "DUST", "description": "纬度超出范围",
+                "idempotencyKey": "field-test-0003", "location": { "lat": 999.0, "lng": 112.2 } } }),
+        )
+        .await;
+    assert_eq!(
+        b["errors"][0]["extensions"]["detail"], "INVALID_LATITUDE",
+        "{b}"
+    );
+}
+both!(bad_input_details, bad_input_has_detail_and_field);

@@ -56,10 +56,13 @@ pub fn check_strength(password: &str) -> Result<(), AppError> {
     .filter(|k| **k)
     .count();
     if !(8..=128).contains(&n) || kinds < 2 {
-        return Err(AppError::bad_input(Msg::new(
-            "密码需 8 到 128 个字符，且至少包含字母、数字、符号中的两类",
-            "password must be 8–128 characters and mix at least two of letters, digits and symbols",
-        )));
+        return Err(AppError::bad_input(
+            "WEAK_PASSWORD",
+            Msg::new(
+                "密码需 8 到 128 个字符，且至少包含字母、数字、符号中的两类",
+                "password must be 8–128 characters and mix at least two of letters, digits and symbols",
+            ),
+        ));
     }
     Ok(())
 }

@@ -234,10 +234,13 @@ fn check_code(code: &str) -> Result<(), AppError> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::bad_input(Msg::new(
-            "微信登录凭证（code）无效，请重新调用 wx.login 获取",
-            "invalid WeChat login code; call wx.login again",
-        )))
+        Err(AppError::bad_input(
+            "INVALID_CODE",
+            Msg::new(
+                "微信登录凭证（code）无效，请重新调用 wx.login 获取",
+                "invalid WeChat login code; call wx.login again",
+            ),
+        ))
     }
 }
 

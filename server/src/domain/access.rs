@@ -157,9 +157,12 @@ pub fn parse_staff_role(s: &str) -> Result<Role, AppError> {
     Role::parse(s)
         .filter(|r| *r != Role::Public)
         .ok_or_else(|| {
-            AppError::bad_input(Msg::new(
-                format!("角色 {s} 无效（应为 COUNTY_ADMIN、TOWNSHIP_SUPERVISOR 或 INSPECTOR）"),
-                format!("invalid role {s} (COUNTY_ADMIN, TOWNSHIP_SUPERVISOR or INSPECTOR)"),
-            ))
+            AppError::bad_input(
+                "INVALID_ROLE",
+                Msg::new(
+                    format!("角色 {s} 无效（应为 COUNTY_ADMIN、TOWNSHIP_SUPERVISOR 或 INSPECTOR）"),
+                    format!("invalid role {s} (COUNTY_ADMIN, TOWNSHIP_SUPERVISOR or INSPECTOR)"),
+                ),
+            )
         })
 }

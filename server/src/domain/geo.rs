@@ -35,10 +35,13 @@ impl TryFrom<f64> for Lat {
         if v.is_finite() && (-90.0..=90.0).contains(&v) {
             Ok(Self(v))
         } else {
-            Err(AppError::bad_input(Msg::new(
-                format!("纬度无效：{v}（应为 -90 到 90 之间的数）"),
-                format!("invalid latitude {v}: must be a number between -90 and 90"),
-            )))
+            Err(AppError::bad_input(
+                "INVALID_LATITUDE",
+                Msg::new(
+                    format!("纬度无效：{v}（应为 -90 到 90 之间的数）"),
+                    format!("invalid latitude {v}: must be a number between -90 and 90"),
+                ),
+            ))
         }
     }
 }
@@ -49,10 +52,13 @@ impl TryFrom<f64> for Lng {
         if v.is_finite() && (-180.0..=180.0).contains(&v) {
             Ok(Self(v))
         } else {
-            Err(AppError::bad_input(Msg::new(
-                format!("经度无效：{v}（应为 -180 到 180 之间的数）"),
-                format!("invalid longitude {v}: must be a number between -180 and 180"),
-            )))
+            Err(AppError::bad_input(
+                "INVALID_LONGITUDE",
+                Msg::new(
+                    format!("经度无效：{v}（应为 -180 到 180 之间的数）"),
+                    format!("invalid longitude {v}: must be a number between -180 and 180"),
+                ),
+            ))
         }
     }
 }

@@ -42,10 +42,13 @@ impl IdemKey {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
         if !ok {
-            return Err(AppError::bad_input(Msg::new(
-                "幂等键无效：需 8 到 128 个字母、数字或 - _ : .（建议使用 UUID）",
-                "invalid idempotencyKey: 8–128 letters, digits, '-', '_', ':' or '.' (a UUID works)",
-            )));
+            return Err(AppError::bad_input(
+                "INVALID_IDEMPOTENCY_KEY",
+                Msg::new(
+                    "幂等键无效：需 8 到 128 个字母、数字或 - _ : .（建议使用 UUID）",
+                    "invalid idempotencyKey: 8–128 letters, digits, '-', '_', ':' or '.' (a UUID works)",
+                ),
+            ));
         }
         let json = serde_json::to_vec(payload)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("idempotency payload: {e}")))?;

@@ -91,10 +91,13 @@ pub async fn mark_read(svc: &Services, viewer: &Viewer, ids: Vec<i64>) -> Result
     ids.sort_unstable();
     ids.dedup();
     if ids.len() > MAX_MARK {
-        return Err(AppError::bad_input(Msg::new(
-            format!("一次最多标记 {MAX_MARK} 条"),
-            format!("at most {MAX_MARK} ids at once"),
-        )));
+        return Err(AppError::bad_input(
+            "TOO_MANY_IDS",
+            Msg::new(
+                format!("一次最多标记 {MAX_MARK} 条"),
+                format!("at most {MAX_MARK} ids at once"),
+            ),
+        ));
     }
     let mine = notification::Entity::find()
         .filter(notification::Column::UserId.eq(me.user_id))

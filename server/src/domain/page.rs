@@ -21,10 +21,13 @@ impl PageRequest {
                 u64::try_from(n).unwrap_or(cap)
             }
             Some(n) => {
-                return Err(AppError::bad_input(Msg::new(
-                    format!("first 应在 1 到 {cap} 之间，收到 {n}"),
-                    format!("first must be between 1 and {cap}, got {n}"),
-                )));
+                return Err(AppError::bad_input(
+                    "INVALID_PAGE_SIZE",
+                    Msg::new(
+                        format!("first 应在 1 到 {cap} 之间，收到 {n}"),
+                        format!("first must be between 1 and {cap}, got {n}"),
+                    ),
+                ));
             }
         };
         Ok(Self { first, after })

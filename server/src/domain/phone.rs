@@ -40,10 +40,13 @@ impl TryFrom<&str> for Phone {
     /// Accepts `13812345678`, `138 1234 5678`, `138-1234-5678` and a `+86` prefix.
     fn try_from(input: &str) -> Result<Self, AppError> {
         let invalid = || {
-            AppError::bad_input(Msg::new(
-                "手机号无效：请输入 11 位中国大陆手机号",
-                "invalid phone number: expected an 11-digit mainland China mobile number",
-            ))
+            AppError::bad_input(
+                "INVALID_PHONE",
+                Msg::new(
+                    "手机号无效：请输入 11 位中国大陆手机号",
+                    "invalid phone number: expected an 11-digit mainland China mobile number",
+                ),
+            )
         };
         // Anything much longer than a formatted number is not one; don't scan it.
         if input.len() > 32 {

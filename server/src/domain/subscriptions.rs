@@ -122,19 +122,22 @@ pub async fn record(
 ) -> Result<Vec<Grant>, AppError> {
     let me = viewer.public()?;
     if template_ids.is_empty() || template_ids.len() > MAX_PER_GRANT {
-        return Err(AppError::bad_input(Msg::new(
-            format!("一次授权应包含 1 到 {MAX_PER_GRANT} 个模板"),
-            format!("a grant names 1 to {MAX_PER_GRANT} templates"),
-        )));
+        return Err(AppError::bad_input(
+            "INVALID_TEMPLATE_COUNT",
+            Msg::new(
+                format!("一次授权应包含 1 到 {MAX_PER_GRANT} 个模板"),
+                format!("a grant names 1 to {MAX_PER_GRANT} templates"),
+            ),
+        ));
     }
     let known = templates(&svc.config.wechat.subscribe);
     let mut ids: Vec<String> = Vec::new();
     for id in template_ids {
         if !known.iter().any(|(_, t)| t == id) {
-            return Err(AppError::bad_input(Msg::new(
-                "订阅消息模板不存在",
-                "unknown subscribe-message template",
-            )));
+            return Err(AppError::bad_input(
+                "UNKNOWN_TEMPLATE",
+                Msg::new("订阅消息模板不存在", "unknown subscribe-message template"),
+            ));
         }
         if !ids.contains(id) {
             ids.push(id.clone());

@@ -130,10 +130,13 @@ pub async fn reveal(
     let (db, vault, grid) = (&svc.db, &svc.vault, svc.grid.snapshot());
     let reason = reason.trim();
     if reason.chars().count() < 4 || reason.chars().count() > 500 {
-        return Err(AppError::bad_input(Msg::new(
-            "请填写查看举报人身份的理由（4 到 500 字）",
-            "give a reason for revealing the tipster (4–500 characters)",
-        )));
+        return Err(AppError::bad_input(
+            "REASON_REQUIRED",
+            Msg::new(
+                "请填写查看举报人身份的理由（4 到 500 字）",
+                "give a reason for revealing the tipster (4–500 characters)",
+            ),
+        ));
     }
     let not_found = || AppError::not_found("案件", "case");
     let c = case::Entity::find_by_id(case_id)

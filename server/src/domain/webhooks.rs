@@ -44,10 +44,13 @@ fn check_url(url: &str) -> Result<String, AppError> {
     if ok {
         Ok(url.to_owned())
     } else {
-        Err(AppError::bad_input(Msg::new(
-            "推送地址须为 http(s) 网址（最长 512 字符）",
-            "url must be an http(s) URL of at most 512 characters",
-        )))
+        Err(AppError::bad_input(
+            "INVALID_URL",
+            Msg::new(
+                "推送地址须为 http(s) 网址（最长 512 字符）",
+                "url must be an http(s) URL of at most 512 characters",
+            ),
+        ))
     }
 }
 
@@ -67,10 +70,13 @@ pub async fn create(
         .filter(|r| admin.covers(&r.path))
         .ok_or_else(|| AppError::not_found("区域", "region"))?;
     if list(svc, viewer).await?.len() >= MAX_WEBHOOKS {
-        return Err(AppError::bad_input(Msg::new(
-            format!("推送地址最多 {MAX_WEBHOOKS} 个"),
-            format!("at most {MAX_WEBHOOKS} webhooks"),
-        )));
+        return Err(AppError::bad_input(
+            "TOO_MANY_WEBHOOKS",
+            Msg::new(
+                format!("推送地址最多 {MAX_WEBHOOKS} 个"),
+                format!("at most {MAX_WEBHOOKS} webhooks"),
+            ),
+        ));
     }
     let mut raw = [0u8; 32];
     rand::Rng::fill(&mut rand::rng(), &mut raw);

@@ -251,10 +251,13 @@ impl EvidenceMutation {
         let st = state(ctx)?;
         let v = viewer(ctx)?;
         let value = file.value(ctx).map_err(|e| {
-            AppError::bad_input(Msg::new(
-                format!("读取上传文件失败：{e}"),
-                format!("cannot read the upload: {e}"),
-            ))
+            AppError::bad_input(
+                "UPLOAD_UNREADABLE",
+                Msg::new(
+                    format!("读取上传文件失败：{e}"),
+                    format!("cannot read the upload: {e}"),
+                ),
+            )
         })?;
         let content_type = value
             .content_type

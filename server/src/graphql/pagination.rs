@@ -15,7 +15,12 @@ pub fn encode_cursor(kind: &str, id: i64) -> String {
 
 /// Decodes a cursor that must be of `kind`.
 pub fn decode_cursor(kind: &str, cursor: &str) -> Result<i64, AppError> {
-    let bad = || AppError::bad_input(Msg::new("分页游标无效", "invalid pagination cursor"));
+    let bad = || {
+        AppError::bad_input(
+            "INVALID_CURSOR",
+            Msg::new("分页游标无效", "invalid pagination cursor"),
+        )
+    };
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (k, id) = text.split_once(':').ok_or_else(bad)?;

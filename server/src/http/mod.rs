@@ -164,7 +164,7 @@ async fn limit_body(
                         "errors": [{ "message": match lang {
                             Lang::Zh => "请求体读取失败",
                             Lang::En => "the request body could not be read",
-                        }, "extensions": { "code": "BAD_INPUT" } }]
+                        }, "extensions": { "code": "BAD_INPUT", "detail": "UNREADABLE_BODY" } }]
                     })),
                 )
                     .into_response();
@@ -228,7 +228,7 @@ fn malformed(rejection: GraphQLRejection, lang: Lang, app: &AppState) -> Respons
     (
         status,
         Json(serde_json::json!({
-            "errors": [{ "message": message, "extensions": { "code": "BAD_INPUT" } }]
+            "errors": [{ "message": message, "extensions": { "code": "BAD_INPUT", "detail": "MALFORMED_REQUEST" } }]
         })),
     )
         .into_response()
@@ -468,11 +468,33 @@ pub fn finish_errors(
                 // Parse, validation and input-coercion errors from the GraphQL engine.
                 if ext.get("code").is_none() {
                     ext.set("code", "BAD_INPUT");
+                    match engine_input_field(&err.message) {
+                        Some(field) => {
+                            ext.set("detail", "INVALID_VALUE");
+                            ext.set("field", field);
+                        }
+                        None => ext.set("detail", "INVALID_QUERY"),
+                    }
                 }
             }
         }
     }
     retry_after
+}
+
+/// The input path an engine coercion error names, e.g. `input.sha256` from
+/// `Invalid value for argument "input", field "sha256" of type …`; `None` for other
+/// engine errors (syntax, unknown fields, validation).
+fn engine_input_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    let (argument, mut rest) = rest.split_once('"')?;
+    let mut path = vec![argument.to_owned()];
+    while let Some(after) = rest.strip_prefix(", field \"") {
+        let (field, tail) = after.split_once('"')?;
+        path.push(field.to_owned());
+        rest = tail;
+    }
+    Some(path.join("."))
 }
 
 /// Prometheus text; 404 when not enabled, 401 without the configured bearer token.

@@ -185,7 +185,10 @@ impl BlobStore for S3Store {
             check_content_type(content_type)?;
             let secs = expiry_secs(expires)?;
             let size = u32::try_from(byte_size).map_err(|_| {
-                AppError::bad_input(Msg::new("文件过大", "file too large for a form upload"))
+                AppError::bad_input(
+                    "TOO_LARGE",
+                    Msg::new("文件过大", "file too large for a form upload"),
+                )
             })?;
             let expires_at = self.clock.now() + chrono::Duration::seconds(i64::from(secs));
             let at = s3::creds::time::OffsetDateTime::from_unix_timestamp(expires_at.timestamp())

@@ -73,14 +73,17 @@ fn check_assignment<'g>(
         return Err(AppError::not_found("区域", "region"));
     }
     if Some(region.level) != role.region_level() {
-        return Err(AppError::bad_input(Msg::new(
-            format!("{} 角色应绑定到{}级区域", role.as_str(), level_zh(role)),
-            format!(
-                "a {} must be bound to a {} region",
-                role.as_str(),
-                level_en(role)
+        return Err(AppError::bad_input(
+            "WRONG_REGION_LEVEL",
+            Msg::new(
+                format!("{} 角色应绑定到{}级区域", role.as_str(), level_zh(role)),
+                format!(
+                    "a {} must be bound to a {} region",
+                    role.as_str(),
+                    level_en(role)
+                ),
             ),
-        )));
+        ));
     }
     if !may_manage(manager, role, &region.path) {
         return Err(AppError::Forbidden);
@@ -129,20 +132,23 @@ fn check_username(u: &str) -> Result<String, AppError> {
     if ok {
         Ok(u)
     } else {
-        Err(AppError::bad_input(Msg::new(
-            "用户名需 3 到 64 个字符，只能包含字母、数字和 . _ -",
-            "username must be 3–64 characters of letters, digits, '.', '_' or '-'",
-        )))
+        Err(AppError::bad_input(
+            "INVALID_USERNAME",
+            Msg::new(
+                "用户名需 3 到 64 个字符，只能包含字母、数字和 . _ -",
+                "username must be 3–64 characters of letters, digits, '.', '_' or '-'",
+            ),
+        ))
     }
 }
 
 fn check_name(n: &str) -> Result<String, AppError> {
     let n = n.trim();
     if n.is_empty() || n.chars().count() > 64 {
-        return Err(AppError::bad_input(Msg::new(
-            "姓名需 1 到 64 个字",
-            "name must be 1–64 characters",
-        )));
+        return Err(AppError::bad_input(
+            "INVALID_NAME",
+            Msg::new("姓名需 1 到 64 个字", "name must be 1–64 characters"),
+        ));
     }
     Ok(n.to_owned())
 }
@@ -184,14 +190,17 @@ async fn insert_user(
         .get(input.region_id)
         .ok_or_else(|| AppError::not_found("区域", "region"))?;
     if Some(region.level) != role.region_level() {
-        return Err(AppError::bad_input(Msg::new(
-            format!("{} 角色应绑定到{}级区域", role.as_str(), level_zh(role)),
-            format!(
-                "a {} must be bound to a {} region",
-                role.as_str(),
-                level_en(role)
+        return Err(AppError::bad_input(
+            "WRONG_REGION_LEVEL",
+            Msg::new(
+                format!("{} 角色应绑定到{}级区域", role.as_str(), level_zh(role)),
+                format!(
+                    "a {} must be bound to a {} region",
+                    role.as_str(),
+                    level_en(role)
+                ),
             ),
-        )));
+        ));
     }
     password::check_strength(&input.password)?;
     let name = check_name(input.name.as_deref().unwrap_or(&username))?;
@@ -263,10 +272,13 @@ pub async fn update_user(
     if patch.role.is_some() || patch.region_id.is_some() {
         check_assignment(grid, manager, role, region_id)?;
         if manager.user_id == user.id {
-            return Err(AppError::bad_input(Msg::new(
-                "不能修改自己的角色或区域",
-                "you cannot change your own role or region",
-            )));
+            return Err(AppError::bad_input(
+                "OWN_ROLE_FIXED",
+                Msg::new(
+                    "不能修改自己的角色或区域",
+                    "you cannot change your own role or region",
+                ),
+            ));
         }
     }
     let mut am: app_user::ActiveModel = user.into();
@@ -277,10 +289,10 @@ pub async fn update_user(
     }
     if let Some(d) = patch.on_duty {
         if role != Role::Inspector && d {
-            return Err(AppError::bad_input(Msg::new(
-                "只有网格员可以设为值班",
-                "only inspectors can be on duty",
-            )));
+            return Err(AppError::bad_input(
+                "NOT_AN_INSPECTOR",
+                Msg::new("只有网格员可以设为值班", "only inspectors can be on duty"),
+            ));
         }
         am.on_duty = Set(d);
     }
@@ -303,10 +315,10 @@ pub async fn deactivate_user(
     let snapshot = svc.grid.snapshot();
     let (db, grid, now) = (&svc.db, &*snapshot, svc.clock.now());
     if manager.user_id == id {
-        return Err(AppError::bad_input(Msg::new(
-            "不能停用自己的账号",
-            "you cannot deactivate yourself",
-        )));
+        return Err(AppError::bad_input(
+            "CANNOT_DEACTIVATE_SELF",
+            Msg::new("不能停用自己的账号", "you cannot deactivate yourself"),
+        ));
     }
     let user = managed_user(db, grid, manager, id).await?;
     let mut am: app_user::ActiveModel = user.into();

@@ -43,10 +43,10 @@ impl Location {
         if let Some(a) = self.accuracy_m
             && !(a.is_finite() && (0.0..=100_000.0).contains(&a))
         {
-            return Err(AppError::bad_input(Msg::new(
-                "定位精度无效",
-                "invalid accuracyM",
-            )));
+            return Err(AppError::bad_input(
+                "INVALID_ACCURACY",
+                Msg::new("定位精度无效", "invalid accuracyM"),
+            ));
         }
         let coord = if self.gcj02 {
             CoordSystem::Gcj02
@@ -69,10 +69,13 @@ pub fn route(grid: &GridSnapshot, p: WgsPoint) -> Result<(&RegionNode, bool), Ap
     grid.nearest_township_within(p, OUTSIDE_GRID_TOLERANCE_M)
         .map(|t| (t, true))
         .ok_or_else(|| {
-            AppError::bad_input(Msg::new(
-                "该位置不在任何网格附近，无法受理",
-                "the location is not near any grid of this system",
-            ))
+            AppError::bad_input(
+                "OUTSIDE_SERVICE_AREA",
+                Msg::new(
+                    "该位置不在任何网格附近，无法受理",
+                    "the location is not near any grid of this system",
+                ),
+            )
         })
 }
 
@@ -86,10 +89,13 @@ fn clean(
     let t = text.trim();
     let n = t.chars().count();
     if n < min || n > max {
-        return Err(AppError::bad_input(Msg::new(
-            format!("{what_zh}长度应为 {min} 到 {max} 个字"),
-            format!("{what_en} must be {min}–{max} characters"),
-        )));
+        return Err(AppError::bad_input(
+            "INVALID_LENGTH",
+            Msg::new(
+                format!("{what_zh}长度应为 {min} 到 {max} 个字"),
+                format!("{what_en} must be {min}–{max} characters"),
+            ),
+        ));
     }
     Ok(t.to_owned())
 }
@@ -104,10 +110,13 @@ async fn category_by_code<C: ConnectionTrait>(
         .one(conn)
         .await?
         .ok_or_else(|| {
-            AppError::bad_input(Msg::new(
-                format!("未知的问题类别：{code}"),
-                format!("unknown category: {code}"),
-            ))
+            AppError::bad_input(
+                "UNKNOWN_CATEGORY",
+                Msg::new(
+                    format!("未知的问题类别：{code}"),
+                    format!("unknown category: {code}"),
+                ),
+            )
         })
 }
 
@@ -483,10 +492,13 @@ pub async fn report_case(
         .locate(point)
         .filter(|r| r.id == me.region_id)
         .ok_or_else(|| {
-            AppError::bad_input(Msg::new(
-                "上报位置不在你负责的网格内",
-                "the location is outside your own grid",
-            ))
+            AppError::bad_input(
+                "OUTSIDE_OWN_GRID",
+                Msg::new(
+                    "上报位置不在你负责的网格内",
+                    "the location is outside your own grid",
+                ),
+            )
         })?
         .clone();
     let limits = limits_of(&svc.db, cat.id).await?;
@@ -602,20 +614,26 @@ fn task_place(
                 .get(rid)
                 .ok_or_else(|| AppError::not_found("区域", "region"))?;
             let (lat, lng) = r.centroid.ok_or_else(|| {
-                AppError::bad_input(Msg::new(
-                    "该区域没有边界，请给出位置",
-                    "the region has no boundary; give a location",
-                ))
+                AppError::bad_input(
+                    "REGION_WITHOUT_BOUNDARY",
+                    Msg::new(
+                        "该区域没有边界，请给出位置",
+                        "the region has no boundary; give a location",
+                    ),
+                )
             })?;
             Ok((
                 r.clone(),
                 WgsPoint::from_client(lat, lng, CoordSystem::Wgs84)?,
             ))
         }
-        (None, None, None) => Err(AppError::bad_input(Msg::new(
-            "请给出位置、监管对象或网格",
-            "give a location, a siteId or a regionId",
-        ))),
+        (None, None, None) => Err(AppError::bad_input(
+            "LOCATION_REQUIRED",
+            Msg::new(
+                "请给出位置、监管对象或网格",
+                "give a location, a siteId or a regionId",
+            ),
+        )),
     }
 }
 

@@ -282,10 +282,10 @@ pub fn normalise_tracking_code(code: &str) -> Result<String, AppError> {
     if c.len() == 12 && c.chars().all(|c| c.is_ascii_alphanumeric()) {
         Ok(format!("{}-{}-{}", &c[0..4], &c[4..8], &c[8..12]))
     } else {
-        Err(AppError::bad_input(Msg::new(
-            "查询码格式不正确",
-            "malformed tracking code",
-        )))
+        Err(AppError::bad_input(
+            "INVALID_TRACKING_CODE",
+            Msg::new("查询码格式不正确", "malformed tracking code"),
+        ))
     }
 }
 

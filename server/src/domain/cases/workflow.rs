@@ -336,10 +336,13 @@ fn invalid(zh: &str, en: &str) -> AppError {
 fn text(v: &Option<String>, max: usize) -> Result<Option<String>, AppError> {
     match v.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(t) if t.chars().count() > max => Err(AppError::bad_input(Msg::new(
-            format!("说明过长（最多 {max} 字）"),
-            format!("note too long (at most {max} characters)"),
-        ))),
+        Some(t) if t.chars().count() > max => Err(AppError::bad_input(
+            "NOTE_TOO_LONG",
+            Msg::new(
+                format!("说明过长（最多 {max} 字）"),
+                format!("note too long (at most {max} characters)"),
+            ),
+        )),
         Some(t) => Ok(Some(t.to_owned())),
     }
 }
@@ -347,10 +350,10 @@ fn text(v: &Option<String>, max: usize) -> Result<Option<String>, AppError> {
 fn reason(v: &str) -> Result<String, AppError> {
     match text(&Some(v.to_owned()), 500)? {
         Some(r) => Ok(r),
-        None => Err(AppError::bad_input(Msg::new(
-            "请填写理由",
-            "a reason is required",
-        ))),
+        None => Err(AppError::bad_input(
+            "REASON_REQUIRED",
+            Msg::new("请填写理由", "a reason is required"),
+        )),
     }
 }
 
@@ -608,10 +611,13 @@ fn reject(
 ) -> Result<(), AppError> {
     if reason == RejectReason::Duplicate {
         let Some(dup) = duplicate_of else {
-            return Err(AppError::bad_input(Msg::new(
-                "以重复为由不予受理时须指明重复的案件",
-                "duplicateOf is required when the reason is DUPLICATE",
-            )));
+            return Err(AppError::bad_input(
+                "DUPLICATE_OF_REQUIRED",
+                Msg::new(
+                    "以重复为由不予受理时须指明重复的案件",
+                    "duplicateOf is required when the reason is DUPLICATE",
+                ),
+            ));
         };
         let visible = f
             .other
@@ -724,10 +730,10 @@ fn verify(
         return Ok(());
     }
     if d.note.is_none() {
-        return Err(AppError::bad_input(Msg::new(
-            "退回重办须说明原因",
-            "a note is required to return a case",
-        )));
+        return Err(AppError::bad_input(
+            "NOTE_REQUIRED",
+            Msg::new("退回重办须说明原因", "a note is required to return a case"),
+        ));
     }
     let rework = f.case.rework_count + 1;
     d.changes.rework_count = Set(rework);
@@ -765,10 +771,13 @@ fn escalate(f: &Facts, r: &str, d: &mut Decision) -> Result<(), AppError> {
 fn extend(f: &Facts, until: DateTime<Utc>, r: &str, d: &mut Decision) -> Result<(), AppError> {
     crate::domain::dates::deadline(until, f.now, "until")?;
     if f.case.due_at.is_some_and(|due| until <= due) {
-        return Err(AppError::bad_input(Msg::new(
-            "延期后的期限须晚于现在和原期限",
-            "the new due time must be later than now and than the current one",
-        )));
+        return Err(AppError::bad_input(
+            "INVALID_DUE_TIME",
+            Msg::new(
+                "延期后的期限须晚于现在和原期限",
+                "the new due time must be later than now and than the current one",
+            ),
+        ));
     }
     let step = if f.case.accepted_at.is_some() {
         Step::Handle
@@ -837,10 +846,13 @@ fn merge(viewer: &Viewer, f: &Facts, into: i64, d: &mut Decision) -> Result<(), 
         ));
     }
     if target.category_id != c.category_id {
-        return Err(AppError::bad_input(Msg::new(
-            "只能合并同类别的案件",
-            "only cases of the same category can be merged",
-        )));
+        return Err(AppError::bad_input(
+            "CATEGORY_MISMATCH",
+            Msg::new(
+                "只能合并同类别的案件",
+                "only cases of the same category can be merged",
+            ),
+        ));
     }
     d.changes.merged_into = Set(Some(into));
     d.changes.duplicate_of = Set(Some(into));
@@ -863,10 +875,10 @@ fn rate_rule(
     d: &mut Decision,
 ) -> Result<(), AppError> {
     if !(1..=5).contains(&score) {
-        return Err(AppError::bad_input(Msg::new(
-            "评分应为 1 到 5",
-            "score must be 1–5",
-        )));
+        return Err(AppError::bad_input(
+            "INVALID_SCORE",
+            Msg::new("评分应为 1 到 5", "score must be 1–5"),
+        ));
     }
     if f.case.rating.is_some() {
         return Err(already_rated());

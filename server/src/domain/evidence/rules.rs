@@ -51,19 +51,25 @@ pub fn check_submission(facts: &SubmissionFacts, cited: &[i64]) -> Result<Vec<i6
     ids.sort_unstable();
     ids.dedup();
     if ids.len() > MAX_CITED {
-        return Err(AppError::bad_input(Msg::new(
-            format!("引用的证据过多（最多 {MAX_CITED} 项）"),
-            format!("too many evidence ids (at most {MAX_CITED})"),
-        )));
+        return Err(AppError::bad_input(
+            "TOO_MANY_EVIDENCE_IDS",
+            Msg::new(
+                format!("引用的证据过多（最多 {MAX_CITED} 项）"),
+                format!("too many evidence ids (at most {MAX_CITED})"),
+            ),
+        ));
     }
     if !ids
         .iter()
         .all(|id| facts.confirmed.iter().any(|(c, _)| c == id))
     {
-        return Err(AppError::bad_input(Msg::new(
-            "引用的证据不存在、不属于本案件或尚未确认",
-            "some evidence does not exist, belongs to another case or is not confirmed",
-        )));
+        return Err(AppError::bad_input(
+            "INVALID_EVIDENCE",
+            Msg::new(
+                "引用的证据不存在、不属于本案件或尚未确认",
+                "some evidence does not exist, belongs to another case or is not confirmed",
+            ),
+        ));
     }
     check_minimums(facts)?;
     Ok(ids)

@@ -77,16 +77,22 @@ fn feature_label(index: usize, code: Option<&str>) -> (String, String) {
 /// a Polygon or MultiPolygon. Every problem found is reported, not just the first.
 pub fn parse_grid_file(text: &str) -> Result<Vec<ImportRegion>, AppError> {
     let gj: geojson::GeoJson = text.parse().map_err(|e| {
-        AppError::bad_input(Msg::new(
-            format!("不是有效的 GeoJSON：{e}"),
-            format!("not valid GeoJSON: {e}"),
-        ))
+        AppError::bad_input(
+            "INVALID_GEOJSON",
+            Msg::new(
+                format!("不是有效的 GeoJSON：{e}"),
+                format!("not valid GeoJSON: {e}"),
+            ),
+        )
     })?;
     let geojson::GeoJson::FeatureCollection(fc) = gj else {
-        return Err(AppError::bad_input(Msg::new(
-            "GeoJSON 顶层应为 FeatureCollection",
-            "the GeoJSON top level must be a FeatureCollection",
-        )));
+        return Err(AppError::bad_input(
+            "INVALID_GEOJSON",
+            Msg::new(
+                "GeoJSON 顶层应为 FeatureCollection",
+                "the GeoJSON top level must be a FeatureCollection",
+            ),
+        ));
     };
     let mut problems: Vec<Problem> = Vec::new();
     let mut items = Vec::with_capacity(fc.features.len());

@@ -344,10 +344,10 @@ impl CaseMutation {
             (Some(id), _) => CaseRef::Id(parse_id(&id)?),
             (None, Some(code)) => CaseRef::TrackingCode(code),
             (None, None) => {
-                return Err(AppError::bad_input(crate::error::Msg::new(
-                    "请给出案件编号或查询码",
-                    "give id or trackingCode",
-                )));
+                return Err(AppError::bad_input(
+                    "CASE_REQUIRED",
+                    crate::error::Msg::new("请给出案件编号或查询码", "give id or trackingCode"),
+                ));
             }
         };
         workflow::rate(services(ctx)?, viewer(ctx)?, target, score, comment)

@@ -215,7 +215,7 @@ async fn a_killed_deliverer_loses_nothing_and_doubles_nothing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Another few runs of the deliverer send nothing again.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    crate::helpers::wait_for_job_passes(&db, "outbox_delivery", 3, Duration::from_secs(30)).await;
     drop(next);
     let accepted = receiver.accepted();
     assert_eq!(accepted.len(), 5, "{accepted:?}");

@@ -14,6 +14,17 @@ use crate::helpers::server::{ServerProcess, free_port};
 use crate::helpers::{Backend, FreshDb, gridwatch_cmd};
 
 const WRITERS: usize = 4;
+
+/// The centre of the demo inspector's village grid, read from the database.
+async fn village_centre(db: &sea_orm::DatabaseConnection) -> (f64, f64) {
+    let village = entity::region::Entity::find()
+        .filter(entity::region::Column::Code.eq("140521100201"))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    (village.centroid_lat.unwrap(), village.centroid_lng.unwrap())
+}
 const PER_WRITER: usize = 12;
 
 /// Sends one report until it is answered (retrying while the answer is a retryable
@@ -24,6 +35,7 @@ async fn report_until_answered(
     token: &str,
     key: &str,
     (lat, lng): (f64, f64),
+    felt: &std::sync::atomic::AtomicU32,
 ) -> (i64, u32) {
     let body = json!({ "query": "mutation($i: ReportCaseInput!) { reportCase(input: $i) { id } }",
         "variables": { "i": { "categoryCode": "DUST", "description": format!("故障测试 {key}"),
@@ -44,6 +56,7 @@ async fn report_until_answered(
                 "only a retryable error while the database is away: {a}"
             );
         }
+        felt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{key} never answered");
@@ -73,23 +86,20 @@ async fn postgres_restarted_under_writes() {
     let server = ServerProcess::start_url(&url, &[]).await;
     let token = server.login("demo-insp-140521100201").await;
     let db = sea_orm::Database::connect(&url).await.unwrap();
-    let village = entity::region::Entity::find()
-        .filter(entity::region::Column::Code.eq("140521100201"))
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
+    let at = village_centre(&db).await;
     drop(db);
-    let at = (village.centroid_lat.unwrap(), village.centroid_lng.unwrap());
     let gql = format!("{}/graphql", server.base);
+    let felt = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let mut writers = tokio::task::JoinSet::new();
     for w in 0..WRITERS {
         let (client, gql, token) = (server.client.clone(), gql.clone(), token.clone());
+        let felt = std::sync::Arc::clone(&felt);
         writers.spawn(async move {
             let mut done = Vec::new();
             for i in 0..PER_WRITER {
                 let key = format!("fault-{w}-{i:03}");
-                let (id, retries) = report_until_answered(&client, &gql, &token, &key, at).await;
+                let (id, retries) =
+                    report_until_answered(&client, &gql, &token, &key, at, &felt).await;
                 done.push((key, id, retries));
                 tokio::time::sleep(Duration::from_millis(40)).await;
             }
@@ -108,7 +118,15 @@ async fn postgres_restarted_under_writes() {
     assert_eq!(ready.status().as_u16(), 503, "/readyz reports the outage");
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["database"], "unreachable", "{body}");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The outage lasts until the writers have felt it a few times.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while felt.load(std::sync::atomic::Ordering::Relaxed) < 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no writer felt the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     pg.up();
 
     let mut acked = Vec::new();
@@ -267,13 +285,7 @@ async fn a_lossy_link_makes_one_case_and_one_photo_per_key() {
     .await;
     let token = server.login("demo-insp-140521100201").await;
     let db = fresh.connect().await;
-    let village = entity::region::Entity::find()
-        .filter(entity::region::Column::Code.eq("140521100201"))
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    let (lat, lng) = (village.centroid_lat.unwrap(), village.centroid_lng.unwrap());
+    let (lat, lng) = village_centre(&db).await;
 
     db_proxy.set(Faults {
         latency: Duration::from_millis(1),

@@ -369,7 +369,7 @@ async fn two_processes_escalate_each_case_once() {
     }
     assert_eq!(done, 200, "every overdue case escalated");
     // A few more passes of both processes change nothing.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    crate::helpers::wait_for_job_passes(&db, "sla_sweep", 3, Duration::from_secs(30)).await;
     drop((a, b));
     let events = case_event::Entity::find()
         .filter(case_event::Column::Action.eq("ESCALATE"))

@@ -50,6 +50,18 @@ async fn wx_upload_file(app: &TestApp, ticket: &Value, photo: &[u8]) -> reqwest:
     status
 }
 
+/// Sends the photo of a ticket the way `wx.uploadFile` does, then confirms it; the
+/// confirmation's body.
+async fn upload_and_confirm(app: &TestApp, token: &str, ticket: &Value, photo: &[u8]) -> Value {
+    wx_upload_file(app, ticket, photo).await;
+    app.gql(
+        Some(token),
+        CONFIRM,
+        json!({ "id": ticket["evidence"]["id"] }),
+    )
+    .await
+}
+
 async fn tipster_photos(store: Store) {
     let app = spawn(store, |c| {
         c.evidence.tipster_max_photos = 3;
@@ -85,28 +97,14 @@ async fn tipster_photos(store: Store) {
     assert_eq!(up["evidence"]["status"], "PENDING", "{r}");
     assert_eq!(up["fileField"], "file");
     assert_eq!(up["putUrl"].is_string(), store == Store::Fs, "{r}");
-    wx_upload_file(&app, up, &p1).await;
-    let c = app
-        .gql(
-            Some(&tipster),
-            CONFIRM,
-            json!({ "id": up["evidence"]["id"] }),
-        )
-        .await;
+    let c = upload_and_confirm(&app, &tipster, up, &p1).await;
     assert_eq!(c["data"]["confirmEvidence"]["status"], "CONFIRMED", "{c}");
 
     // 2. A declared hash that does not match: rejected like a staff photo.
     let p2 = photo(2);
     let r = request(&app, Some(&tipster), input(&p2, Some("ab".repeat(32)))).await;
     let up = &r["data"]["requestEvidenceUpload"];
-    wx_upload_file(&app, up, &p2).await;
-    let c = app
-        .gql(
-            Some(&tipster),
-            CONFIRM,
-            json!({ "id": up["evidence"]["id"] }),
-        )
-        .await;
+    let c = upload_and_confirm(&app, &tipster, up, &p2).await;
     assert_eq!(
         c["errors"][0]["extensions"]["detail"], "HASH_MISMATCH",
         "{c}"
@@ -116,14 +114,7 @@ async fn tipster_photos(store: Store) {
     let p3 = photo(3);
     let r = request(&app, Some(&tipster), input(&p3, Some(sha_hex(&p3)))).await;
     let up = &r["data"]["requestEvidenceUpload"];
-    wx_upload_file(&app, up, &p3).await;
-    let c = app
-        .gql(
-            Some(&tipster),
-            CONFIRM,
-            json!({ "id": up["evidence"]["id"] }),
-        )
-        .await;
+    let c = upload_and_confirm(&app, &tipster, up, &p3).await;
     assert_eq!(c["data"]["confirmEvidence"]["status"], "CONFIRMED", "{c}");
 
     // 4. Through the streaming path, by tracking code.

@@ -520,3 +520,38 @@ pub const OTHER_COUNTY: &str = r#"{"type":"FeatureCollection","features":[
 pub fn closed<T: sea_orm::ActiveEnum<Value = String>>(name: &str) -> T {
     T::try_from_value(&name.to_owned()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
+
+/// Waits until the background job `name` has finished at least `passes` more runs (in
+/// any process), as its `job_run.last_finished_at` moves; panics after `within`. For
+/// tests of real server processes, whose jobs run on the wall clock.
+pub async fn wait_for_job_passes(
+    db: &DatabaseConnection,
+    name: &str,
+    passes: usize,
+    within: std::time::Duration,
+) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let last = || async {
+        entity::job_run::Entity::find()
+            .filter(entity::job_run::Column::Name.eq(name))
+            .one(db)
+            .await
+            .unwrap()
+            .and_then(|r| r.last_finished_at)
+    };
+    let deadline = std::time::Instant::now() + within;
+    let mut seen = last().await;
+    let mut counted = 0;
+    while counted < passes {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {name} finished only {counted} of {passes} runs within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = last().await;
+        if now != seen {
+            counted += 1;
+            seen = now;
+        }
+    }
+}

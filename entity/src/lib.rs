@@ -7,6 +7,7 @@
 pub mod app_user;
 pub mod auth_attempt;
 pub mod case;
+pub mod case_change;
 pub mod case_event;
 pub mod case_follower;
 pub mod category;

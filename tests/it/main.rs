@@ -28,6 +28,7 @@ mod processes;
 mod schema;
 mod storage;
 mod supervision;
+mod sync;
 mod tipster_photos;
 mod wechat;
 mod wechat_login;

@@ -34,6 +34,9 @@ fn contract_names_are_present() {
         "location(coord: CoordSystem): GeoPoint!",
         "children: [Region!]!",
         "parent: Region",
+        "changesSince(cursor: String, first: Int): Changes!",
+        "removed: [ID!]!",
+        "resync: Boolean!",
     ] {
         assert!(sdl.contains(name), "schema lost `{name}`:\n{sdl}");
     }

@@ -1,5 +1,5 @@
-//! What happens after a case event is written, in the same transaction: the event is
-//! fanned out to the outbox (one row per webhook whose region covers the case), and
+//! What happens after a case event is written, in the same transaction: the change is
+//! logged for offline sync (see `changes`), the event is fanned out to the outbox (one row per webhook whose region covers the case), and
 //! announced to live subscribers (see `live`). Whoever writes events calls [`emitted`]
 //! with them, so the outbox row exists exactly when the event does.
 
@@ -63,6 +63,7 @@ pub async fn emitted<C: ConnectionTrait>(
     if events.is_empty() {
         return Ok(());
     }
+    super::changes::record(conn, events).await?;
     let hooks = webhook::Entity::find()
         .filter(webhook::Column::Active.eq(true))
         .all(conn)

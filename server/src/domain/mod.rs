@@ -13,6 +13,7 @@ pub mod access;
 pub mod accounts;
 pub mod cases;
 pub mod category;
+pub mod changes;
 pub mod dates;
 pub mod events;
 pub mod evidence;

@@ -242,7 +242,7 @@ pub struct PhotoMinimums {
 }
 
 /// A kind of environmental problem, with its rules.
-pub struct Category(cat::CategoryView);
+pub struct Category(pub(crate) cat::CategoryView);
 
 #[Object]
 impl Category {

@@ -347,7 +347,10 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
         // Any field with a `first` argument that returns a connection is a page too.
         ("Query", "cases" | "myTasks" | "users") => ListBound::Page,
         ("Query", "regions") | ("Region", "children") => ListBound::GridFanout,
-        ("Query", "categories") => ListBound::Fixed(category::MAX_ACTIVE),
+        ("Query", "categories") | ("Changes", "categories") => {
+            ListBound::Fixed(category::MAX_ACTIVE)
+        }
+        ("Changes", "cases" | "removed") => ListBound::Fixed(domain::changes::MAX_PAGE),
         ("Category", "timeLimits") => ListBound::Fixed(category::MAX_TIME_LIMITS),
         ("Query", "myTips") => ListBound::Fixed(cases::MY_TIPS_LISTED),
         ("Case", "events") | ("PublicCase", "notes") => ListBound::Fixed(cases::MAX_EVENTS_LISTED),

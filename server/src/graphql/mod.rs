@@ -35,6 +35,7 @@ pub struct Query(
     auth::AuthQuery,
     users::UserQuery,
     cases::CaseQuery,
+    cases::SyncQuery,
     notifications::NotificationQuery,
     supervision::SupervisionQuery,
     tipsters::TipsterQuery,

@@ -98,7 +98,9 @@ impl Jobs {
                 |svc| async move {
                     let now = svc.clock.now();
                     let keys = crate::domain::idempotency::purge_expired(&svc.db, now).await?;
-                    Ok(keys + crate::ratelimit::purge(&svc.db, now).await?)
+                    let limits = crate::ratelimit::purge(&svc.db, now).await?;
+                    let changes = crate::domain::changes::purge(&svc.db, now).await?;
+                    Ok(keys + limits + changes)
                 },
             ));
         }

@@ -65,13 +65,27 @@ pub async fn check_pending(svc: &Services, api: &Arc<WechatApi>) -> Result<u64, 
                 break;
             }
         };
-        let r = case::Entity::update_many()
-            .col_expr(case::Column::TextCheck, Expr::value(verdict))
-            .filter(case::Column::Id.eq(c.id))
-            .filter(case::Column::TextCheck.eq(TextCheck::Pending))
-            .exec(&svc.db)
-            .await?;
-        done += r.rows_affected;
+        // The verdict changes what the case shows: log it for offline sync with it.
+        let now = svc.clock.now();
+        done += crate::domain::uow::write(
+            svc,
+            None,
+            crate::domain::uow::work(move |txn| {
+                Box::pin(async move {
+                    let r = case::Entity::update_many()
+                        .col_expr(case::Column::TextCheck, Expr::value(verdict))
+                        .filter(case::Column::Id.eq(c.id))
+                        .filter(case::Column::TextCheck.eq(TextCheck::Pending))
+                        .exec(txn)
+                        .await?;
+                    if r.rows_affected > 0 {
+                        crate::domain::changes::touched(txn, &[c], now).await?;
+                    }
+                    Ok(r.rows_affected)
+                })
+            }),
+        )
+        .await?;
     }
     Ok(done)
 }

@@ -83,6 +83,7 @@ pub struct GridSnapshot {
     villages: RTree<Indexed>,
     townships: RTree<Indexed>,
     max_fanout: usize,
+    version: String,
 }
 
 impl GridSnapshot {
@@ -136,6 +137,7 @@ impl GridSnapshot {
             }
         }
         let max_fanout = children.values().map(Vec::len).max().unwrap_or(0);
+        let version = version_of(&nodes);
         Self {
             nodes,
             by_id,
@@ -144,7 +146,15 @@ impl GridSnapshot {
             villages: RTree::bulk_load(villages),
             townships: RTree::bulk_load(townships),
             max_fanout,
+            version,
         }
+    }
+
+    /// A fingerprint of the tree (ids, codes, names, levels, parents, boundaries): equal
+    /// in every process that loaded the same grid, different after an import changed
+    /// it. Clients that cache regions refetch them when it changes.
+    pub fn version(&self) -> String {
+        self.version.clone()
     }
 
     /// The longest list of regions one question can return: the most children any
@@ -274,6 +284,42 @@ fn parse_stored_boundary(text: &str) -> Result<MultiPolygon<f64>, String> {
         }
         other => Err(format!("stored boundary is a {}", other.type_name())),
     }
+}
+
+/// The fingerprint behind [`GridSnapshot::version`]: SHA-256 over every node's fields
+/// and boundary coordinates, in code order, shortened to 16 hex digits.
+fn version_of(nodes: &[RegionNode]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for n in nodes {
+        h.update(
+            format!(
+                "{}|{}|{}|{:?}|{:?}|{}|{:?}|{}|{}\n",
+                n.id,
+                n.code,
+                n.name,
+                n.level,
+                n.parent_id,
+                n.path,
+                n.centroid,
+                n.synthetic_name,
+                n.synthetic_boundary
+            )
+            .as_bytes(),
+        );
+        if let Some(b) = &n.boundary {
+            for c in b.iter().flat_map(|p| {
+                p.exterior()
+                    .coords()
+                    .chain(p.interiors().iter().flat_map(|r| r.coords()))
+            }) {
+                h.update(c.x.to_bits().to_le_bytes());
+                h.update(c.y.to_bits().to_le_bytes());
+            }
+        }
+    }
+    let d = h.finalize();
+    d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

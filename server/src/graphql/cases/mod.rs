@@ -6,6 +6,7 @@ mod mutation;
 mod objects;
 mod public;
 mod query;
+mod sync;
 mod types;
 
 use async_graphql::Context;
@@ -13,6 +14,7 @@ use async_graphql::Context;
 pub use mutation::CaseMutation;
 pub use objects::Case;
 pub use query::CaseQuery;
+pub use sync::SyncQuery;
 pub use types::CaseStatus;
 
 use super::loaders::Loaders;

@@ -19,6 +19,7 @@ pub mod idempotency_record;
 pub mod job_run;
 pub mod notification;
 pub mod outbox;
+pub mod persisted_operation;
 pub mod refresh_token;
 pub mod region;
 pub mod sla_mark;

@@ -295,6 +295,9 @@ pub struct LimitsConfig {
     pub login_per_ip_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed (exact IPs).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `apq` (any operation; automatic persisted queries learnt from clients) or
+    /// `allowlist` (only operations registered with `register-operations`).
+    pub persisted_queries: crate::persisted::Mode,
 }
 
 impl Default for LimitsConfig {
@@ -310,6 +313,7 @@ impl Default for LimitsConfig {
             public_per_user_per_minute: 10,
             login_per_ip_per_minute: 30,
             trusted_proxies: Vec::new(),
+            persisted_queries: crate::persisted::Mode::Apq,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod jobs;
 pub mod live;
 pub mod observe;
+pub mod persisted;
 pub mod ratelimit;
 pub mod seed;
 pub mod state;

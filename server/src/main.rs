@@ -82,6 +82,13 @@ enum Command {
         #[arg(long)]
         grace_hours: Option<i64>,
     },
+    /// Register the GraphQL operations of an app build (Apollo persisted-query manifest
+    /// or a `{ "<sha256>": "<text>" }` map): with `limits.persisted_queries = "allowlist"`
+    /// only registered operations run. Idempotent; works while the server runs.
+    RegisterOperations {
+        /// The manifest (JSON).
+        file: PathBuf,
+    },
     /// Print the GraphQL schema (SDL, sorted) to stdout or a file.
     ExportSchema {
         /// Write to this file instead of stdout.
@@ -146,6 +153,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => migrate(config).await,
         Command::Seed { demo } => seed_data(config, demo).await,
         Command::ImportGrid { file } => import_grid(config, &file).await,
+        Command::RegisterOperations { file } => register_operations(config, &file).await,
         Command::Backup { file } => backup(config, &file).await,
         Command::VerifyEvidence => verify_evidence(config).await,
         Command::SweepOrphans {
@@ -224,6 +232,23 @@ async fn import_grid(config: Config, file: &std::path::Path) -> anyhow::Result<(
         summary.inserted,
         summary.updated,
         summary.unchanged
+    );
+    Ok(())
+}
+
+/// `register-operations`.
+async fn register_operations(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let ops = gridwatch::persisted::read_manifest(&text)
+        .with_context(|| format!("{} is not a usable manifest", file.display()))?;
+    let db = db::connect(&config.database).await?;
+    db::migrate(&db).await?;
+    let new = gridwatch::persisted::register(&db, &ops, chrono::Utc::now()).await?;
+    println!(
+        "{}: {} operations, {new} newly registered",
+        file.display(),
+        ops.len()
     );
     Ok(())
 }

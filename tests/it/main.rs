@@ -24,6 +24,7 @@ mod live;
 mod migrations;
 mod observability;
 mod orphans;
+mod persisted;
 mod processes;
 mod schema;
 mod storage;

@@ -234,7 +234,10 @@ async fn offline_queue_replayed_out_of_order(backend: Backend) {
     let b = app
         .gql(Some(&insp), CHANGES, json!({ "c": c2, "n": 0 }))
         .await;
-    assert_eq!(b["errors"][0]["extensions"]["detail"], "INVALID_PAGE_SIZE", "{b}");
+    assert_eq!(
+        b["errors"][0]["extensions"]["detail"], "INVALID_PAGE_SIZE",
+        "{b}"
+    );
     // The public has no staff sync.
     let public = crate::helpers::cases::public_login(&app, "o-sync").await;
     let b = app.gql(Some(&public), CHANGES, json!({})).await;

@@ -13,6 +13,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -32,6 +33,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 struct HttpState {
     app: AppState,
     schema: GridwatchSchema,
+    persisted: std::sync::Arc<crate::persisted::PersistedQueries>,
 }
 
 /// All routes with their layers.
@@ -48,11 +50,18 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         .folder()
         .map(files::routes)
         .unwrap_or_default();
-    let state = HttpState { app, schema };
+    let persisted = std::sync::Arc::new(crate::persisted::PersistedQueries::new(
+        app.config().limits.persisted_queries,
+    ));
+    let state = HttpState {
+        app,
+        schema,
+        persisted,
+    };
     Router::new()
         .route(
             "/graphql",
-            get(graphiql).post(graphql).layer(axum::middleware::from_fn_with_state(
+            get(graphql_get).post(graphql).layer(axum::middleware::from_fn_with_state(
                 BodyLimits {
                     plain: body_limit,
                     multipart: upload_limit,
@@ -76,6 +85,8 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
                 tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
             }),
         )
+        // gzip or brotli when the client asks (images and tiny bodies are left alone).
+        .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
@@ -346,12 +357,140 @@ async fn graphql(
     headers: HeaderMap,
     req: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
-    let lang = lang(&headers);
-    let request_id = request_id(&headers);
     let req = match req {
         Ok(r) => r.into_inner(),
-        Err(rejection) => return malformed(rejection, lang, &s.app),
+        Err(rejection) => return malformed(rejection, lang(&headers), &s.app),
     };
+    execute(s, peer, headers, req, false).await
+}
+
+/// GET `/graphql`: a query in the URL (`query`, `variables`, `operationName`,
+/// `extensions` — persisted queries send only the hash), or GraphiQL for a browser.
+async fn graphql_get(
+    State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let q = uri.query().unwrap_or("");
+    let asks = q
+        .split('&')
+        .any(|kv| matches!(kv.split('=').next().unwrap_or(""), "query" | "extensions"));
+    if !asks {
+        return graphiql(State(s)).await;
+    }
+    match async_graphql::http::parse_query_string(q) {
+        Ok(req) => execute(s, peer, headers, req, true).await,
+        Err(e) => malformed(GraphQLRejection(e), lang(&headers), &s.app),
+    }
+}
+
+/// Whether the operation a request selects is a query (GET may not change anything).
+/// An unparsable document passes: the engine reports it.
+fn selects_a_query(req: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(doc) = async_graphql::parser::parse_query(&req.query) else {
+        return true;
+    };
+    let op = match (&doc.operations, &req.operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| op),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+    };
+    op.is_none_or(|op| op.node.ty == OperationType::Query)
+}
+
+/// An answer made only of errors, finished like any other.
+fn error_answer(
+    status: StatusCode,
+    errors: Vec<async_graphql::ServerError>,
+    lang: Lang,
+    request_id: &str,
+) -> Response {
+    let mut errors = errors;
+    finish_errors(&mut errors, lang, request_id);
+    let mut http =
+        GraphQLResponse::from(async_graphql::Response::from_errors(errors)).into_response();
+    *http.status_mut() = status;
+    http
+}
+
+fn app_error(e: AppError) -> async_graphql::ServerError {
+    let mut err = async_graphql::ServerError::new("", None);
+    err.source = Some(std::sync::Arc::new(e));
+    err
+}
+
+/// The answer to a request that cannot run as sent (see `persisted`).
+fn refused(r: crate::persisted::Refusal, lang: Lang, request_id: &str) -> Response {
+    use crate::persisted::Refusal;
+    let coded = |message: String, code: &str, detail: Option<&str>| {
+        let mut err = async_graphql::ServerError::new(message, None);
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", code);
+        if let Some(d) = detail {
+            ext.set("detail", d);
+        }
+        err.extensions = Some(ext);
+        err
+    };
+    let err = match r {
+        // The exact message and code Apollo clients look for to resend with the text.
+        Refusal::NotFound => coded(
+            "PersistedQueryNotFound".into(),
+            "PERSISTED_QUERY_NOT_FOUND",
+            None,
+        ),
+        Refusal::NotAllowed => coded(
+            match lang {
+                Lang::Zh => "此操作未在应用版本中登记，服务器不执行未登记的操作".into(),
+                Lang::En => {
+                    "this operation is not registered; the server runs registered operations only"
+                        .into()
+                }
+            },
+            "FORBIDDEN",
+            Some("OPERATION_NOT_ALLOWED"),
+        ),
+        Refusal::Bad(e) | Refusal::Failed(e) => app_error(e),
+    };
+    error_answer(StatusCode::OK, vec![err], lang, request_id)
+}
+
+/// Runs one GraphQL request: persisted queries, viewer, limits, errors, metrics.
+async fn execute(
+    s: HttpState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    mut req: async_graphql::Request,
+    over_get: bool,
+) -> Response {
+    let lang = lang(&headers);
+    let request_id = request_id(&headers);
+    if let Err(r) = s.persisted.resolve(&s.app.services.db, &mut req).await {
+        return refused(r, lang, &request_id);
+    }
+    if over_get && !selects_a_query(&req) {
+        let e = AppError::bad_input(
+            "MUTATION_OVER_GET",
+            crate::error::Msg::new(
+                "GET 请求只能执行查询，变更请用 POST",
+                "GET runs queries only; send mutations with POST",
+            ),
+        );
+        let mut http = error_answer(
+            StatusCode::METHOD_NOT_ALLOWED,
+            vec![app_error(e)],
+            lang,
+            &request_id,
+        );
+        http.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
+        return http;
+    }
     let client_ip = crate::ratelimit::client_ip(
         peer.ip(),
         headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()),
@@ -359,13 +498,7 @@ async fn graphql(
     );
     let (viewer, bad_token) = match viewer_of(&s.app, &headers).await {
         Ok(v) => v,
-        Err(e) => {
-            let mut errors = vec![async_graphql::ServerError::new("", None)];
-            errors[0].source = Some(std::sync::Arc::new(e));
-            finish_errors(&mut errors, lang, &request_id);
-            let resp = async_graphql::Response::from_errors(errors);
-            return GraphQLResponse::from(resp).into_response();
-        }
+        Err(e) => return error_answer(StatusCode::OK, vec![app_error(e)], lang, &request_id),
     };
     let ctx = RequestContext {
         request_id: request_id.clone(),

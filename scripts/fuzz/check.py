@@ -1,9 +1,19 @@
 """Reads the HAR files of a schemathesis run and fails on what must never happen: an
 HTTP 5xx, an error with code INTERNAL, an error without a stable code, a BAD_INPUT
-without a `detail`, or an answer that is not a GraphQL response (a JSON object with `data` and/or `errors`)."""
+without a `detail` (or, unless it is about the whole request, without a `field`), or an answer that is not a GraphQL response (a JSON object with `data` and/or `errors`)."""
 import collections
 import json
 import sys
+
+# BAD_INPUT details about the request as a whole: no `field` (tests/it/helpers/mod.rs
+# keeps the same list).
+WHOLE_REQUEST = {
+    "INVALID_QUERY", "MALFORMED_REQUEST", "UNREADABLE_BODY", "TOO_COMPLEX",
+    "RESPONSE_TOO_LARGE", "MUTATION_OVER_GET", "TOO_MANY_PHOTOS", "TOO_MANY_WEBHOOKS",
+    "NOT_UPLOADED_YET", "NOT_UPLOADED", "UPLOAD_UNREADABLE", "UPLOAD_INTERRUPTED",
+    "SIZE_MISMATCH", "HASH_MISMATCH", "NOT_AN_IMAGE", "TYPE_MISMATCH",
+    "DIMENSIONS_TOO_LARGE", "TOO_LARGE",
+}
 
 problems = []
 summary = collections.Counter()
@@ -44,8 +54,13 @@ for path in sys.argv[1:]:
                 continue
             if code == "INTERNAL":
                 problems.append(f"{where}: INTERNAL: {err.get('message')}")
-            if code == "BAD_INPUT" and not isinstance(err["extensions"].get("detail"), str):
+            detail = err["extensions"].get("detail")
+            if code == "BAD_INPUT" and not isinstance(detail, str):
                 problems.append(f"{where}: BAD_INPUT without a detail: {err.get('message')}")
+            elif code == "BAD_INPUT" and detail not in WHOLE_REQUEST:
+                field = err["extensions"].get("field")
+                if not (isinstance(field, str) and field):
+                    problems.append(f"{where}: BAD_INPUT {detail} names no field: {err.get('message')}")
             codes.add(code)
         summary[(role, status, ",".join(sorted(codes)) or "OK")] += 1
 

@@ -88,6 +88,9 @@ pub enum AppError {
         msg: Msg,
         /// A stable machine-readable sub-code (e.g. `IDEMPOTENCY_MISMATCH`).
         detail: Option<&'static str>,
+        /// The input it is about, as a path of GraphQL names (`input.location.lat`);
+        /// `None` for the request as a whole.
+        field: Option<String>,
     },
     /// Someone else changed the object first, or a uniqueness rule was hit.
     Conflict(Msg),
@@ -118,6 +121,36 @@ impl AppError {
         Self::BadInput {
             msg,
             detail: Some(detail),
+            field: None,
+        }
+    }
+
+    /// Names the input a `BAD_INPUT` is about (GraphQL names, relative to whoever
+    /// passes the value on: a resolver puts it [`under`](Self::under) its argument).
+    /// Other errors pass unchanged.
+    #[must_use]
+    pub fn at(mut self, name: &str) -> Self {
+        if let Self::BadInput { field, .. } = &mut self {
+            *field = Some(match field.take() {
+                Some(inner) => format!("{name}.{inner}"),
+                None => name.to_owned(),
+            });
+        }
+        self
+    }
+
+    /// Puts a `BAD_INPUT`'s field under `prefix`: `location.lat` under `input` is
+    /// `input.location.lat`; one that named no field is about `prefix` as a whole.
+    #[must_use]
+    pub fn under(self, prefix: &str) -> Self {
+        self.at(prefix)
+    }
+
+    /// The input path of a `BAD_INPUT`, if it names one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::BadInput { field, .. } => field.as_deref(),
+            _ => None,
         }
     }
 

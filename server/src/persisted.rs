@@ -68,8 +68,8 @@ pub fn hash_of(text: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn bad(detail: &'static str, zh: &'static str, en: &'static str) -> Refusal {
-    Refusal::Bad(AppError::bad_input(detail, Msg::new(zh, en)))
+fn bad(detail: &'static str, zh: &'static str, en: &'static str, field: &str) -> Refusal {
+    Refusal::Bad(AppError::bad_input(detail, Msg::new(zh, en)).at(field))
 }
 
 impl PersistedQueries {
@@ -161,6 +161,7 @@ impl PersistedQueries {
                         "HASH_MISMATCH",
                         "persistedQuery 的 sha256Hash 与查询文本不符",
                         "persistedQuery.sha256Hash does not match the query",
+                        "extensions.persistedQuery.sha256Hash",
                     ));
                 }
                 match self.mode {
@@ -187,6 +188,7 @@ fn declared_hash(v: &async_graphql::Value) -> Result<String, Refusal> {
             "INVALID_PERSISTED_QUERY",
             "persistedQuery 应为 { version: 1, sha256Hash: 64 位十六进制 }",
             "persistedQuery must be { version: 1, sha256Hash: 64 hex digits }",
+            "extensions.persistedQuery",
         )
     };
     let async_graphql::Value::Object(o) = v else {

@@ -74,7 +74,7 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
         | "loginWithWechat" => None,
         "me" => (who == Who::Anonymous).then_some("UNAUTHENTICATED"),
         "users" | "createUser" | "updateUser" | "deactivateUser" | "resetPassword" => manage(who),
-        "myTasks" => match who {
+        "myTasks" | "changesSince" => match who {
             Who::Public => Some("FORBIDDEN"),
             Who::Anonymous => Some("UNAUTHENTICATED"),
             _ => None,
@@ -567,6 +567,10 @@ impl World {
                 )
             }
             "myTasks" => (q("{ myTasks { edges { node { id } } } }"), json!({})),
+            "changesSince" => (
+                q("{ changesSince(first: 5) { cases { id } removed cursor } }"),
+                json!({}),
+            ),
             "myTips" => (q("{ myTips { trackingCode } }"), json!({})),
             "tipByTrackingCode" => {
                 let id = self.target_case(app, target).await;

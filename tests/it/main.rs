@@ -15,6 +15,7 @@ mod cli;
 mod delivery;
 mod evidence;
 mod faults;
+mod form_errors;
 mod grid;
 mod hardening;
 mod http_edge;

@@ -62,7 +62,7 @@ pub fn check_strength(password: &str) -> Result<(), AppError> {
                 "密码需 8 到 128 个字符，且至少包含字母、数字、符号中的两类",
                 "password must be 8–128 characters and mix at least two of letters, digits and symbols",
             ),
-        ));
+        ).at("password"));
     }
     Ok(())
 }

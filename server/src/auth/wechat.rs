@@ -240,7 +240,8 @@ fn check_code(code: &str) -> Result<(), AppError> {
                 "微信登录凭证（code）无效，请重新调用 wx.login 获取",
                 "invalid WeChat login code; call wx.login again",
             ),
-        ))
+        )
+        .at("code"))
     }
 }
 

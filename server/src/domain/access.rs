@@ -164,5 +164,6 @@ pub fn parse_staff_role(s: &str) -> Result<Role, AppError> {
                     format!("invalid role {s} (COUNTY_ADMIN, TOWNSHIP_SUPERVISOR or INSPECTOR)"),
                 ),
             )
+            .at("role")
         })
 }

@@ -138,6 +138,7 @@ impl Cursor {
                     "invalid sync cursor; sync again without a cursor",
                 ),
             )
+            .at("cursor")
         };
         let body = s.strip_prefix(CURSOR_PREFIX).ok_or_else(bad)?;
         let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| bad())?;
@@ -208,7 +209,8 @@ pub async fn since(
                     format!("first 应在 1 到 {MAX_PAGE} 之间"),
                     format!("first must be between 1 and {MAX_PAGE}"),
                 ),
-            ));
+            )
+            .at("first"));
         }
     };
     let cursor = cursor.map(Cursor::decode).transpose()?;

@@ -26,6 +26,7 @@ pub fn deadline(
                 format!("{field} must be in the future"),
             ),
             detail: Some("DATE_OUT_OF_RANGE"),
+            field: Some(field.to_owned()),
         });
     }
     if t > now + MAX_DEADLINE_AHEAD {
@@ -35,6 +36,7 @@ pub fn deadline(
                 format!("{field} may be at most one year ahead"),
             ),
             detail: Some("DATE_OUT_OF_RANGE"),
+            field: Some(field.to_owned()),
         });
     }
     Ok(t)
@@ -51,6 +53,7 @@ pub fn filter_date(t: DateTime<Utc>, field: &'static str) -> Result<DateTime<Utc
                 format!("{field} must lie between the years 2000 and 2099"),
             ),
             detail: Some("DATE_OUT_OF_RANGE"),
+            field: Some(field.to_owned()),
         })
     }
 }

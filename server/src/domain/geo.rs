@@ -41,7 +41,8 @@ impl TryFrom<f64> for Lat {
                     format!("纬度无效：{v}（应为 -90 到 90 之间的数）"),
                     format!("invalid latitude {v}: must be a number between -90 and 90"),
                 ),
-            ))
+            )
+            .at("lat"))
         }
     }
 }
@@ -58,7 +59,8 @@ impl TryFrom<f64> for Lng {
                     format!("经度无效：{v}（应为 -180 到 180 之间的数）"),
                     format!("invalid longitude {v}: must be a number between -180 and 180"),
                 ),
-            ))
+            )
+            .at("lng"))
         }
     }
 }

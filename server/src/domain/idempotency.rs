@@ -48,7 +48,7 @@ impl IdemKey {
                     "幂等键无效：需 8 到 128 个字母、数字或 - _ : .（建议使用 UUID）",
                     "invalid idempotencyKey: 8–128 letters, digits, '-', '_', ':' or '.' (a UUID works)",
                 ),
-            ));
+            ).at("idempotencyKey"));
         }
         let json = serde_json::to_vec(payload)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("idempotency payload: {e}")))?;
@@ -81,6 +81,7 @@ impl IdemKey {
                     "this idempotencyKey was already used for a different request; use a new key",
                 ),
                 detail: Some("IDEMPOTENCY_MISMATCH"),
+                field: Some("idempotencyKey".into()),
             });
         }
         let value = row.response.unwrap_or(serde_json::Value::Null);

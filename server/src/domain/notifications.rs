@@ -97,7 +97,8 @@ pub async fn mark_read(svc: &Services, viewer: &Viewer, ids: Vec<i64>) -> Result
                 format!("一次最多标记 {MAX_MARK} 条"),
                 format!("at most {MAX_MARK} ids at once"),
             ),
-        ));
+        )
+        .at("ids"));
     }
     let mine = notification::Entity::find()
         .filter(notification::Column::UserId.eq(me.user_id))

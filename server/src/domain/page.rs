@@ -27,7 +27,8 @@ impl PageRequest {
                         format!("first 应在 1 到 {cap} 之间，收到 {n}"),
                         format!("first must be between 1 and {cap}, got {n}"),
                     ),
-                ));
+                )
+                .at("first"));
             }
         };
         Ok(Self { first, after })

@@ -47,6 +47,7 @@ impl TryFrom<&str> for Phone {
                     "invalid phone number: expected an 11-digit mainland China mobile number",
                 ),
             )
+            .at("phone")
         };
         // Anything much longer than a formatted number is not one; don't scan it.
         if input.len() > 32 {

@@ -128,7 +128,8 @@ pub async fn record(
                 format!("一次授权应包含 1 到 {MAX_PER_GRANT} 个模板"),
                 format!("a grant names 1 to {MAX_PER_GRANT} templates"),
             ),
-        ));
+        )
+        .at("templateIds"));
     }
     let known = templates(&svc.config.wechat.subscribe);
     let mut ids: Vec<String> = Vec::new();
@@ -137,7 +138,8 @@ pub async fn record(
             return Err(AppError::bad_input(
                 "UNKNOWN_TEMPLATE",
                 Msg::new("订阅消息模板不存在", "unknown subscribe-message template"),
-            ));
+            )
+            .at("templateIds"));
         }
         if !ids.contains(id) {
             ids.push(id.clone());

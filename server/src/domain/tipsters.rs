@@ -136,7 +136,8 @@ pub async fn reveal(
                 "请填写查看举报人身份的理由（4 到 500 字）",
                 "give a reason for revealing the tipster (4–500 characters)",
             ),
-        ));
+        )
+        .at("reason"));
     }
     let not_found = || AppError::not_found("案件", "case");
     let c = case::Entity::find_by_id(case_id)

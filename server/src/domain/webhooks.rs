@@ -50,7 +50,8 @@ fn check_url(url: &str) -> Result<String, AppError> {
                 "推送地址须为 http(s) 网址（最长 512 字符）",
                 "url must be an http(s) URL of at most 512 characters",
             ),
-        ))
+        )
+        .at("url"))
     }
 }
 

@@ -194,9 +194,10 @@ impl EvidenceMutation {
         input: RequestEvidenceUploadInput,
     ) -> Result<EvidenceUpload, AppError> {
         let st = state(ctx)?;
-        let byte_size = whole_bytes(input.byte_size)?;
+        let byte_size = whole_bytes(input.byte_size).map_err(|e| e.under("input"))?;
         let req = dom::UploadRequest {
-            case: case_ref(input.case_id.as_ref(), input.tracking_code)?,
+            case: case_ref(input.case_id.as_ref(), input.tracking_code)
+                .map_err(|e| e.under("input"))?,
             phase: input.phase.into(),
             content_type: input.content_type,
             byte_size,
@@ -208,7 +209,8 @@ impl EvidenceMutation {
             req,
             input.idempotency_key.as_deref(),
         )
-        .await?;
+        .await
+        .map_err(|e| e.under("input"))?;
         let pairs = |v: Vec<(String, String)>| {
             v.into_iter()
                 .map(|(name, value)| FormField { name, value })
@@ -231,9 +233,13 @@ impl EvidenceMutation {
     /// GPS) and confirms the evidence, or rejects it with a reason and removes the object.
     /// Confirming twice is harmless. `STORAGE_UNAVAILABLE` leaves it pending: retry.
     async fn confirm_evidence(&self, ctx: &Context<'_>, id: ID) -> Result<Evidence, AppError> {
-        dom::confirm(services(ctx)?, viewer(ctx)?, parse_id(&id)?)
-            .await
-            .map(Evidence)
+        dom::confirm(
+            services(ctx)?,
+            viewer(ctx)?,
+            parse_id(&id).map_err(|e| e.at("id"))?,
+        )
+        .await
+        .map(Evidence)
     }
 
     /// Uploads a photo in the request itself (GraphQL multipart request), streamed to
@@ -273,7 +279,7 @@ impl EvidenceMutation {
 /// The case a photo is for: exactly one of an id and a tracking code.
 fn case_ref(case_id: Option<&ID>, tracking_code: Option<String>) -> Result<dom::CaseRef, AppError> {
     match (case_id, tracking_code) {
-        (Some(id), None) => Ok(dom::CaseRef::Id(parse_id(id)?)),
+        (Some(id), None) => Ok(dom::CaseRef::Id(parse_id(id).map_err(|e| e.at("caseId"))?)),
         (None, Some(code)) => Ok(dom::CaseRef::TrackingCode(code)),
         _ => Err(AppError::BadInput {
             msg: Msg::new(
@@ -281,6 +287,7 @@ fn case_ref(case_id: Option<&ID>, tracking_code: Option<String>) -> Result<dom::
                 "give exactly one of caseId and trackingCode",
             ),
             detail: Some("CASE_REQUIRED"),
+            field: Some("caseId".into()),
         }),
     }
 }
@@ -298,6 +305,7 @@ fn whole_bytes(v: f64) -> Result<u64, AppError> {
                 format!("byteSize must be a whole number of bytes, got {v}"),
             ),
             detail: Some("INVALID_SIZE"),
+            field: Some("byteSize".into()),
         })
     }
 }

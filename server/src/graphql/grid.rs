@@ -323,7 +323,11 @@ impl GridQuery {
         parent_id: Option<ID>,
     ) -> Result<Vec<Region>, AppError> {
         let snap = state(ctx)?.services.grid.snapshot();
-        let parent = parent_id.as_ref().map(parse_id).transpose()?;
+        let parent = parent_id
+            .as_ref()
+            .map(parse_id)
+            .transpose()
+            .map_err(|e| e.at("parentId"))?;
         let nodes = crate::domain::grid::regions(&snap, parent)?;
         Ok(nodes.into_iter().map(|n| Region::new(&snap, n)).collect())
     }
@@ -331,7 +335,7 @@ impl GridQuery {
     /// One region; null when there is no such region.
     async fn region(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Region>, AppError> {
         let snap = state(ctx)?.services.grid.snapshot();
-        let id = parse_id(&id)?;
+        let id = parse_id(&id).map_err(|e| e.at("id"))?;
         Ok(snap.get(id).map(|n| Region::new(&snap, n)))
     }
 

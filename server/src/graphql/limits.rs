@@ -92,6 +92,7 @@ fn too_complex(zh: String, en: String) -> ServerError {
     refuse(AppError::BadInput {
         msg: Msg::new(zh, en),
         detail: Some("TOO_COMPLEX"),
+        field: None,
     })
 }
 
@@ -207,6 +208,7 @@ fn control_char_error(path: &str) -> AppError {
             format!("input {path} contains a control character (such as NUL); remove it"),
         ),
         detail: Some("CONTROL_CHARACTER"),
+        field: Some(path.to_owned()),
     }
 }
 

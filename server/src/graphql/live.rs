@@ -94,7 +94,10 @@ async fn open(
     if req.bad_token {
         return Err(AppError::Unauthenticated);
     }
-    let region = region_id.map(parse_id).transpose()?;
+    let region = region_id
+        .map(parse_id)
+        .transpose()
+        .map_err(|e| e.at("regionId"))?;
     let scope = EventScope::new(&req.viewer, &app.services.grid.snapshot(), region)?;
     let token = ctx.data_opt::<SocketToken>().and_then(|t| t.0.clone());
     let rx = app.hub.subscribe().await?;

@@ -96,7 +96,11 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         ids: Vec<ID>,
     ) -> Result<i32, AppError> {
-        let ids = ids.iter().map(parse_id).collect::<Result<Vec<_>, _>>()?;
+        let ids = ids
+            .iter()
+            .map(parse_id)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.at("ids"))?;
         let n = dom_notes::mark_read(services(ctx)?, viewer(ctx)?, ids).await?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }

@@ -20,6 +20,7 @@ pub fn decode_cursor(kind: &str, cursor: &str) -> Result<i64, AppError> {
             "INVALID_CURSOR",
             Msg::new("分页游标无效", "invalid pagination cursor"),
         )
+        .at("after")
     };
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;

@@ -20,6 +20,7 @@ pub fn parse_id(id: &ID) -> Result<i64, AppError> {
         AppError::BadInput {
             msg: Msg::new(zh, en),
             detail: Some("INVALID_ID"),
+            field: None,
         }
     })
 }
@@ -40,7 +41,7 @@ mod tests {
             ("abc", "编号格式无效：abc"),
         ] {
             let e = parse_id(&ID::from(bad)).unwrap_err();
-            let AppError::BadInput { msg, detail } = e else {
+            let AppError::BadInput { msg, detail, .. } = e else {
                 panic!("{bad:?}: not BAD_INPUT");
             };
             assert_eq!(detail, Some("INVALID_ID"), "{bad:?}");

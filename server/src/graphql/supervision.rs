@@ -129,8 +129,13 @@ impl SupervisionMutation {
         region_id: ID,
         url: String,
     ) -> Result<CreatedWebhook, AppError> {
-        let (hook, secret) =
-            webhooks::create(services(ctx)?, viewer(ctx)?, parse_id(&region_id)?, &url).await?;
+        let (hook, secret) = webhooks::create(
+            services(ctx)?,
+            viewer(ctx)?,
+            parse_id(&region_id).map_err(|e| e.at("regionId"))?,
+            &url,
+        )
+        .await?;
         Ok(CreatedWebhook {
             webhook: Webhook(hook),
             secret,
@@ -139,9 +144,13 @@ impl SupervisionMutation {
 
     /// Stops a webhook (county staff).
     async fn deactivate_webhook(&self, ctx: &Context<'_>, id: ID) -> Result<Webhook, AppError> {
-        webhooks::deactivate(services(ctx)?, viewer(ctx)?, parse_id(&id)?)
-            .await
-            .map(Webhook)
+        webhooks::deactivate(
+            services(ctx)?,
+            viewer(ctx)?,
+            parse_id(&id).map_err(|e| e.at("id"))?,
+        )
+        .await
+        .map(Webhook)
     }
 
     /// Sends a dead letter again, from a first attempt (county staff).
@@ -150,8 +159,12 @@ impl SupervisionMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> Result<OutboxMessage, AppError> {
-        queue::retry_dead_letter(services(ctx)?, viewer(ctx)?, parse_id(&id)?)
-            .await
-            .map(OutboxMessage)
+        queue::retry_dead_letter(
+            services(ctx)?,
+            viewer(ctx)?,
+            parse_id(&id).map_err(|e| e.at("id"))?,
+        )
+        .await
+        .map(OutboxMessage)
     }
 }

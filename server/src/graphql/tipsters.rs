@@ -131,7 +131,13 @@ impl TipsterMutation {
         reason: String,
     ) -> Result<TipsterIdentity, AppError> {
         let st = state(ctx)?;
-        let r = tipsters::reveal(&st.services, viewer(ctx)?, parse_id(&case_id)?, &reason).await?;
+        let r = tipsters::reveal(
+            &st.services,
+            viewer(ctx)?,
+            parse_id(&case_id).map_err(|e| e.at("caseId"))?,
+            &reason,
+        )
+        .await?;
         Ok(TipsterIdentity {
             handle: r.handle,
             openid: r.openid,

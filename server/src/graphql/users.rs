@@ -144,7 +144,12 @@ impl UserQuery {
         let f = filter.unwrap_or_default();
         let filter = DomainFilter {
             role: f.role.map(|r| access::Role::from(r).as_str().to_owned()),
-            region_id: f.region_id.as_ref().map(parse_id).transpose()?,
+            region_id: f
+                .region_id
+                .as_ref()
+                .map(parse_id)
+                .transpose()
+                .map_err(|e| e.at("filter.regionId"))?,
             active: f.active,
             text: f.text,
         };
@@ -172,11 +177,14 @@ impl UserMutation {
             username: input.username,
             password: input.password,
             role: access::Role::from(input.role).as_str().to_owned(),
-            region_id: parse_id(&input.region_id)?,
+            region_id: parse_id(&input.region_id).map_err(|e| e.at("input.regionId"))?,
             name: input.name,
-            phone: encrypt_phone(ctx, input.phone.as_deref())?,
+            phone: encrypt_phone(ctx, input.phone.as_deref()).map_err(|e| e.under("input"))?,
         };
-        accounts::create_user(&st.services, v, new).await.map(User)
+        accounts::create_user(&st.services, v, new)
+            .await
+            .map(User)
+            .map_err(|e| e.under("input"))
     }
 
     /// Changes role, region, name or phone of an account within the viewer's scope;
@@ -194,22 +202,37 @@ impl UserMutation {
             role: input
                 .role
                 .map(|r| access::Role::from(r).as_str().to_owned()),
-            region_id: input.region_id.as_ref().map(parse_id).transpose()?,
+            region_id: input
+                .region_id
+                .as_ref()
+                .map(parse_id)
+                .transpose()
+                .map_err(|e| e.at("input.regionId"))?,
             name: input.name,
-            phone: encrypt_phone(ctx, input.phone.as_deref())?,
+            phone: encrypt_phone(ctx, input.phone.as_deref()).map_err(|e| e.under("input"))?,
             on_duty: input.on_duty,
         };
-        accounts::update_user(&st.services, v, parse_id(&id)?, patch)
-            .await
-            .map(User)
+        accounts::update_user(
+            &st.services,
+            v,
+            parse_id(&id).map_err(|e| e.at("id"))?,
+            patch,
+        )
+        .await
+        .map(User)
+        .map_err(|e| e.under("input"))
     }
 
     /// Deactivates an account within the viewer's scope and ends its sessions.
     async fn deactivate_user(&self, ctx: &Context<'_>, id: ID) -> Result<User, AppError> {
         let st = state(ctx)?;
-        accounts::deactivate_user(&st.services, viewer(ctx)?, parse_id(&id)?)
-            .await
-            .map(User)
+        accounts::deactivate_user(
+            &st.services,
+            viewer(ctx)?,
+            parse_id(&id).map_err(|e| e.at("id"))?,
+        )
+        .await
+        .map(User)
     }
 
     /// Sets a new password for an account within the viewer's scope and ends its sessions.
@@ -220,6 +243,12 @@ impl UserMutation {
         password: String,
     ) -> Result<bool, AppError> {
         let st = state(ctx)?;
-        accounts::reset_password(&st.services, viewer(ctx)?, parse_id(&id)?, &password).await
+        accounts::reset_password(
+            &st.services,
+            viewer(ctx)?,
+            parse_id(&id).map_err(|e| e.at("id"))?,
+            &password,
+        )
+        .await
     }
 }

@@ -591,6 +591,9 @@ pub fn finish_errors(
                 if let Some(detail) = app.detail() {
                     ext.set("detail", detail);
                 }
+                if let Some(field) = app.field() {
+                    ext.set("field", field);
+                }
                 if let AppError::RateLimited { retry_after_secs } = app {
                     ext.set("retryAfter", *retry_after_secs);
                     retry_after = Some(retry_after.unwrap_or(0).max(*retry_after_secs));

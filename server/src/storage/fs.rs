@@ -339,6 +339,7 @@ impl WriteError {
                     format!("incomplete file: only {got} bytes received"),
                 ),
                 detail: Some("SIZE_MISMATCH"),
+                field: None,
             },
             Self::Read(e) => super::read_interrupted(e),
             Self::Store(e) => AppError::StorageUnavailable(e),

@@ -123,6 +123,7 @@ impl TryFrom<&str> for ObjectKey {
             return Err(AppError::BadInput {
                 msg: Msg::new("存储对象键无效", "invalid object key"),
                 detail: Some("INVALID_KEY"),
+                field: None,
             });
         }
         Ok(Self(key.to_owned()))
@@ -184,6 +185,7 @@ pub fn check_content_type(content_type: &str) -> Result<(), AppError> {
         Err(AppError::BadInput {
             msg: Msg::new("文件类型无效", "invalid content type"),
             detail: Some("INVALID_CONTENT_TYPE"),
+            field: None,
         })
     }
 }
@@ -206,6 +208,7 @@ pub fn too_large(max_bytes: u64) -> AppError {
             format!("file too large, at most {max_bytes} bytes"),
         ),
         detail: Some("TOO_LARGE"),
+        field: None,
     }
 }
 
@@ -215,6 +218,7 @@ pub fn read_interrupted(e: std::io::Error) -> AppError {
     AppError::BadInput {
         msg: Msg::new("上传中断，请重试", "upload interrupted, please retry"),
         detail: Some("UPLOAD_INTERRUPTED"),
+        field: None,
     }
 }
 

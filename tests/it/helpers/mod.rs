@@ -402,7 +402,9 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        req.send().await.unwrap().json().await.unwrap()
+        let body = req.send().await.unwrap().json().await.unwrap();
+        check_bad_input(&body);
+        body
     }
 
     /// A GraphQL request with an optional bearer token.
@@ -414,7 +416,9 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send().await.unwrap().json().await.unwrap()
+        let body = req.send().await.unwrap().json().await.unwrap();
+        check_bad_input(&body);
+        body
     }
 
     /// Logs a demo account in (password [`gridwatch::seed::DEMO_PASSWORD`]) and returns
@@ -488,6 +492,53 @@ pub fn error_code(body: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body:#}"))
         .to_owned()
+}
+
+/// `BAD_INPUT` details about the request as a whole rather than one input (the query,
+/// the body, the state of the case or upload): they name no field.
+pub const WHOLE_REQUEST_DETAILS: &[&str] = &[
+    "INVALID_QUERY",
+    "MALFORMED_REQUEST",
+    "UNREADABLE_BODY",
+    "TOO_COMPLEX",
+    "RESPONSE_TOO_LARGE",
+    "MUTATION_OVER_GET",
+    "TOO_MANY_PHOTOS",
+    "TOO_MANY_WEBHOOKS",
+    "NOT_UPLOADED_YET",
+    "NOT_UPLOADED",
+    "UPLOAD_UNREADABLE",
+    "UPLOAD_INTERRUPTED",
+    "SIZE_MISMATCH",
+    "HASH_MISMATCH",
+    "NOT_AN_IMAGE",
+    "TYPE_MISMATCH",
+    "DIMENSIONS_TOO_LARGE",
+    "TOO_LARGE",
+];
+
+/// The suite-wide rule of every GraphQL answer a test reads through [`TestApp`]: each
+/// `BAD_INPUT` carries a stable `detail`, and — unless it is about the whole request —
+/// the `field` a form can highlight.
+pub fn check_bad_input(body: &Value) {
+    let Some(errors) = body.get("errors").and_then(Value::as_array) else {
+        return;
+    };
+    for e in errors {
+        let ext = &e["extensions"];
+        if ext["code"] != "BAD_INPUT" {
+            continue;
+        }
+        let detail = ext["detail"]
+            .as_str()
+            .unwrap_or_else(|| panic!("BAD_INPUT without a detail: {body}"));
+        if !WHOLE_REQUEST_DETAILS.contains(&detail) {
+            assert!(
+                ext["field"].as_str().is_some_and(|f| !f.is_empty()),
+                "BAD_INPUT {detail} names no field: {body}"
+            );
+        }
+    }
 }
 
 /// Path of the built `gridwatch` binary.

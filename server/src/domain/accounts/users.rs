@@ -83,7 +83,8 @@ fn check_assignment<'g>(
                     level_en(role)
                 ),
             ),
-        ));
+        )
+        .at("regionId"));
     }
     if !may_manage(manager, role, &region.path) {
         return Err(AppError::Forbidden);
@@ -138,7 +139,8 @@ fn check_username(u: &str) -> Result<String, AppError> {
                 "用户名需 3 到 64 个字符，只能包含字母、数字和 . _ -",
                 "username must be 3–64 characters of letters, digits, '.', '_' or '-'",
             ),
-        ))
+        )
+        .at("username"))
     }
 }
 
@@ -148,7 +150,8 @@ fn check_name(n: &str) -> Result<String, AppError> {
         return Err(AppError::bad_input(
             "INVALID_NAME",
             Msg::new("姓名需 1 到 64 个字", "name must be 1–64 characters"),
-        ));
+        )
+        .at("name"));
     }
     Ok(n.to_owned())
 }
@@ -200,7 +203,8 @@ async fn insert_user(
                     level_en(role)
                 ),
             ),
-        ));
+        )
+        .at("regionId"));
     }
     password::check_strength(&input.password)?;
     let name = check_name(input.name.as_deref().unwrap_or(&username))?;
@@ -278,7 +282,8 @@ pub async fn update_user(
                     "不能修改自己的角色或区域",
                     "you cannot change your own role or region",
                 ),
-            ));
+            )
+            .at("role"));
         }
     }
     let mut am: app_user::ActiveModel = user.into();
@@ -292,7 +297,8 @@ pub async fn update_user(
             return Err(AppError::bad_input(
                 "NOT_AN_INSPECTOR",
                 Msg::new("只有网格员可以设为值班", "only inspectors can be on duty"),
-            ));
+            )
+            .at("onDuty"));
         }
         am.on_duty = Set(d);
     }
@@ -318,7 +324,8 @@ pub async fn deactivate_user(
         return Err(AppError::bad_input(
             "CANNOT_DEACTIVATE_SELF",
             Msg::new("不能停用自己的账号", "you cannot deactivate yourself"),
-        ));
+        )
+        .at("id"));
     }
     let user = managed_user(db, grid, manager, id).await?;
     let mut am: app_user::ActiveModel = user.into();

@@ -46,7 +46,8 @@ impl Location {
             return Err(AppError::bad_input(
                 "INVALID_ACCURACY",
                 Msg::new("定位精度无效", "invalid accuracyM"),
-            ));
+            )
+            .at("accuracyM"));
         }
         let coord = if self.gcj02 {
             CoordSystem::Gcj02
@@ -54,6 +55,11 @@ impl Location {
             CoordSystem::Wgs84
         };
         WgsPoint::from_client(self.lat, self.lng, coord)
+    }
+
+    /// [`Self::to_wgs`] for a location named `location` in its input.
+    fn read(self) -> Result<WgsPoint, AppError> {
+        self.to_wgs().map_err(|e| e.under("location"))
     }
 }
 
@@ -76,6 +82,7 @@ pub fn route(grid: &GridSnapshot, p: WgsPoint) -> Result<(&RegionNode, bool), Ap
                     "the location is not near any grid of this system",
                 ),
             )
+            .at("location")
         })
 }
 
@@ -95,7 +102,8 @@ fn clean(
                 format!("{what_zh}长度应为 {min} 到 {max} 个字"),
                 format!("{what_en} must be {min}–{max} characters"),
             ),
-        ));
+        )
+        .at(what_en));
     }
     Ok(t.to_owned())
 }
@@ -117,6 +125,7 @@ async fn category_by_code<C: ConnectionTrait>(
                     format!("unknown category: {code}"),
                 ),
             )
+            .at("categoryCode")
         })
 }
 
@@ -321,7 +330,7 @@ fn read_tip(
         .map(|a| clean(a, "地址", "address", 1, 200))
         .transpose()?;
     let phone = input.phone.as_deref().map(Phone::try_from).transpose()?;
-    Ok((description, address, phone, input.location.to_wgs()?))
+    Ok((description, address, phone, input.location.read()?))
 }
 
 /// The tipster follows the case (sees it in `myTips`, may rate it).
@@ -485,7 +494,7 @@ pub async fn report_case(
         return Ok(done);
     }
     let description = clean(&input.description, "问题描述", "description", 5, 2000)?;
-    let point = input.location.to_wgs()?;
+    let point = input.location.read()?;
     let cat = category_by_code(&svc.db, &input.category_code).await?;
     let grid = svc.grid.snapshot();
     let region = grid
@@ -499,6 +508,7 @@ pub async fn report_case(
                     "the location is outside your own grid",
                 ),
             )
+            .at("location")
         })?
         .clone();
     let limits = limits_of(&svc.db, cat.id).await?;
@@ -596,7 +606,7 @@ fn task_place(
 ) -> Result<(RegionNode, WgsPoint), AppError> {
     match (location, site, region_id) {
         (Some(loc), _, _) => {
-            let p = loc.to_wgs()?;
+            let p = loc.read()?;
             let (r, _) = route(grid, p)?;
             Ok((r.clone(), p))
         }
@@ -621,6 +631,7 @@ fn task_place(
                         "the region has no boundary; give a location",
                     ),
                 )
+                .at("location")
             })?;
             Ok((
                 r.clone(),
@@ -633,7 +644,8 @@ fn task_place(
                 "请给出位置、监管对象或网格",
                 "give a location, a siteId or a regionId",
             ),
-        )),
+        )
+        .at("location")),
     }
 }
 

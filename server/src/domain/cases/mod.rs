@@ -285,7 +285,8 @@ pub fn normalise_tracking_code(code: &str) -> Result<String, AppError> {
         Err(AppError::bad_input(
             "INVALID_TRACKING_CODE",
             Msg::new("查询码格式不正确", "malformed tracking code"),
-        ))
+        )
+        .at("trackingCode"))
     }
 }
 

@@ -348,12 +348,13 @@ fn text(v: &Option<String>, max: usize) -> Result<Option<String>, AppError> {
 }
 
 fn reason(v: &str) -> Result<String, AppError> {
-    match text(&Some(v.to_owned()), 500)? {
+    match text(&Some(v.to_owned()), 500).map_err(|e| e.at("reason"))? {
         Some(r) => Ok(r),
         None => Err(AppError::bad_input(
             "REASON_REQUIRED",
             Msg::new("请填写理由", "a reason is required"),
-        )),
+        )
+        .at("reason")),
     }
 }
 
@@ -597,7 +598,7 @@ fn accept(f: &Facts, note: &Option<String>, d: &mut Decision) -> Result<(), AppE
         return Err(invalid(row.refused.0, row.refused.1));
     }
     file_now(f, d);
-    d.note = text(note, 2000)?;
+    d.note = text(note, 2000).map_err(|e| e.at("note"))?;
     Ok(())
 }
 
@@ -617,7 +618,8 @@ fn reject(
                     "以重复为由不予受理时须指明重复的案件",
                     "duplicateOf is required when the reason is DUPLICATE",
                 ),
-            ));
+            )
+            .at("duplicateOf"));
         };
         let visible = f
             .other
@@ -630,7 +632,7 @@ fn reject(
     }
     d.changes.reject_reason = Set(Some(reason));
     d.changes.closed_at = Set(Some(f.now));
-    d.note = text(note, 2000)?;
+    d.note = text(note, 2000).map_err(|e| e.at("note"))?;
     d.data = json!({ "reason": reason.as_str(), "duplicateOf": duplicate_of });
     Ok(())
 }
@@ -675,7 +677,7 @@ fn assign(
     if c.accepted_at.is_none() {
         file_now(f, d);
     }
-    d.note = text(note, 2000)?;
+    d.note = text(note, 2000).map_err(|e| e.at("note"))?;
     d.data = json!({ "assigneeId": assignee_id, "previousAssigneeId": c.assignee_id });
     Ok(())
 }
@@ -713,7 +715,7 @@ fn submit(
     }
     let evidence = rules::check_submission(&f.evidence, evidence_ids)?;
     d.changes.submitted_at = Set(Some(f.now));
-    d.note = text(note, 2000)?;
+    d.note = text(note, 2000).map_err(|e| e.at("note"))?;
     d.data = json!({ "evidenceIds": evidence });
     Ok(())
 }
@@ -724,7 +726,7 @@ fn verify(
     note: &Option<String>,
     d: &mut Decision,
 ) -> Result<(), AppError> {
-    d.note = text(note, 2000)?;
+    d.note = text(note, 2000).map_err(|e| e.at("note"))?;
     if approve {
         d.changes.closed_at = Set(Some(f.now));
         return Ok(());
@@ -733,7 +735,8 @@ fn verify(
         return Err(AppError::bad_input(
             "NOTE_REQUIRED",
             Msg::new("退回重办须说明原因", "a note is required to return a case"),
-        ));
+        )
+        .at("note"));
     }
     let rework = f.case.rework_count + 1;
     d.changes.rework_count = Set(rework);
@@ -777,7 +780,8 @@ fn extend(f: &Facts, until: DateTime<Utc>, r: &str, d: &mut Decision) -> Result<
                 "延期后的期限须晚于现在和原期限",
                 "the new due time must be later than now and than the current one",
             ),
-        ));
+        )
+        .at("until"));
     }
     let step = if f.case.accepted_at.is_some() {
         Step::Handle
@@ -825,7 +829,7 @@ fn resume(f: &Facts, note: &Option<String>, d: &mut Decision) -> Result<(), AppE
         d.changes.onsite_due_at = Set(c.onsite_due_at.map(|o| o + by));
         d.changes.onsite_warn_at = Set(c.onsite_warn_at.map(|o| o + by));
     }
-    d.note = text(note, 2000)?;
+    d.note = text(note, 2000).map_err(|e| e.at("note"))?;
     d.data = json!({ "parkedSeconds": parked_secs });
     Ok(())
 }
@@ -852,7 +856,8 @@ fn merge(viewer: &Viewer, f: &Facts, into: i64, d: &mut Decision) -> Result<(), 
                 "只能合并同类别的案件",
                 "only cases of the same category can be merged",
             ),
-        ));
+        )
+        .at("into"));
     }
     d.changes.merged_into = Set(Some(into));
     d.changes.duplicate_of = Set(Some(into));
@@ -878,12 +883,13 @@ fn rate_rule(
         return Err(AppError::bad_input(
             "INVALID_SCORE",
             Msg::new("评分应为 1 到 5", "score must be 1–5"),
-        ));
+        )
+        .at("score"));
     }
     if f.case.rating.is_some() {
         return Err(already_rated());
     }
-    let comment = text(comment, 500)?;
+    let comment = text(comment, 500).map_err(|e| e.at("comment"))?;
     d.changes.rating = Set(Some(score));
     d.changes.rating_comment = Set(comment.clone());
     d.changes.rated_at = Set(Some(f.now));

@@ -52,6 +52,7 @@ impl TryFrom<&str> for Sha256Hex {
             Err(AppError::BadInput {
                 msg: Msg::new("sha256 应为 64 位十六进制", "sha256 must be 64 hex digits"),
                 detail: Some("INVALID_HASH"),
+                field: Some("sha256".into()),
             })
         }
     }
@@ -132,6 +133,7 @@ async fn check_tipster_limits(
                 format!("a photo may have at most {} bytes", cfg.tipster_max_bytes),
             ),
             detail: Some("TOO_LARGE"),
+            field: Some("byteSize".into()),
         });
     }
     let held = evidence::Entity::find()
@@ -147,6 +149,7 @@ async fn check_tipster_limits(
                 format!("a tip-off takes at most {} photos", cfg.tipster_max_photos),
             ),
             detail: Some("TOO_MANY_PHOTOS"),
+            field: None,
         });
     }
     Ok(())
@@ -173,6 +176,7 @@ async fn check_room(db: &DatabaseConnection, c: &case::Model) -> Result<(), AppE
                 format!("a case holds at most {MAX_PER_CASE} photos"),
             ),
             detail: Some("TOO_MANY_PHOTOS"),
+            field: None,
         });
     }
     Ok(())

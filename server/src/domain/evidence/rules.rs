@@ -57,7 +57,8 @@ pub fn check_submission(facts: &SubmissionFacts, cited: &[i64]) -> Result<Vec<i6
                 format!("引用的证据过多（最多 {MAX_CITED} 项）"),
                 format!("too many evidence ids (at most {MAX_CITED})"),
             ),
-        ));
+        )
+        .at("evidenceIds"));
     }
     if !ids
         .iter()
@@ -69,7 +70,8 @@ pub fn check_submission(facts: &SubmissionFacts, cited: &[i64]) -> Result<Vec<i6
                 "引用的证据不存在、不属于本案件或尚未确认",
                 "some evidence does not exist, belongs to another case or is not confirmed",
             ),
-        ));
+        )
+        .at("evidenceIds"));
     }
     check_minimums(facts)?;
     Ok(ids)
@@ -110,6 +112,7 @@ fn check_minimums(facts: &SubmissionFacts) -> Result<(), AppError> {
             format!("not enough confirmed photos: {}", en.join("; ")),
         ),
         detail: Some("EVIDENCE_REQUIRED"),
+        field: Some("evidenceIds".into()),
     })
 }
 

@@ -53,6 +53,7 @@ fn check_size(size: u64, max: u64) -> Result<(), AppError> {
                 format!("photo size must be 1–{max} bytes"),
             ),
             detail: Some("TOO_LARGE"),
+            field: Some("byteSize".into()),
         });
     }
     Ok(())
@@ -65,6 +66,7 @@ fn check_type(content_type: &str) -> Result<ImageKind, AppError> {
             format!("unsupported type {content_type} (JPEG, PNG, WebP or HEIC photos only)"),
         ),
         detail: Some("UNSUPPORTED_TYPE"),
+        field: Some("contentType".into()),
     })
 }
 

@@ -28,6 +28,7 @@ fn rejection(code: &'static str, zh: String, en: String) -> (String, AppError) {
         AppError::BadInput {
             msg: Msg::new(zh, en),
             detail: Some(code),
+            field: None,
         },
     )
 }
@@ -185,6 +186,7 @@ fn not_uploaded(ev: &evidence::Model, now: DateTime<Utc>) -> Result<Rejection, A
             "no file received yet; upload before confirming",
         ),
         detail: Some("NOT_UPLOADED_YET"),
+        field: None,
     })
 }
 

@@ -156,6 +156,7 @@ fn import_error(problems: Vec<Problem>) -> AppError {
             format!("grid file rejected, nothing imported: {}", en.join("; ")),
         ),
         detail: Some("INVALID_GRID_FILE"),
+        field: None,
     }
 }
 
@@ -659,7 +660,7 @@ mod tests {
 
     fn err_text(r: Result<Vec<ImportRegion>, AppError>) -> String {
         match r {
-            Err(AppError::BadInput { msg, detail }) => {
+            Err(AppError::BadInput { msg, detail, .. }) => {
                 assert_eq!(detail, Some("INVALID_GRID_FILE"));
                 format!("{} | {}", msg.zh, msg.en)
             }

@@ -22,7 +22,7 @@ async fn act(
     workflow::transition(
         services(ctx)?,
         viewer(ctx)?,
-        CaseRef::Id(parse_id(id)?),
+        CaseRef::Id(parse_id(id).map_err(|e| e.at("id"))?),
         Some(version),
         action,
         key.as_deref(),
@@ -57,7 +57,9 @@ impl CaseMutation {
             address: input.address,
             phone: input.phone,
         };
-        let c = intake::submit_tip(&st.services, v, tip, &input.idempotency_key).await?;
+        let c = intake::submit_tip(&st.services, v, tip, &input.idempotency_key)
+            .await
+            .map_err(|e| e.under("input"))?;
         Ok(TipReceipt {
             tracking_code: c.tracking_code.clone().unwrap_or_default(),
             tip: PublicCase(c),
@@ -80,6 +82,7 @@ impl CaseMutation {
         intake::report_case(&st.services, viewer(ctx)?, r, &input.idempotency_key)
             .await
             .map(Case)
+            .map_err(|e| e.under("input"))
     }
 
     /// A supervisor creates an inspection task: ASSIGNED with an assignee, else PENDING.
@@ -94,10 +97,25 @@ impl CaseMutation {
             title: input.title,
             description: input.description,
             location: input.location.map(Into::into),
-            region_id: input.region_id.as_ref().map(parse_id).transpose()?,
-            assignee_id: input.assignee_id.as_ref().map(parse_id).transpose()?,
+            region_id: input
+                .region_id
+                .as_ref()
+                .map(parse_id)
+                .transpose()
+                .map_err(|e| e.at("input.regionId"))?,
+            assignee_id: input
+                .assignee_id
+                .as_ref()
+                .map(parse_id)
+                .transpose()
+                .map_err(|e| e.at("input.assigneeId"))?,
             due_at: input.due_at,
-            site_id: input.site_id.as_ref().map(parse_id).transpose()?,
+            site_id: input
+                .site_id
+                .as_ref()
+                .map(parse_id)
+                .transpose()
+                .map_err(|e| e.at("input.siteId"))?,
             priority: input.priority.map(Into::into),
         };
         intake::create_task(
@@ -108,6 +126,7 @@ impl CaseMutation {
         )
         .await
         .map(Case)
+        .map_err(|e| e.under("input"))
     }
 
     /// Files a pending tip-off (立案) without dispatching it yet.
@@ -142,7 +161,11 @@ impl CaseMutation {
             RejectReason::Duplicate => workflow::RejectReason::Duplicate,
             RejectReason::OutOfScope => workflow::RejectReason::OutOfScope,
         };
-        let duplicate_of = duplicate_of.as_ref().map(parse_id).transpose()?;
+        let duplicate_of = duplicate_of
+            .as_ref()
+            .map(parse_id)
+            .transpose()
+            .map_err(|e| e.at("duplicateOf"))?;
         act(
             ctx,
             &id,
@@ -167,7 +190,7 @@ impl CaseMutation {
         note: Option<String>,
         idempotency_key: Option<String>,
     ) -> Result<Case, AppError> {
-        let assignee_id = parse_id(&assignee_id)?;
+        let assignee_id = parse_id(&assignee_id).map_err(|e| e.at("assigneeId"))?;
         act(
             ctx,
             &id,
@@ -194,7 +217,8 @@ impl CaseMutation {
         } else {
             crate::domain::geo::CoordSystem::Wgs84
         };
-        let w = crate::domain::geo::WgsPoint::from_client(p.lat, p.lng, coord)?;
+        let w = crate::domain::geo::WgsPoint::from_client(p.lat, p.lng, coord)
+            .map_err(|e| e.under("location"))?;
         act(
             ctx,
             &id,
@@ -222,7 +246,8 @@ impl CaseMutation {
             .unwrap_or_default()
             .iter()
             .map(parse_id)
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.at("evidenceIds"))?;
         act(
             ctx,
             &id,
@@ -327,7 +352,7 @@ impl CaseMutation {
         into: ID,
         idempotency_key: Option<String>,
     ) -> Result<Case, AppError> {
-        let into = parse_id(&into)?;
+        let into = parse_id(&into).map_err(|e| e.at("into"))?;
         act(ctx, &id, version, Action::Merge { into }, idempotency_key).await
     }
 
@@ -341,13 +366,14 @@ impl CaseMutation {
         comment: Option<String>,
     ) -> Result<PublicCase, AppError> {
         let target = match (id, tracking_code) {
-            (Some(id), _) => CaseRef::Id(parse_id(&id)?),
+            (Some(id), _) => CaseRef::Id(parse_id(&id).map_err(|e| e.at("id"))?),
             (None, Some(code)) => CaseRef::TrackingCode(code),
             (None, None) => {
                 return Err(AppError::bad_input(
                     "CASE_REQUIRED",
                     crate::error::Msg::new("请给出案件编号或查询码", "give id or trackingCode"),
-                ));
+                )
+                .at("id"));
             }
         };
         workflow::rate(services(ctx)?, viewer(ctx)?, target, score, comment)

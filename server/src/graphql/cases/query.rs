@@ -44,15 +44,27 @@ impl CaseQuery {
                 .map(Into::into)
                 .collect(),
             category_code: f.category_code,
-            region_id: f.region_id.as_ref().map(parse_id).transpose()?,
-            assignee_id: f.assignee_id.as_ref().map(parse_id).transpose()?,
+            region_id: f
+                .region_id
+                .as_ref()
+                .map(parse_id)
+                .transpose()
+                .map_err(|e| e.at("filter.regionId"))?,
+            assignee_id: f
+                .assignee_id
+                .as_ref()
+                .map(parse_id)
+                .transpose()
+                .map_err(|e| e.at("filter.assigneeId"))?,
             source: f.source.map(Into::into),
             overdue: f.overdue,
             created_from: f.created_from,
             created_to: f.created_to,
             text: f.text,
         };
-        let page = dom::list(&st.services, v, filter, page).await?;
+        let page = dom::list(&st.services, v, filter, page)
+            .await
+            .map_err(|e| e.under("filter"))?;
         let node = ctx.look_ahead().field("edges").field("node");
         loaders(ctx)?.prime_cases(node, &page.items).await?;
         Ok(connection("case", page, |c| c.id, Case))
@@ -62,7 +74,13 @@ impl CaseQuery {
     async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Case>, AppError> {
         let v = viewer(ctx)?;
         v.staff()?;
-        match dom::get_for_staff(&state(ctx)?.services.db, v, parse_id(&id)?).await {
+        match dom::get_for_staff(
+            &state(ctx)?.services.db,
+            v,
+            parse_id(&id).map_err(|e| e.at("id"))?,
+        )
+        .await
+        {
             Ok(c) => Ok(Some(Case(c))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),

@@ -18,6 +18,7 @@ mod m20261128_000004_infra;
 mod m20261203_000005_supervision;
 mod m20261203_000006_rate_limit;
 mod m20261203_000007_evidence_purge;
+mod m20261204_000009_open311;
 mod util;
 
 /// All migrations of gridwatch, in the order they are applied.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_supervision::Migration),
             Box::new(m20261203_000006_rate_limit::Migration),
             Box::new(m20261203_000007_evidence_purge::Migration),
+            Box::new(m20261204_000009_open311::Migration),
         ]
     }
 }

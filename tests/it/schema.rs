@@ -34,6 +34,10 @@ fn contract_names_are_present() {
         "location(coord: CoordSystem): GeoPoint!",
         "children: [Region!]!",
         "parent: Region",
+        "createOpen311Client(name: String!): CreatedOpen311Client!",
+        "open311Clients: [Open311Client!]!",
+        "revokeOpen311Client(id: ID!): Open311Client!",
+        "OPEN311",
     ] {
         assert!(sdl.contains(name), "schema lost `{name}`:\n{sdl}");
     }

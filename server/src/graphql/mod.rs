@@ -12,6 +12,7 @@ pub mod limits;
 pub mod live;
 pub mod loaders;
 mod notifications;
+mod open311;
 mod pagination;
 mod scalars;
 mod supervision;
@@ -38,6 +39,7 @@ pub struct Query(
     notifications::NotificationQuery,
     supervision::SupervisionQuery,
     tipsters::TipsterQuery,
+    open311::Open311Query,
 );
 
 /// Every mutation of the API.
@@ -50,6 +52,7 @@ pub struct Mutation(
     evidence::EvidenceMutation,
     notifications::NotificationMutation,
     supervision::SupervisionMutation,
+    open311::Open311Mutation,
 );
 
 /// The API's schema type.

@@ -23,6 +23,7 @@ mod limits;
 mod live;
 mod migrations;
 mod observability;
+mod open311;
 mod orphans;
 mod processes;
 mod schema;

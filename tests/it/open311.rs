@@ -1,6 +1,6 @@
 //! Open311 GeoReport v2: a second door for tip-offs, on both databases.
 
-use sea_orm::EntityTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::both;
@@ -447,6 +447,49 @@ async fn keys_are_for_county_staff_and_revocable(backend: Backend) {
     let (s, c) = post(&app, &form, &[("idempotency-key", "retry-key-0002")]).await;
     assert_eq!(s, 200, "{c}");
     assert_ne!(a[0]["service_request_id"], c[0]["service_request_id"]);
+    // The second report of the same problem is linked to the first, as through WeChat;
+    // once merged, it follows the surviving case.
+    let row = |code: Value| {
+        let db = app.db.clone();
+        async move {
+            entity::case::Entity::find()
+                .filter(entity::case::Column::TrackingCode.eq(code.as_str().unwrap()))
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let first = row(a[0]["service_request_id"].clone()).await;
+    let second = row(c[0]["service_request_id"].clone()).await;
+    assert_eq!(second.duplicate_of, Some(first.id), "duplicate linking");
+    let (sup, _) = app.login("demo-sup-140521100").await;
+    let m = act(
+        &app,
+        &sup,
+        "mergeCase",
+        &json!(second.id.to_string()),
+        &json!(second.version),
+        ", into: $into",
+        json!({ "into": first.id.to_string() }),
+    )
+    .await;
+    assert!(m.get("errors").is_none(), "{m}");
+    let second_id = c[0]["service_request_id"].as_str().unwrap();
+    let (_, merged) = get(&app, &format!("requests/{second_id}.json")).await;
+    assert_eq!(merged[0]["service_request_id"], second_id);
+    assert_eq!(
+        merged[0]["status"], "open",
+        "follows the open survivor: {merged}"
+    );
+    assert!(
+        merged[0]["status_notes"].as_str().unwrap().contains("合并"),
+        "{merged}"
+    );
+    let (_, open) = get(&app, "requests.json?status=open").await;
+    assert!(open.to_string().contains(second_id), "{open}");
+    let (_, closed) = get(&app, "requests.json?status=closed").await;
+    assert!(!closed.to_string().contains(second_id), "{closed}");
     // An unknown service is an unknown resource.
     let mut unknown = form;
     unknown[1] = ("service_code", "NO_SUCH_SERVICE");

@@ -449,6 +449,10 @@ pub struct PublicRequest {
     pub long: f64,
 }
 
+/// The public's words for a tip-off merged into an open case.
+const MERGED_NOTES: &str =
+    "与同一问题的其他举报合并办理 / handled together with another report of the same problem";
+
 /// The public's words for a status.
 fn status_notes(s: CaseStatus) -> &'static str {
     match s {
@@ -466,10 +470,13 @@ fn round(x: f64) -> f64 {
     (x * f).round() / f
 }
 
+/// The public view of `c`; a merged tip-off follows the case it was merged into
+/// (`survivor`), as `tipByTrackingCode` does, but keeps its own id, words and place.
 fn public_request(
     grid: &super::grid::GridSnapshot,
     categories: &[category::Model],
     c: case::Model,
+    survivor: Option<&case::Model>,
 ) -> PublicRequest {
     let cat = categories.iter().find(|k| k.id == c.category_id);
     let region = grid.get(c.region_id);
@@ -487,22 +494,27 @@ fn public_request(
         (_, Some(r)) => Some(r.name.clone()),
         _ => None,
     };
-    let open = CaseStatus::OPEN.contains(&c.status);
+    let state = survivor.unwrap_or(&c);
+    let open = CaseStatus::OPEN.contains(&state.status);
+    let notes = match survivor {
+        Some(_) if open => MERGED_NOTES,
+        _ => status_notes(state.status),
+    };
     PublicRequest {
         service_request_id: c.tracking_code.clone().unwrap_or_default(),
         open,
-        status_notes: status_notes(c.status),
+        status_notes: notes,
         service_code: cat.map(|k| k.code.clone()).unwrap_or_default(),
         service_name: cat.map(|k| k.name.clone()).unwrap_or_default(),
         description: public_description(&c).map(str::to_owned),
         agency_responsible: township.map(|t| t.name.clone()),
         requested: c.created_at,
         updated: if open {
-            c.updated_at
+            state.updated_at
         } else {
-            c.closed_at.unwrap_or(c.updated_at)
+            state.closed_at.unwrap_or(state.updated_at)
         },
-        expected: c.due_at,
+        expected: state.due_at,
         address,
         lat,
         long,
@@ -604,6 +616,7 @@ pub async fn requests(svc: &Services, q: &RequestQuery) -> Result<Vec<PublicRequ
             entity::enums::CaseSource::Open311,
         ]))
         .add(case::Column::TrackingCode.is_not_null());
+    let mut want_open = None;
     let ids = list(&q.service_request_id);
     if !ids.is_empty() {
         if ids.len() > MAX_IDS {
@@ -654,9 +667,21 @@ pub async fn requests(svc: &Services, q: &RequestQuery) -> Result<Vec<PublicRequ
                 }
             }
         }
+        // A merged tip-off is as open as the case it was merged into: the database
+        // narrows, the answer below decides.
         match (open, closed) {
-            (true, false) => cond = cond.add(case::Column::Status.is_in(CaseStatus::OPEN)),
-            (false, true) => cond = cond.add(case::Column::Status.is_not_in(CaseStatus::OPEN)),
+            (true, false) => {
+                want_open = Some(true);
+                cond = cond.add(
+                    Condition::any()
+                        .add(case::Column::Status.is_in(CaseStatus::OPEN))
+                        .add(case::Column::MergedInto.is_not_null()),
+                );
+            }
+            (false, true) => {
+                want_open = Some(false);
+                cond = cond.add(case::Column::Status.is_not_in(CaseStatus::OPEN));
+            }
             _ => {}
         }
     }
@@ -667,11 +692,26 @@ pub async fn requests(svc: &Services, q: &RequestQuery) -> Result<Vec<PublicRequ
         .limit(MAX_REQUESTS)
         .all(&svc.db)
         .await?;
+    let merged: Vec<i64> = rows.iter().filter_map(|c| c.merged_into).collect();
+    let survivors = if merged.is_empty() {
+        Vec::new()
+    } else {
+        case::Entity::find()
+            .filter(case::Column::Id.is_in(merged))
+            .all(&svc.db)
+            .await?
+    };
     let categories = category::Entity::find().all(&svc.db).await?;
     let grid = svc.grid.snapshot();
     Ok(rows
         .into_iter()
-        .map(|c| public_request(&grid, &categories, c))
+        .map(|c| {
+            let survivor = c
+                .merged_into
+                .and_then(|id| survivors.iter().find(|s| s.id == id));
+            public_request(&grid, &categories, c, survivor)
+        })
+        .filter(|r| want_open.is_none_or(|o| r.open == o))
         .collect())
 }
 

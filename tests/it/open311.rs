@@ -558,3 +558,48 @@ async fn an_outage_is_retryable(backend: Backend) {
     }
 }
 both!(an_outage_is_retryable, an_outage_is_retryable);
+
+/// The limits of `submitTip` hold at this door too: per reporter, and per address.
+async fn limits_are_those_of_submit_tip(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.limits.public_per_user_per_minute = 1;
+        c.limits.public_per_ip_per_minute = 3;
+    })
+    .await;
+    let key = issue_key(&app).await;
+    let (lat, lng) = village_centre(&app, "140521100001");
+    let (lat, lng) = (lat.to_string(), lng.to_string());
+    let report = |device: &'static str, text: &'static str| {
+        vec![
+            ("api_key", key.clone()),
+            ("service_code", "DUST".to_owned()),
+            ("lat", lat.clone()),
+            ("long", lng.clone()),
+            ("device_id", device.to_owned()),
+            ("description", text.to_owned()),
+        ]
+    };
+    let (s, b) = send(&app, &report("phone-a", "工地扬尘严重，没有覆盖")).await;
+    assert_eq!(s, 200, "{b}");
+    let r = app
+        .client
+        .post(format!("{}/open311/v2/requests.json", app.base))
+        .form(&report("phone-a", "道路扬尘很大，车辆经过尘土飞扬"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b[0]["code"], 429, "{b}");
+    // Another reporter of the same app is not held back by the first one's limit …
+    let (s, b) = send(&app, &report("phone-b", "道路扬尘很大，车辆经过尘土飞扬")).await;
+    assert_eq!(s, 200, "{b}");
+    // … but the address's limit (3 a minute, one spent on the refused request) holds.
+    let (s, b) = send(&app, &report("phone-c", "堆场没有苫盖，风一吹全是灰")).await;
+    assert_eq!(s, 429, "{b}");
+}
+both!(
+    limits_are_those_of_submit_tip,
+    limits_are_those_of_submit_tip
+);

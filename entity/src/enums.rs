@@ -100,6 +100,9 @@ pub enum CaseSource {
     /// A random inspection (双随机).
     #[sea_orm(string_value = "RANDOM")]
     Random,
+    /// A public tip-off through an Open311 GeoReport v2 client app.
+    #[sea_orm(string_value = "OPEN311")]
+    Open311,
 }
 
 /// Priority of a case; time limits differ per priority.
@@ -382,6 +385,7 @@ impl CaseSource {
             Self::Patrol => "PATROL",
             Self::Task => "TASK",
             Self::Random => "RANDOM",
+            Self::Open311 => "OPEN311",
         }
     }
 }

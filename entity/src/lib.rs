@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod idempotency_record;
 pub mod job_run;
 pub mod notification;
+pub mod open311_client;
 pub mod outbox;
 pub mod persisted_operation;
 pub mod refresh_token;
@@ -42,6 +43,7 @@ pub mod prelude {
     pub use super::category_time_limit::Entity as CategoryTimeLimit;
     pub use super::evidence::Entity as Evidence;
     pub use super::idempotency_record::Entity as IdempotencyRecord;
+    pub use super::open311_client::Entity as Open311Client;
     pub use super::outbox::Entity as Outbox;
     pub use super::refresh_token::Entity as RefreshToken;
     pub use super::region::Entity as Region;

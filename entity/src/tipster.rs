@@ -1,6 +1,7 @@
 //! `tipster`: the identity vault of members of the public who report
-//! problems. Staff see only the pseudonymous `handle`; the WeChat openid and
-//! phone are stored encrypted, and looked up through a keyed hash.
+//! problems. Staff see only the pseudonymous `handle`; the WeChat openid (or, for
+//! an Open311 reporter, the client app's identity of them) and phone are stored
+//! encrypted, and looked up through a keyed hash.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,9 @@ pub struct Model {
     pub phone_enc: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub last_seen_at: DateTimeUtc,
+    /// Set for a tipster who reported through an Open311 client app (then `openid_*`
+    /// hold that app's identity of the reporter, not a WeChat openid).
+    pub open311_client_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,7 @@ mod m20261203_000005_supervision;
 mod m20261203_000006_rate_limit;
 mod m20261203_000007_evidence_purge;
 mod m20261204_000008_case_change;
+mod m20261204_000009_open311;
 mod m20261204_000010_persisted_operation;
 mod util;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_rate_limit::Migration),
             Box::new(m20261203_000007_evidence_purge::Migration),
             Box::new(m20261204_000008_case_change::Migration),
+            Box::new(m20261204_000009_open311::Migration),
             Box::new(m20261204_000010_persisted_operation::Migration),
         ]
     }

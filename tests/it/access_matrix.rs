@@ -149,7 +149,13 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             Who::Anonymous => Some("UNAUTHENTICATED"),
             _ => Some("FORBIDDEN"),
         },
-        "createWebhook" | "deactivateWebhook" => match who {
+        // Open311 api_keys: county staff, scoped by the issuer's county.
+        "open311Clients" | "createOpen311Client" => match who {
+            Who::Admin => None,
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
+        "createWebhook" | "deactivateWebhook" | "revokeOpen311Client" => match who {
             Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
             Who::Anonymous => Some("UNAUTHENTICATED"),
             _ => Some("FORBIDDEN"),
@@ -434,6 +440,34 @@ impl World {
                 ),
                 json!({ "r": village.id.to_string() }),
             ),
+            "open311Clients" => (q("{ open311Clients { id } }"), json!({})),
+            "createOpen311Client" => (
+                q("mutation { createOpen311Client(name: \"矩阵测试应用\") { apiKey } }"),
+                json!({}),
+            ),
+            "revokeOpen311Client" => {
+                let county = snap
+                    .ancestor_at(village, gridwatch::domain::grid::RegionLevel::County)
+                    .unwrap();
+                let client =
+                    entity::open311_client::Entity::insert(entity::open311_client::ActiveModel {
+                        name: Set("矩阵测试应用".into()),
+                        key_hash: Set(uuid::Uuid::new_v4().simple().to_string()),
+                        key_prefix: Set("o311_matrix".into()),
+                        region_id: Set(county.id),
+                        created_by: Set(self.admin_id),
+                        created_at: Set(app.now()),
+                        ..Default::default()
+                    })
+                    .exec(&app.db)
+                    .await
+                    .unwrap()
+                    .last_insert_id;
+                (
+                    q("mutation($id: ID!) { revokeOpen311Client(id: $id) { revokedAt } }"),
+                    json!({ "id": client.to_string() }),
+                )
+            }
             "deactivateWebhook" => {
                 let hook = entity::webhook::Entity::insert(entity::webhook::ActiveModel {
                     region_id: Set(village.id),

@@ -176,6 +176,8 @@ struct Refs {
     evidence_b: i64,
     note_b: i64,
     village_other_county: i64,
+    /// An Open311 client issued in the other county.
+    client_other_county: i64,
     insp_a_id: i64,
     insp_b_id: i64,
     village_a: i64,
@@ -309,8 +311,24 @@ async fn refs(app: &TestApp) -> Refs {
     .await
     .unwrap()
     .last_insert_id;
+    let other_county = app.region_id("140522");
+    let client_other_county =
+        entity::open311_client::Entity::insert(entity::open311_client::ActiveModel {
+            name: Set("邻县应用".into()),
+            key_hash: Set("f".repeat(64)),
+            key_prefix: Set("o311_other".into()),
+            region_id: Set(other_county),
+            created_by: Set(sup_b_id),
+            created_at: Set(app.now()),
+            ..Default::default()
+        })
+        .exec(&app.db)
+        .await
+        .unwrap()
+        .last_insert_id;
     Refs {
         note_b,
+        client_other_county,
         village_other_county: app.region_id("140522100201"),
         insp_a_id: user_id(app, "demo-insp-140521100001").await,
         insp_b_id: user_id(app, "demo-insp-140521101203").await,
@@ -443,6 +461,11 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
             "mutation($id: ID!) { deactivateWebhook(id: $id) { active } }".into(),
             json!({ "id": id }),
         ),
+        ("revokeOpen311Client", "id") => (
+            r.admin.clone(),
+            "mutation($id: ID!) { revokeOpen311Client(id: $id) { revokedAt } }".into(),
+            json!({ "id": id }),
+        ),
         ("retryDeadLetter", "id") => (
             r.admin.clone(),
             "mutation($id: ID!) { retryDeadLetter(id: $id) { attempts } }".into(),
@@ -484,6 +507,7 @@ fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
         // Not a dead letter: an outbox message that was delivered.
         ("deactivateWebhook" | "retryDeadLetter", _) => r.note_b,
         ("markNotificationsRead", _) => r.note_b,
+        ("revokeOpen311Client", _) => r.client_other_county,
         _ => r.case_b,
     }
 }

@@ -24,6 +24,7 @@ mod limits;
 mod live;
 mod migrations;
 mod observability;
+mod open311;
 mod orphans;
 mod persisted;
 mod processes;

@@ -45,6 +45,7 @@ const CORE_TABLES: &[&str] = &[
     "wechat_token",
     "job_run",
     "rate_limit",
+    "open311_client",
 ];
 
 async fn up_down_up(backend: Backend) {

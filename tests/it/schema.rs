@@ -37,6 +37,10 @@ fn contract_names_are_present() {
         "changesSince(cursor: String, first: Int): Changes!",
         "removed: [ID!]!",
         "resync: Boolean!",
+        "createOpen311Client(name: String!): CreatedOpen311Client!",
+        "open311Clients: [Open311Client!]!",
+        "revokeOpen311Client(id: ID!): Open311Client!",
+        "OPEN311",
     ] {
         assert!(sdl.contains(name), "schema lost `{name}`:\n{sdl}");
     }

@@ -56,6 +56,10 @@ pub mod aad {
 /// The `kind` of a lookup hash of a WeChat openid (`tipster.openid_hmac`).
 pub const LOOKUP_WECHAT_OPENID: &str = "wechat.openid";
 
+/// The `kind` of lookup hash of an Open311 reporter's identity (per client app): a
+/// different kind from WeChat's, so the two can never collide.
+pub const LOOKUP_OPEN311_REPORTER: &str = "open311.reporter";
+
 /// The `kind` of a tipster's pseudonym; also the handle's visible prefix (举报人 =
 /// "informant").
 pub const PSEUDONYM_TIPSTER: &str = "举报人";

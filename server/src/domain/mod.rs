@@ -22,6 +22,7 @@ pub mod grid;
 pub mod idempotency;
 pub mod media;
 pub mod notifications;
+pub mod open311;
 pub mod outbox;
 pub mod page;
 pub mod phone;

@@ -15,7 +15,7 @@ use crate::auth::vault::Vault;
 use crate::error::{AppError, Msg};
 
 use crate::auth::vault::aad::{TIPSTER_OPENID as OPENID_AAD, TIPSTER_PHONE as PHONE_AAD};
-use crate::auth::vault::{LOOKUP_WECHAT_OPENID, PSEUDONYM_TIPSTER};
+use crate::auth::vault::{LOOKUP_OPEN311_REPORTER, LOOKUP_WECHAT_OPENID, PSEUDONYM_TIPSTER};
 
 /// Creates a tipster for an openid (the caller checked none exists).
 pub async fn create<C: ConnectionTrait>(
@@ -24,16 +24,44 @@ pub async fn create<C: ConnectionTrait>(
     openid: &str,
     now: DateTime<Utc>,
 ) -> Result<tipster::Model, AppError> {
+    insert(
+        conn,
+        vault,
+        Identity {
+            lookup: vault.lookup_hash(LOOKUP_WECHAT_OPENID, openid),
+            plain: openid,
+            open311_client_id: None,
+        },
+        now,
+    )
+    .await
+}
+
+/// Who a tipster is, as stored: the lookup hash, the identity itself (kept
+/// encrypted) and, for an Open311 reporter, their client app.
+struct Identity<'a> {
+    lookup: String,
+    plain: &'a str,
+    open311_client_id: Option<i64>,
+}
+
+async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    vault: &Vault,
+    who: Identity<'_>,
+    now: DateTime<Utc>,
+) -> Result<tipster::Model, AppError> {
     // The handle is derived from the id, known only after insert: insert with a
     // temporary unique handle, then set the real one.
     let temp = format!("tmp-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
     let row = tipster::ActiveModel {
         handle: Set(temp),
-        openid_hmac: Set(vault.lookup_hash(LOOKUP_WECHAT_OPENID, openid)),
-        openid_enc: Set(vault.encrypt(openid.as_bytes(), OPENID_AAD)?),
+        openid_hmac: Set(who.lookup),
+        openid_enc: Set(vault.encrypt(who.plain.as_bytes(), OPENID_AAD)?),
         phone_enc: Set(None),
         created_at: Set(now),
         last_seen_at: Set(now),
+        open311_client_id: Set(who.open311_client_id),
         ..Default::default()
     }
     .insert(conn)
@@ -60,8 +88,31 @@ pub async fn create<C: ConnectionTrait>(
 
 /// Finds or creates the tipster of a WeChat openid, touching `last_seen_at`.
 pub async fn find_or_create(svc: &Services, openid: &str) -> Result<tipster::Model, AppError> {
+    let lookup = svc.vault.lookup_hash(LOOKUP_WECHAT_OPENID, openid);
+    find_or_insert(svc, lookup, openid.to_owned(), None).await
+}
+
+/// Finds or creates the tipster an Open311 client app reports for: one per (app,
+/// `reporter`), where `reporter` is the app's own identity of the person (e.g.
+/// `device:…`, `account:…`, `email:…`, or `anonymous`). Looked up under a different
+/// kind of hash from WeChat openids, so the two never collide.
+pub async fn find_or_create_open311(
+    svc: &Services,
+    client_id: i64,
+    reporter: &str,
+) -> Result<tipster::Model, AppError> {
+    let plain = format!("open311:{client_id}:{reporter}");
+    let lookup = svc.vault.lookup_hash(LOOKUP_OPEN311_REPORTER, &plain);
+    find_or_insert(svc, lookup, plain, Some(client_id)).await
+}
+
+async fn find_or_insert(
+    svc: &Services,
+    lookup: String,
+    plain: String,
+    open311_client_id: Option<i64>,
+) -> Result<tipster::Model, AppError> {
     let (db, vault, now) = (&svc.db, &svc.vault, svc.clock.now());
-    let lookup = vault.lookup_hash(LOOKUP_WECHAT_OPENID, openid);
     if let Some(t) = tipster::Entity::find()
         .filter(tipster::Column::OpenidHmac.eq(&lookup))
         .one(db)
@@ -71,16 +122,25 @@ pub async fn find_or_create(svc: &Services, openid: &str) -> Result<tipster::Mod
         am.last_seen_at = Set(now);
         return Ok(am.update(db).await?);
     }
-    let (vault2, openid2) = (vault.clone(), openid.to_owned());
+    let (vault2, lookup2) = (vault.clone(), lookup.clone());
     let created = uow::write(
         svc,
         None,
-        uow::work(move |txn| Box::pin(async move { create(txn, &vault2, &openid2, now).await })),
+        uow::work(move |txn| {
+            Box::pin(async move {
+                let who = Identity {
+                    lookup: lookup2,
+                    plain: &plain,
+                    open311_client_id,
+                };
+                insert(txn, &vault2, who, now).await
+            })
+        }),
     )
     .await;
     match created {
         Ok(t) => Ok(t),
-        // A concurrent first login of the same user won the race: use its row.
+        // A concurrent first request of the same person won the race: use its row.
         Err(e) => tipster::Entity::find()
             .filter(tipster::Column::OpenidHmac.eq(&lookup))
             .one(db)
@@ -111,7 +171,8 @@ pub async fn set_phone<C: ConnectionTrait>(
 pub struct RevealedTipster {
     /// The pseudonymous handle staff normally see.
     pub handle: String,
-    /// The WeChat openid.
+    /// The WeChat openid; for an Open311 reporter `open311:<client id>:<who>`, the
+    /// identity that client app gave (`account:…`, `device:…`, `email:…`, `anonymous`).
     pub openid: String,
     /// The phone number, if the tipster gave one.
     pub phone: Option<String>,
@@ -186,12 +247,16 @@ pub async fn reveal(
     })
 }
 
-/// A tipster's openid (to message them through WeChat); `None` when the tipster is
-/// gone.
+/// A tipster's openid (to message them through WeChat, or check their words as
+/// them); `None` when the tipster is gone or reported through an Open311 app (no
+/// WeChat identity: nothing is sent, and their words wait for a person's review).
 pub async fn openid(svc: &super::Services, tipster_id: i64) -> Result<Option<String>, AppError> {
     let Some(t) = tipster::Entity::find_by_id(tipster_id).one(&svc.db).await? else {
         return Ok(None);
     };
+    if t.open311_client_id.is_some() {
+        return Ok(None);
+    }
     String::from_utf8(svc.vault.decrypt(&t.openid_enc, OPENID_AAD)?)
         .map(Some)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("openid not utf-8: {e}")))

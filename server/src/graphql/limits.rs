@@ -360,6 +360,7 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
         ("Case", "evidence") | ("PublicCase", "photos") => ListBound::Fixed(evidence::MAX_PER_CASE),
         ("Evidence", "flags") => ListBound::Fixed(8),
         ("Query", "webhooks") => ListBound::Fixed(domain::webhooks::MAX_WEBHOOKS as u64),
+        ("Query", "open311Clients") => ListBound::Fixed(domain::open311::MAX_CLIENTS as u64),
         ("EvidenceUpload", "fields" | "headers" | "putHeaders") => ListBound::Fixed(16),
         ("Query", "messageTemplates") => {
             ListBound::Fixed(domain::subscriptions::MessageKind::ALL.len() as u64)

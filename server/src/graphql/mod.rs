@@ -12,6 +12,7 @@ pub mod limits;
 pub mod live;
 pub mod loaders;
 mod notifications;
+mod open311;
 mod pagination;
 mod scalars;
 mod supervision;
@@ -39,6 +40,7 @@ pub struct Query(
     notifications::NotificationQuery,
     supervision::SupervisionQuery,
     tipsters::TipsterQuery,
+    open311::Open311Query,
 );
 
 /// Every mutation of the API.
@@ -51,6 +53,7 @@ pub struct Mutation(
     evidence::EvidenceMutation,
     notifications::NotificationMutation,
     supervision::SupervisionMutation,
+    open311::Open311Mutation,
 );
 
 /// The API's schema type.

@@ -13,7 +13,8 @@ use crate::error::AppError;
 pub struct TipsterIdentity {
     /// The pseudonymous handle staff normally see.
     pub handle: String,
-    /// The WeChat openid.
+    /// The WeChat openid; for a tip-off through an Open311 app `open311:<client id>:<who>`,
+    /// the identity that app gave (`account:…`, `device:…`, `email:…` or `anonymous`).
     pub openid: String,
     /// The phone number, if the tipster gave one.
     pub phone: Option<String>,

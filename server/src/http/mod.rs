@@ -1,5 +1,6 @@
 //! Non-GraphQL routes and the HTTP edge: health, readiness, GraphiQL, the GraphQL
-//! endpoint with its error finishing, request ids and access logs.
+//! endpoint with its error finishing, Open311 GeoReport v2, request ids and access
+//! logs.
 
 use async_graphql::ParseRequestError;
 use async_graphql::http::GraphiQLSource;
@@ -18,6 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 mod files;
+mod open311;
 
 pub use files::routes as file_routes;
 
@@ -50,6 +52,7 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         .folder()
         .map(files::routes)
         .unwrap_or_default();
+    let open311_routes = open311::routes(app.clone());
     let persisted = std::sync::Arc::new(crate::persisted::PersistedQueries::new(
         app.config().limits.persisted_queries,
     ));
@@ -75,6 +78,7 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         .route("/readyz", get(readyz))
         .with_state(state)
         .merge(storage_routes)
+        .merge(open311_routes)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

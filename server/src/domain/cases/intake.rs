@@ -369,6 +369,24 @@ async fn on_duty_inspector<C: ConnectionTrait>(
         .await?)
 }
 
+/// The door a tip-off came in by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TipDoor {
+    /// The WeChat mini-program (GraphQL `submitTip`).
+    Wechat,
+    /// An Open311 GeoReport v2 client app.
+    Open311,
+}
+
+impl TipDoor {
+    fn source(self) -> CaseSource {
+        match self {
+            Self::Wechat => CaseSource::Tip,
+            Self::Open311 => CaseSource::Open311,
+        }
+    }
+}
+
 /// Submits a tip-off: routed to the village grid of its location (nearest township,
 /// flagged, outside every grid), dispatched at once to the grid's on-duty inspector
 /// when there is one, linked to an open case nearby as a possible duplicate.
@@ -377,6 +395,18 @@ pub async fn submit_tip(
     viewer: &Viewer,
     input: TipInput,
     idempotency_key: &str,
+) -> Result<case::Model, AppError> {
+    submit_tip_via(svc, viewer, input, idempotency_key, TipDoor::Wechat).await
+}
+
+/// [`submit_tip`] through a given door: the same rules whichever way a tip-off comes
+/// in; only the case's `source` tells the doors apart.
+pub async fn submit_tip_via(
+    svc: &Services,
+    viewer: &Viewer,
+    input: TipInput,
+    idempotency_key: &str,
+    door: TipDoor,
 ) -> Result<case::Model, AppError> {
     let me = viewer.public()?.clone();
     let idem = IdemKey::new(
@@ -444,7 +474,7 @@ pub async fn submit_tip(
                         tracking_code: Some(new_tracking_code()),
                         text_check: Some(text_check),
                         ..NewCase::base(
-                            CaseSource::Tip,
+                            door.source(),
                             cat,
                             (title, description),
                             (region, point),

@@ -58,6 +58,9 @@ pub enum CaseSource {
     Task,
     /// A random inspection (双随机).
     Random,
+    /// A public tip-off through an Open311 GeoReport v2 client app.
+    #[graphql(name = "OPEN311")]
+    Open311,
 }
 
 impl From<CaseSource> for dom::CaseSource {
@@ -67,6 +70,7 @@ impl From<CaseSource> for dom::CaseSource {
             CaseSource::Patrol => Self::Patrol,
             CaseSource::Task => Self::Task,
             CaseSource::Random => Self::Random,
+            CaseSource::Open311 => Self::Open311,
         }
     }
 }
@@ -89,6 +93,7 @@ impl From<dom::CaseSource> for CaseSource {
             dom::CaseSource::Patrol => Self::Patrol,
             dom::CaseSource::Task => Self::Task,
             dom::CaseSource::Random => Self::Random,
+            dom::CaseSource::Open311 => Self::Open311,
         }
     }
 }

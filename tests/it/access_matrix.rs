@@ -106,7 +106,7 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             _ => Some("FORBIDDEN"),
         },
         "acceptCase" | "rejectCase" | "assignCase" | "verifyCase" | "extendCase" | "parkCase"
-        | "resumeCase" | "mergeCase" => match who {
+        | "resumeCase" | "mergeCase" | "reviewTipText" => match who {
             Who::Inspector => Some(if target == Target::Own {
                 "FORBIDDEN"
             } else {
@@ -655,6 +655,18 @@ impl World {
             "verifyCase" => {
                 let id = self.case_in(app, target, "SUBMITTED", true, None).await;
                 workflow_probe(op, id, ", approve: true", json!({}))
+            }
+            "reviewTipText" => {
+                let id = self.case_in(app, target, "PENDING", false, None).await;
+                let mut am: case::ActiveModel = case::Entity::find_by_id(id)
+                    .one(&app.db)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .into();
+                am.text_check = Set(Some(crate::helpers::closed("REVIEW")));
+                am.update(&app.db).await.unwrap();
+                workflow_probe(op, id, ", publish: true", json!({}))
             }
             "resumeCase" => {
                 let id = self.case_in(app, target, "PENDING", false, None).await;

@@ -32,6 +32,7 @@ mod schema;
 mod storage;
 mod supervision;
 mod sync;
+mod text_review;
 mod tipster_photos;
 mod wechat;
 mod wechat_login;

@@ -168,6 +168,8 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
         },
         // Which subscribe-message templates to request: public configuration.
         "messageTemplates" => None,
+        // 一公开: published for everyone.
+        "publicCases" => None,
         // A tipster's own grants. The matrix's server has no templates configured, so
         // the tipster's probe passes authorization and stops at the template check.
         "recordSubscription" => match who {
@@ -601,6 +603,10 @@ impl World {
                 )
             }
             "myTasks" => (q("{ myTasks { edges { node { id } } } }"), json!({})),
+            "publicCases" => (
+                q("{ publicCases(first: 5) { edges { node { number outcome } } } }"),
+                json!({}),
+            ),
             "changesSince" => (
                 q("{ changesSince(first: 5) { cases { id } removed cursor } }"),
                 json!({}),

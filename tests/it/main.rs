@@ -13,6 +13,7 @@ mod case_rules;
 mod cases;
 mod cli;
 mod delivery;
+mod disclosure;
 mod evidence;
 mod faults;
 mod form_errors;

@@ -115,6 +115,26 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     })
 }
 
+/// For `scripts/bench.sh` only: `GRIDWATCH_BENCH_CAPTURE_SQL=FILE` appends every
+/// statement the server runs, values inlined, to FILE, so the benchmark's PostgreSQL
+/// baseline replays exactly what the server asked. Refused in production (values
+/// include personal data).
+fn sql_capture(config: &Config) -> anyhow::Result<Option<std::sync::Mutex<std::fs::File>>> {
+    let Ok(path) = std::env::var("GRIDWATCH_BENCH_CAPTURE_SQL") else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        !config.is_production(),
+        "GRIDWATCH_BENCH_CAPTURE_SQL is for benchmarks and refused in production"
+    );
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {path}"))?;
+    Ok(Some(std::sync::Mutex::new(file)))
+}
+
 /// The database, migrated and with its base data, counting the statements it runs.
 async fn database(
     config: &Config,
@@ -123,8 +143,16 @@ async fn database(
     let sql_statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
     {
         let counter = Arc::clone(&sql_statements);
-        db.set_metric_callback(move |_| {
+        let capture = sql_capture(config)?;
+        db.set_metric_callback(move |info| {
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(file) = &capture {
+                use std::io::Write as _;
+                let line = info.statement.to_string().replace(['\n', '\r'], " ");
+                if let Ok(mut f) = file.lock() {
+                    let _ = writeln!(f, "{line};");
+                }
+            }
         });
     }
     db::migrate(&db).await?;

@@ -349,7 +349,11 @@ async fn concurrent_writers_and_a_paging_reader(backend: Backend) {
     assert_eq!(writers.len(), 8);
     let mut seen: Vec<String> = Vec::new();
     let mut cursor = c0;
-    let mut done = false;
+    // Page until every writer is done and the reader has caught up with all 40. The
+    // horizon is the oldest transaction running anywhere in the cluster (other tests'
+    // too), so the last changes may take a moment to become readable — never longer
+    // than the transactions in front of them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let page = changes(&app, &sup, Some(&cursor), Some(4)).await;
         seen.extend(ids(&page["cases"]));
@@ -358,15 +362,19 @@ async fn concurrent_writers_and_a_paging_reader(backend: Backend) {
         if page["hasMore"] == true {
             continue;
         }
-        if done {
+        let finished = writers.iter().all(|w| w.is_finished());
+        let distinct: HashSet<&String> = seen.iter().collect();
+        if finished && distinct.len() >= all.len() {
+            // One more call: nothing may come twice.
+            let page = changes(&app, &sup, Some(&cursor), None).await;
+            seen.extend(ids(&page["cases"]));
             break;
         }
-        if writers.iter().all(|w| w.is_finished()) {
-            // One more pass after the last commit.
-            done = true;
-        } else {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all seen: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     for w in writers {
         w.await.unwrap();

@@ -215,13 +215,13 @@ async fn site(app: &TestApp, village: &str) -> i64 {
     let now = app.now();
     supervised_site::ActiveModel {
         name: Set(format!("{village} 养殖场")),
-        kind: Set("FARM".into()),
+        kind: Set(entity::enums::SiteKind::Farm),
         region_id: Set(r.id),
         region_path: Set(r.path.clone()),
         lat: Set(lat),
         lng: Set(lng),
         address: Set(None),
-        risk_level: Set("MEDIUM".into()),
+        risk_level: Set(entity::enums::RiskLevel::Medium),
         inspect_every_days: Set(30),
         active: Set(true),
         created_at: Set(now),

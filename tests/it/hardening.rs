@@ -476,6 +476,16 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
             "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }".into(),
             json!({ "ids": [id] }),
         ),
+        ("updateSite", "id") => (
+            r.sup_a.clone(),
+            "mutation($id: ID!) { updateSite(id: $id, input: { riskLevel: LOW }) { id } }".into(),
+            json!({ "id": id }),
+        ),
+        ("archiveSite", "id") => (
+            r.sup_a.clone(),
+            "mutation($id: ID!) { archiveSite(id: $id) { id } }".into(),
+            json!({ "id": id }),
+        ),
         other => panic!("no probe for the reference {other:?}: add one"),
     }
 }
@@ -500,6 +510,7 @@ fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
         (_, "input.regionId") => r.village_b,
         (_, "input.siteId") => r.site_b,
         ("deactivateUser" | "resetPassword" | "updateUser", "id") => r.insp_b_id,
+        ("updateSite" | "archiveSite", "id") => r.site_b,
         ("confirmEvidence", "id") | ("submitCase", "evidenceIds") => r.evidence_b,
         ("revealTipster", _) => r.case_other_county,
         // The admin's county covers every seeded region: the other county's village.

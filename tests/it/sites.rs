@@ -538,6 +538,17 @@ async fn import_with_five_errors_is_refused_whole(backend: Backend) {
     );
     assert!(problems.iter().all(|p| p["row"] == 1));
 
+    // Files that are not a table at all say so.
+    for (name, bytes) in [
+        ("empty.csv", Vec::new()),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest".to_vec()),
+        ("broken.xlsx", b"PK\x03\x04not really a zip".to_vec()),
+    ] {
+        let b = import_file(&app, Some(&sup), name, bytes).await;
+        let p = &b["errors"][0]["extensions"]["problems"];
+        assert_eq!(p[0]["detail"], "UNREADABLE_FILE", "{name}: {b}");
+    }
+
     // Inspectors may not import.
     let b = import_file(
         &app,

@@ -155,22 +155,32 @@ fn file_problem(row: u32, column: Option<&str>, detail: &'static str, msg: Msg) 
     }
 }
 
-fn unreadable(what: &str) -> FileProblem {
+fn unreadable(zh: &str, en: &str) -> FileProblem {
     file_problem(
         1,
         None,
         "UNREADABLE_FILE",
         Msg::new(
-            format!("无法读取文件：{what}（应为 CSV 或 XLSX）"),
-            format!("cannot read the file: {what} (expected CSV or XLSX)"),
+            format!("无法读取文件：{zh}（应为 CSV 或 XLSX）"),
+            format!("cannot read the file: {en} (expected CSV or XLSX)"),
         ),
     )
+}
+
+fn unreadable_because(e: &impl std::fmt::Display) -> FileProblem {
+    let e = e.to_string();
+    unreadable(&e, &e)
 }
 
 /// Reads a CSV or an XLSX file (told apart by their first bytes) into rows of text.
 pub fn read_rows(bytes: &[u8]) -> Result<Rows, FileProblem> {
     if bytes.starts_with(b"PK\x03\x04") {
         read_xlsx(bytes)
+    } else if bytes.starts_with(b"\xd0\xcf\x11\xe0") {
+        Err(unreadable(
+            "旧版 Excel（.xls）文件，请另存为 .xlsx 或 .csv",
+            "an old Excel (.xls) file; save it as .xlsx or .csv",
+        ))
     } else {
         read_csv(bytes)
     }
@@ -183,7 +193,10 @@ fn read_csv(bytes: &[u8]) -> Result<Rows, FileProblem> {
         Err(_) => {
             let (t, _, bad) = encoding_rs::GB18030.decode(bytes);
             if bad {
-                return Err(unreadable("既不是 UTF-8 也不是 GBK 编码的文本"));
+                return Err(unreadable(
+                    "既不是 UTF-8 也不是 GBK 编码的文本",
+                    "text neither in UTF-8 nor in GBK",
+                ));
             }
             t
         }
@@ -194,7 +207,7 @@ fn read_csv(bytes: &[u8]) -> Result<Rows, FileProblem> {
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for rec in rd.records() {
-        let rec = rec.map_err(|e| unreadable(&e.to_string()))?;
+        let rec = rec.map_err(|e| unreadable_because(&e))?;
         let line = rec
             .position()
             .map_or(0, |p| u32::try_from(p.line()).unwrap_or(u32::MAX));
@@ -222,11 +235,11 @@ fn cell_text(d: &Data) -> String {
 }
 
 fn read_xlsx(bytes: &[u8]) -> Result<Rows, FileProblem> {
-    let mut wb = Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable(&e.to_string()))?;
+    let mut wb = Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable_because(&e))?;
     let range = wb
         .worksheet_range_at(0)
-        .ok_or_else(|| unreadable("工作簿中没有工作表"))?
-        .map_err(|e| unreadable(&e.to_string()))?;
+        .ok_or_else(|| unreadable("工作簿中没有工作表", "the workbook has no sheet"))?
+        .map_err(|e| unreadable_because(&e))?;
     let first_row = range.start().map_or(0, |(r, _)| r);
     let first_col = range.start().map_or(0, |(_, c)| c) as usize;
     let mut rows = Vec::new();
@@ -505,7 +518,7 @@ pub async fn import_sites(
     let mut problems = Vec::new();
     let mut rows = rows.into_iter();
     let Some((_, header)) = rows.next() else {
-        return Err(refuse(vec![unreadable("文件为空")]));
+        return Err(refuse(vec![unreadable("文件为空", "the file is empty")]));
     };
     let layout = Layout::read(&header, &mut problems);
     let data: Vec<(u32, Vec<String>)> = rows
@@ -580,7 +593,10 @@ pub async fn import_sites(
                         .map_err(|e| {
                             if super::is_code_clash(&e) {
                                 // A concurrent registration took a code since the check.
-                                super::duplicate_code("")
+                                AppError::Conflict(Msg::new(
+                                    "导入期间有编码被其他监管对象占用，请重新导入",
+                                    "a code was taken by another site during the import; import again",
+                                ))
                             } else {
                                 e.into()
                             }

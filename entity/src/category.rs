@@ -27,6 +27,8 @@ pub struct Model {
     pub min_photos_during: i32,
     pub min_photos_after: i32,
     pub active: bool,
+    /// Closed cases of the category are published (`publicCases`, 一公开).
+    pub publishable: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -291,6 +291,8 @@ pub struct LimitsConfig {
     pub public_per_ip_per_minute: u32,
     /// Public mutations per WeChat user per minute.
     pub public_per_user_per_minute: u32,
+    /// Anonymous reads of published cases (`publicCases`) per client IP per minute.
+    pub public_reads_per_ip_per_minute: u32,
     /// Logins per client IP per minute.
     pub login_per_ip_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed (exact IPs).
@@ -311,6 +313,7 @@ impl Default for LimitsConfig {
             max_page_size: 100,
             public_per_ip_per_minute: 30,
             public_per_user_per_minute: 10,
+            public_reads_per_ip_per_minute: 120,
             login_per_ip_per_minute: 30,
             trusted_proxies: Vec::new(),
             persisted_queries: crate::persisted::Mode::Apq,

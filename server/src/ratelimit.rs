@@ -26,6 +26,7 @@ pub struct RateLimits {
     login_ip: u32,
     public_ip: u32,
     public_user: u32,
+    public_read_ip: u32,
 }
 
 impl RateLimits {
@@ -37,6 +38,7 @@ impl RateLimits {
             login_ip: cfg.login_per_ip_per_minute.max(1),
             public_ip: cfg.public_per_ip_per_minute.max(1),
             public_user: cfg.public_per_user_per_minute.max(1),
+            public_read_ip: cfg.public_reads_per_ip_per_minute.max(1),
         }
     }
 
@@ -87,6 +89,12 @@ impl RateLimits {
     /// A login attempt (staff or WeChat) from `ip`.
     pub async fn check_login(&self, ip: IpAddr) -> Result<(), AppError> {
         self.take(&format!("login:ip:{ip}"), self.login_ip).await
+    }
+
+    /// An anonymous read of published cases from `ip`.
+    pub async fn check_public_read(&self, ip: IpAddr) -> Result<(), AppError> {
+        self.take(&format!("read:ip:{ip}"), self.public_read_ip)
+            .await
     }
 
     /// A public mutation from `ip`, by the WeChat user `tipster` when logged in.

@@ -106,7 +106,7 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             _ => Some("FORBIDDEN"),
         },
         "acceptCase" | "rejectCase" | "assignCase" | "verifyCase" | "extendCase" | "parkCase"
-        | "resumeCase" | "mergeCase" => match who {
+        | "resumeCase" | "mergeCase" | "reviewTipText" => match who {
             Who::Inspector => Some(if target == Target::Own {
                 "FORBIDDEN"
             } else {
@@ -168,6 +168,8 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
         },
         // Which subscribe-message templates to request: public configuration.
         "messageTemplates" => None,
+        // 一公开: published for everyone.
+        "publicCases" => None,
         // A tipster's own grants. The matrix's server has no templates configured, so
         // the tipster's probe passes authorization and stops at the template check.
         "recordSubscription" => match who {
@@ -626,6 +628,10 @@ impl World {
                 )
             }
             "myTasks" => (q("{ myTasks { edges { node { id } } } }"), json!({})),
+            "publicCases" => (
+                q("{ publicCases(first: 5) { edges { node { number outcome } } } }"),
+                json!({}),
+            ),
             "changesSince" => (
                 q("{ changesSince(first: 5) { cases { id } removed cursor } }"),
                 json!({}),
@@ -680,6 +686,18 @@ impl World {
             "verifyCase" => {
                 let id = self.case_in(app, target, "SUBMITTED", true, None).await;
                 workflow_probe(op, id, ", approve: true", json!({}))
+            }
+            "reviewTipText" => {
+                let id = self.case_in(app, target, "PENDING", false, None).await;
+                let mut am: case::ActiveModel = case::Entity::find_by_id(id)
+                    .one(&app.db)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .into();
+                am.text_check = Set(Some(crate::helpers::closed("REVIEW")));
+                am.update(&app.db).await.unwrap();
+                workflow_probe(op, id, ", publish: true", json!({}))
             }
             "resumeCase" => {
                 let id = self.case_in(app, target, "PENDING", false, None).await;

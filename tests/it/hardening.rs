@@ -405,6 +405,7 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
         ("escalateCase" | "parkCase", "id") => case_op(&r.sup_a, op, ", reason: $r", json!({ "r": "理由" })),
         ("extendCase", "id") => case_op(&r.sup_a, op, ", until: $u, reason: $r", json!({ "u": until, "r": "理由" })),
         ("resumeCase", "id") => case_op(&r.sup_a, op, "", json!({})),
+        ("reviewTipText", "id") => case_op(&r.sup_a, op, ", publish: true", json!({})),
         ("verifyCase", "id") => case_op(&r.sup_a, op, ", approve: true", json!({})),
         ("mergeCase", "id") => case_op(&r.sup_a, op, ", into: $into", json!({ "into": s(r.pending_a2) })),
         ("mergeCase", "into") => (

@@ -70,7 +70,8 @@ pub async fn create_client(
                 "客户端名称应为 2 到 100 个字",
                 "the client name must be 2–100 characters",
             ),
-        ));
+        )
+        .at("name"));
     }
     if list_clients(svc, viewer).await?.len() >= MAX_CLIENTS {
         return Err(AppError::bad_input(

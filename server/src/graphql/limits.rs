@@ -347,7 +347,9 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
     let b = match (parent, field) {
         (p, "edges" | "nodes") if p.ends_with("Connection") => ListBound::Fixed(1),
         // Any field with a `first` argument that returns a connection is a page too.
-        ("Query", "cases" | "myTasks" | "users" | "sites") | ("Site", "cases") => ListBound::Page,
+        ("Query", "cases" | "myTasks" | "users" | "publicCases" | "sites") | ("Site", "cases") => {
+            ListBound::Page
+        }
         ("Query", "regions") | ("Region", "children") => ListBound::GridFanout,
         ("Query", "categories") | ("Changes", "categories") => {
             ListBound::Fixed(category::MAX_ACTIVE)
@@ -357,7 +359,9 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
         ("Query", "myTips") => ListBound::Fixed(cases::MY_TIPS_LISTED),
         ("Case", "events") | ("PublicCase", "notes") => ListBound::Fixed(cases::MAX_EVENTS_LISTED),
         ("Case", "possibleDuplicates") => ListBound::Fixed(cases::MAX_DUPLICATES_LISTED),
-        ("Case", "evidence") | ("PublicCase", "photos") => ListBound::Fixed(evidence::MAX_PER_CASE),
+        ("Case", "evidence") | ("PublicCase" | "DisclosedCase", "photos") => {
+            ListBound::Fixed(evidence::MAX_PER_CASE)
+        }
         ("Evidence", "flags") => ListBound::Fixed(8),
         ("Query", "webhooks") => ListBound::Fixed(domain::webhooks::MAX_WEBHOOKS as u64),
         ("Query", "open311Clients") => ListBound::Fixed(domain::open311::MAX_CLIENTS as u64),

@@ -87,8 +87,12 @@ impl Open311Mutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> Result<Open311Client, AppError> {
-        open311::revoke_client(services(ctx)?, viewer(ctx)?, parse_id(&id)?)
-            .await
-            .map(Open311Client)
+        open311::revoke_client(
+            services(ctx)?,
+            viewer(ctx)?,
+            parse_id(&id).map_err(|e| e.at("id"))?,
+        )
+        .await
+        .map(Open311Client)
     }
 }

@@ -4,9 +4,14 @@
 //! internal step (escalations, parking, reassignments) stay hidden.
 
 use chrono::{DateTime, Utc};
-use entity::case_event;
+use entity::{case, case_event, category};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::CaseStatus;
+use crate::domain::Services;
+use crate::domain::page::{Page, PageRequest};
+use crate::error::AppError;
 
 /// One step of a tip-off as its tipster sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +59,75 @@ pub fn public_steps(events: &[case_event::Model]) -> Vec<PublicStep> {
             })
         })
         .collect()
+}
+
+/// 一公开: the closed cases anyone may read, newest first — in a region's subtree,
+/// optionally of one category, never of a category marked not publishable, never a
+/// case merged into another (its survivor is listed). What of each is shown is decided
+/// by the public view: names of the category, township and village, dates, the
+/// checked description, the handling result and the photos without EXIF; never a
+/// person, a phone, a coordinate or a tracking code.
+pub async fn disclosed(
+    svc: &Services,
+    region_id: Option<i64>,
+    category_code: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<case::Model>, AppError> {
+    let grid = svc.grid.snapshot();
+    let mut q = case::Entity::find()
+        .filter(case::Column::Status.eq(CaseStatus::Closed.as_str()))
+        .filter(case::Column::MergedInto.is_null())
+        .filter(
+            case::Column::CategoryId.in_subquery(
+                Query::select()
+                    .column(category::Column::Id)
+                    .from(category::Entity)
+                    .and_where(category::Column::Publishable.eq(true))
+                    .to_owned(),
+            ),
+        );
+    if let Some(rid) = region_id {
+        let r = grid
+            .get(rid)
+            .ok_or_else(|| AppError::not_found("区域", "region"))?;
+        q = q.filter(
+            sea_orm::Condition::any()
+                .add(case::Column::RegionPath.eq(r.path.as_str()))
+                .add(case::Column::RegionPath.like(format!("{}/%", r.path))),
+        );
+    }
+    if let Some(code) = category_code {
+        let cat = category::Entity::find()
+            .filter(category::Column::Code.eq(code))
+            .one(&svc.db)
+            .await?
+            .ok_or_else(|| AppError::not_found("案件类别", "category"))?;
+        q = q.filter(case::Column::CategoryId.eq(cat.id));
+    }
+    if let Some(after) = page.after {
+        q = q.filter(case::Column::Id.lt(after));
+    }
+    let rows = q
+        .order_by_desc(case::Column::Id)
+        .limit(page.fetch_limit())
+        .all(&svc.db)
+        .await?;
+    Ok(Page::from_rows(rows, page))
+}
+
+/// The handling result published with a closed case: the note of its last accepted
+/// submission (staff write it for the record), if any.
+pub async fn outcome(
+    db: &sea_orm::DatabaseConnection,
+    case_id: i64,
+) -> Result<Option<String>, AppError> {
+    Ok(case_event::Entity::find()
+        .filter(case_event::Column::CaseId.eq(case_id))
+        .filter(case_event::Column::Action.eq("SUBMIT"))
+        .order_by_desc(case_event::Column::Seq)
+        .one(db)
+        .await?
+        .and_then(|e| e.note))
 }
 
 #[cfg(test)]

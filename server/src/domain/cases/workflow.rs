@@ -72,6 +72,9 @@ pub enum Action {
     Merge { into: i64 },
     /// The tipster rates the closed case (1–5).
     Rate { score: i32, comment: Option<String> },
+    /// A supervisor decides whether the tip-off's words may be shown to the public
+    /// (after WeChat's check asked for a person, or for a text it could not check).
+    ReviewText { publish: bool, note: Option<String> },
 }
 
 /// The kinds of [`Action`], one row each in [`TRANSITIONS`].
@@ -103,6 +106,8 @@ pub enum ActionKind {
     Merge,
     /// 评价.
     Rate,
+    /// 文字审核.
+    ReviewText,
 }
 
 impl Action {
@@ -122,6 +127,7 @@ impl Action {
             Self::Resume { .. } => ActionKind::Resume,
             Self::Merge { .. } => ActionKind::Merge,
             Self::Rate { .. } => ActionKind::Rate,
+            Self::ReviewText { .. } => ActionKind::ReviewText,
         }
     }
 
@@ -148,6 +154,7 @@ impl ActionKind {
             Self::Resume => "RESUME",
             Self::Merge => "MERGE",
             Self::Rate => "RATE",
+            Self::ReviewText => "REVIEW_TEXT",
         }
     }
 }
@@ -313,6 +320,16 @@ pub const TRANSITIONS: &[Transition] = &[
         leads: Leads::Stays,
         who: Who::Tipster,
         refused: ("只能评价已办结的案件", "only a CLOSED case can be rated"),
+    },
+    Transition {
+        action: ActionKind::ReviewText,
+        from: &[Pending, Assigned, InProgress, Submitted, Closed, Rejected],
+        leads: Leads::Stays,
+        who: Who::Supervisor,
+        refused: (
+            "只有举报的文字需要审核",
+            "only a tip-off's words are reviewed",
+        ),
     },
 ];
 
@@ -585,6 +602,7 @@ pub fn decide(viewer: &Viewer, f: &Facts, action: &Action) -> Result<Decision, A
         Action::Resume { note } => resume(f, note, &mut d)?,
         Action::Merge { into } => merge(viewer, f, *into, &mut d)?,
         Action::Rate { score, comment } => rate_rule(f, *score, comment, &mut d)?,
+        Action::ReviewText { publish, note } => review_text(f, *publish, note, &mut d)?,
     }
     if d.to != from {
         d.changes.status = Set(d.to);
@@ -793,6 +811,38 @@ fn extend(f: &Facts, until: DateTime<Utc>, r: &str, d: &mut Decision) -> Result<
     d.changes.extended_count = Set(f.case.extended_count + 1);
     d.note = Some(reason(r)?);
     d.data = json!({ "previousDueAt": f.case.due_at, "dueAt": until });
+    Ok(())
+}
+
+/// A person's verdict on a tip-off's words: shown to the public (`PASS`) or kept for
+/// staff (`RISKY`). Only texts a check holds back or has not passed can be reviewed —
+/// `PENDING`, `REVIEW`, `RISKY` — or a passed one withdrawn; the verdict and the one
+/// before it are in the event.
+fn review_text(
+    f: &Facts,
+    publish: bool,
+    note: &Option<String>,
+    d: &mut Decision,
+) -> Result<(), AppError> {
+    use entity::enums::TextCheck;
+    let Some(before) = f.case.text_check else {
+        let row = transition_of(ActionKind::ReviewText);
+        return Err(invalid(row.refused.0, row.refused.1));
+    };
+    let after = if publish {
+        TextCheck::Pass
+    } else {
+        TextCheck::Risky
+    };
+    if before == after {
+        return Err(invalid(
+            "文字已是该审核结果",
+            "the words already have that verdict",
+        ));
+    }
+    d.changes.text_check = Set(Some(after));
+    d.note = text(note, 2000).map_err(|e| e.at("note"))?;
+    d.data = json!({ "from": before, "to": after });
     Ok(())
 }
 
@@ -1322,6 +1372,10 @@ mod tests {
                 score: 5,
                 comment: None,
             },
+            Action::ReviewText {
+                publish: true,
+                note: None,
+            },
         ]
     }
 
@@ -1337,7 +1391,7 @@ mod tests {
                 "{k:?}"
             );
         }
-        assert_eq!(TRANSITIONS.len(), 13);
+        assert_eq!(TRANSITIONS.len(), 14);
     }
 
     #[test]
@@ -1581,6 +1635,9 @@ mod tests {
                 let mut other = case_in(Assigned);
                 other.id = 2;
                 f.other = Some(other);
+            }
+            if let Action::ReviewText { .. } = action {
+                f.case.text_check = Some(entity::enums::TextCheck::Review);
             }
             let d = decide(&viewer, &f, &action).unwrap_or_else(|e| panic!("{action:?}: {e:?}"));
             let want = match row.leads {

@@ -331,6 +331,29 @@ impl CaseMutation {
         act(ctx, &id, version, Action::Park { reason }, idempotency_key).await
     }
 
+    /// A supervisor's verdict on a tip-off's words (文字审核): `publish: true` shows
+    /// them to the public (`textCheck` PASS), `false` keeps them for staff (RISKY). For
+    /// texts WeChat's check held for review, texts it could not check (tip-offs from
+    /// Open311), or to withdraw a passed one. Recorded as a `REVIEW_TEXT` event.
+    async fn review_tip_text(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        publish: bool,
+        note: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<Case, AppError> {
+        act(
+            ctx,
+            &id,
+            version,
+            Action::ReviewText { publish, note },
+            idempotency_key,
+        )
+        .await
+    }
+
     /// Resumes a parked case; its deadline moves by the parked time.
     async fn resume_case(
         &self,

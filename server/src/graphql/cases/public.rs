@@ -117,3 +117,53 @@ pub struct TipReceipt {
     /// The tip-off as you can see it.
     pub tip: PublicCase,
 }
+
+/// A closed case as published for everyone (一公开): what was found and how it was
+/// fixed, where to the village, and when — no person, phone, coordinate or tracking
+/// code (the rules live in `domain::cases::public`).
+pub struct DisclosedCase(pub case::Model);
+
+#[Object]
+impl DisclosedCase {
+    /// The case number (立案编号).
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    /// Category.
+    async fn category(&self, ctx: &Context<'_>) -> Result<Option<CategorySummary>, AppError> {
+        PublicCase(self.0.clone()).category(ctx).await
+    }
+    /// The township.
+    async fn township(&self, ctx: &Context<'_>) -> Result<Option<String>, AppError> {
+        PublicCase(self.0.clone()).township(ctx).await
+    }
+    /// The village grid (its name only).
+    async fn village(&self, ctx: &Context<'_>) -> Result<Option<String>, AppError> {
+        let snap = state(ctx)?.services.grid.snapshot();
+        Ok(snap
+            .get(self.0.region_id)
+            .filter(|r| r.level == RegionLevel::Village)
+            .map(|r| r.name.clone()))
+    }
+    /// What was reported, when the words passed the text check (null otherwise).
+    async fn description(&self) -> Option<&str> {
+        dom::public::public_description(&self.0)
+    }
+    /// The handling result, as recorded when the work was submitted.
+    async fn outcome(&self, ctx: &Context<'_>) -> Result<Option<String>, AppError> {
+        dom::public::outcome(&state(ctx)?.services.db, self.0.id).await
+    }
+    /// When it was reported.
+    async fn reported_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it was closed.
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
+    }
+    /// Photos of the problem and of the fix: resized copies without EXIF, as
+    /// short-lived URLs.
+    async fn photos(&self, ctx: &Context<'_>) -> Result<Vec<String>, AppError> {
+        PublicCase(self.0.clone()).photos(ctx).await
+    }
+}

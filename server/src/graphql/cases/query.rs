@@ -8,7 +8,7 @@ use super::super::{parse_id, state, viewer};
 use super::inputs::CaseFilter;
 use super::loaders;
 use super::objects::Case;
-use super::public::PublicCase;
+use super::public::{DisclosedCase, PublicCase};
 use crate::domain::cases::{self as dom, CaseFilter as DomainFilter};
 use crate::error::AppError;
 
@@ -114,6 +114,37 @@ impl CaseQuery {
             .into_iter()
             .map(PublicCase)
             .collect())
+    }
+
+    /// 一公开: closed cases published for everyone (no login), newest first — within a
+    /// region, of one category if given. Limited per client address
+    /// (`limits.public_reads_per_ip_per_minute`).
+    async fn public_cases(
+        &self,
+        ctx: &Context<'_>,
+        region_id: Option<ID>,
+        category_code: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, DisclosedCase>, AppError> {
+        let st = state(ctx)?;
+        st.limits
+            .check_public_read(super::super::request(ctx)?.client_ip)
+            .await?;
+        let page = page_request(
+            "published",
+            first,
+            after,
+            st.services.config.limits.max_page_size,
+        )?;
+        let region_id = region_id
+            .as_ref()
+            .map(parse_id)
+            .transpose()
+            .map_err(|e| e.at("regionId"))?;
+        let page =
+            dom::public::disclosed(&st.services, region_id, category_code.as_deref(), page).await?;
+        Ok(connection("published", page, |c| c.id, DisclosedCase))
     }
 
     /// A tip-off by its tracking code, as the public sees it; null for an unknown code.

@@ -517,3 +517,124 @@ display_as_str!(
     SlaKind,
     TextCheck
 );
+
+/// What kind of place a supervised site (监管对象) is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SiteKind {
+    /// 畜禽养殖场: a livestock or poultry farm.
+    #[sea_orm(string_value = "FARM")]
+    Farm,
+    /// 建筑工地: a construction site.
+    #[sea_orm(string_value = "CONSTRUCTION")]
+    Construction,
+    /// 企业: an enterprise (factory, workshop).
+    #[sea_orm(string_value = "ENTERPRISE")]
+    Enterprise,
+    /// 煤层气井场: a coal-bed-methane well site.
+    #[sea_orm(string_value = "WELL_SITE")]
+    WellSite,
+    /// 入河排污口: a river outfall.
+    #[sea_orm(string_value = "OUTFALL")]
+    Outfall,
+    /// 堆场: a stockpile (coal, sand, gangue, bare earth).
+    #[sea_orm(string_value = "STOCKPILE")]
+    Stockpile,
+    /// 其他.
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}
+
+impl SiteKind {
+    /// Every kind.
+    pub const ALL: [Self; 7] = [
+        Self::Farm,
+        Self::Construction,
+        Self::Enterprise,
+        Self::WellSite,
+        Self::Outfall,
+        Self::Stockpile,
+        Self::Other,
+    ];
+
+    /// Stored and exchanged name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Farm => "FARM",
+            Self::Construction => "CONSTRUCTION",
+            Self::Enterprise => "ENTERPRISE",
+            Self::WellSite => "WELL_SITE",
+            Self::Outfall => "OUTFALL",
+            Self::Stockpile => "STOCKPILE",
+            Self::Other => "OTHER",
+        }
+    }
+
+    /// Chinese label, as written in import files.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Farm => "养殖场",
+            Self::Construction => "建筑工地",
+            Self::Enterprise => "企业",
+            Self::WellSite => "井场",
+            Self::Outfall => "排污口",
+            Self::Stockpile => "堆场",
+            Self::Other => "其他",
+        }
+    }
+}
+
+/// How much attention a supervised site needs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RiskLevel {
+    /// 低.
+    #[sea_orm(string_value = "LOW")]
+    Low,
+    /// 中.
+    #[sea_orm(string_value = "MEDIUM")]
+    Medium,
+    /// 高.
+    #[sea_orm(string_value = "HIGH")]
+    High,
+}
+
+impl RiskLevel {
+    /// Every level.
+    pub const ALL: [Self; 3] = [Self::Low, Self::Medium, Self::High];
+
+    /// Stored and exchanged name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "LOW",
+            Self::Medium => "MEDIUM",
+            Self::High => "HIGH",
+        }
+    }
+
+    /// Chinese label, as written in import files.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Low => "低",
+            Self::Medium => "中",
+            Self::High => "高",
+        }
+    }
+}

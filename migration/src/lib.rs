@@ -21,6 +21,7 @@ mod m20261203_000007_evidence_purge;
 mod m20261204_000008_case_change;
 mod m20261204_000009_open311;
 mod m20261204_000010_persisted_operation;
+mod m20261204_000011_site_register;
 mod m20261204_000012_disclosure;
 mod util;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_case_change::Migration),
             Box::new(m20261204_000009_open311::Migration),
             Box::new(m20261204_000010_persisted_operation::Migration),
+            Box::new(m20261204_000011_site_register::Migration),
             Box::new(m20261204_000012_disclosure::Migration),
         ]
     }

@@ -92,6 +92,9 @@ pub enum AppError {
         /// `None` for the request as a whole.
         field: Option<String>,
     },
+    /// A `BAD_INPUT` about a whole file (an import) that lists every problem found, by
+    /// row and column, in `extensions.problems`; nothing of the file was kept.
+    InvalidFile(Box<FileRefusal>),
     /// Someone else changed the object first, or a uniqueness rule was hit.
     Conflict(Msg),
     /// The action is not allowed in the object's current state.
@@ -114,6 +117,34 @@ pub enum AppError {
     Internal(anyhow::Error),
 }
 
+/// A refused file: the summary, its stable sub-code, the input that carried it and
+/// every problem found.
+#[derive(Debug)]
+pub struct FileRefusal {
+    /// The summary, for a person.
+    pub msg: Msg,
+    /// The stable sub-code (e.g. `INVALID_SITE_FILE`).
+    pub detail: &'static str,
+    /// The input that carried the file (`file`).
+    pub field: String,
+    /// Every problem, in file order.
+    pub problems: Vec<FileProblem>,
+}
+
+/// One problem of an imported file: where (1-based row as a spreadsheet numbers it, the
+/// header being row 1; the column's header as written in the file) and what.
+#[derive(Debug, Clone)]
+pub struct FileProblem {
+    /// Row number as shown by a spreadsheet (the header row is 1).
+    pub row: u32,
+    /// The column's header, `None` for the row (or file) as a whole.
+    pub column: Option<String>,
+    /// A stable code of the problem (`REQUIRED`, `INVALID_LATITUDE`, …).
+    pub detail: &'static str,
+    /// What is wrong.
+    pub message: Msg,
+}
+
 impl AppError {
     /// A `BAD_INPUT` error with its stable machine code (`extensions.detail`, listed in
     /// the README) and a message.
@@ -130,11 +161,15 @@ impl AppError {
     /// Other errors pass unchanged.
     #[must_use]
     pub fn at(mut self, name: &str) -> Self {
-        if let Self::BadInput { field, .. } = &mut self {
-            *field = Some(match field.take() {
-                Some(inner) => format!("{name}.{inner}"),
-                None => name.to_owned(),
-            });
+        match &mut self {
+            Self::BadInput { field, .. } => {
+                *field = Some(match field.take() {
+                    Some(inner) => format!("{name}.{inner}"),
+                    None => name.to_owned(),
+                });
+            }
+            Self::InvalidFile(f) => f.field = format!("{name}.{}", f.field),
+            _ => {}
         }
         self
     }
@@ -150,6 +185,7 @@ impl AppError {
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::BadInput { field, .. } => field.as_deref(),
+            Self::InvalidFile(f) => Some(&f.field),
             _ => None,
         }
     }
@@ -168,7 +204,7 @@ impl AppError {
             Self::Unauthenticated | Self::BadCredentials => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
-            Self::BadInput { .. } => "BAD_INPUT",
+            Self::BadInput { .. } | Self::InvalidFile(_) => "BAD_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::InvalidTransition(_) => "INVALID_TRANSITION",
             Self::RateLimited { .. } => "RATE_LIMITED",
@@ -183,6 +219,7 @@ impl AppError {
     pub fn detail(&self) -> Option<&'static str> {
         match self {
             Self::BadInput { detail, .. } => *detail,
+            Self::InvalidFile(f) => Some(f.detail),
             Self::TimedOut => Some("TIMEOUT"),
             _ => None,
         }
@@ -215,6 +252,7 @@ impl AppError {
             | Self::BadInput { msg: m, .. }
             | Self::Conflict(m)
             | Self::InvalidTransition(m) => Cow::Owned(m.get(lang).to_owned()),
+            Self::InvalidFile(f) => Cow::Owned(f.msg.get(lang).to_owned()),
             Self::RateLimited { retry_after_secs } => Cow::Owned(match lang {
                 Lang::Zh => format!("请求过于频繁，请 {retry_after_secs} 秒后重试"),
                 Lang::En => format!("too many requests, retry in {retry_after_secs} s"),
@@ -236,6 +274,14 @@ impl AppError {
                 "upstream service unavailable, please retry later",
             ),
             Self::Internal(_) => fixed("服务器内部错误", "internal server error"),
+        }
+    }
+
+    /// The problems of a refused file, in file order (empty for other errors).
+    pub fn problems(&self) -> &[FileProblem] {
+        match self {
+            Self::InvalidFile(f) => &f.problems,
+            _ => &[],
         }
     }
 

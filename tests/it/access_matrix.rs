@@ -177,6 +177,31 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             Who::Anonymous => Some("UNAUTHENTICATED"),
             _ => Some("FORBIDDEN"),
         },
+        // The site register: staff read within scope (inspectors their grid), county
+        // staff and supervisors change it; a site outside scope is missing (or null).
+        "sites" => match who {
+            Who::Inspector => (target != Target::Own).then_some("NOT_FOUND"),
+            other => manage(other),
+        },
+        "site" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NULL"),
+            Who::Supervisor => {
+                matches!(target, Target::OtherTownship | Target::OtherCounty).then_some("NULL")
+            }
+            Who::Inspector => (target != Target::Own).then_some("NULL"),
+            Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
+        "updateSite" | "archiveSite" => manage(who),
+        // A location (or a file's row) outside the viewer's region is an input error.
+        "createSite" | "importSites" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("BAD_INPUT"),
+            Who::Supervisor => {
+                matches!(target, Target::OtherTownship | Target::OtherCounty).then_some("BAD_INPUT")
+            }
+            Who::Inspector | Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
         "revealTipster" => match who {
             Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
             Who::Supervisor | Who::Inspector | Who::Public => Some("FORBIDDEN"),
@@ -746,6 +771,37 @@ impl World {
                 let id = self.case_in(app, target, "ASSIGNED", true, None).await;
                 (q("MULTIPART"), json!({ "c": id.to_string() }))
             }
+            "sites" => (
+                q("query($r: ID) { sites(filter: { regionId: $r }) { edges { node { id } } } }"),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "site" => {
+                let id = crate::sites::seed_site(app, target.village()).await;
+                (
+                    q("query($id: ID!) { site(id: $id) { id } }"),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "createSite" => (
+                q("mutation($i: CreateSiteInput!) { createSite(input: $i) { id } }"),
+                json!({ "i": { "name": format!("矩阵养殖场{}", self.next()), "kind": "FARM", "location": { "lat": lat, "lng": lng }, "riskLevel": "LOW", "inspectEveryDays": 30 } }),
+            ),
+            "updateSite" | "archiveSite" => {
+                let id = crate::sites::seed_site(app, target.village()).await;
+                let call = if op == "updateSite" {
+                    "updateSite(id: $id, input: { riskLevel: LOW })"
+                } else {
+                    "archiveSite(id: $id)"
+                };
+                (
+                    format!("mutation($id: ID!) {{ {call} {{ id }} }}"),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "importSites" => (
+                q("MULTIPART_SITES"),
+                json!({ "csv": format!("名称,类型,经度,纬度,风险等级,巡查频次(天)\n矩阵堆场{},堆场,{lng},{lat},高,7\n", self.next()) }),
+            ),
             other => panic!("operation `{other}` has no probe in the authorization matrix"),
         }
     }
@@ -788,6 +844,9 @@ async fn authorization_matrix(backend: Backend) {
                 let body = if query == "MULTIPART" {
                     crate::helpers::evidence::multipart_upload(&app, world.token(who), &vars["c"])
                         .await
+                } else if query == "MULTIPART_SITES" {
+                    let csv = vars["csv"].as_str().unwrap().as_bytes().to_vec();
+                    crate::sites::import_file(&app, world.token(who), "matrix.csv", csv).await
                 } else {
                     app.gql(world.token(who), &query, vars).await
                 };

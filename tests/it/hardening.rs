@@ -215,13 +215,13 @@ async fn site(app: &TestApp, village: &str) -> i64 {
     let now = app.now();
     supervised_site::ActiveModel {
         name: Set(format!("{village} 养殖场")),
-        kind: Set("FARM".into()),
+        kind: Set(entity::enums::SiteKind::Farm),
         region_id: Set(r.id),
         region_path: Set(r.path.clone()),
         lat: Set(lat),
         lng: Set(lng),
         address: Set(None),
-        risk_level: Set("MEDIUM".into()),
+        risk_level: Set(entity::enums::RiskLevel::Medium),
         inspect_every_days: Set(30),
         active: Set(true),
         created_at: Set(now),
@@ -405,6 +405,7 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
         ("escalateCase" | "parkCase", "id") => case_op(&r.sup_a, op, ", reason: $r", json!({ "r": "理由" })),
         ("extendCase", "id") => case_op(&r.sup_a, op, ", until: $u, reason: $r", json!({ "u": until, "r": "理由" })),
         ("resumeCase", "id") => case_op(&r.sup_a, op, "", json!({})),
+        ("reviewTipText", "id") => case_op(&r.sup_a, op, ", publish: true", json!({})),
         ("verifyCase", "id") => case_op(&r.sup_a, op, ", approve: true", json!({})),
         ("mergeCase", "id") => case_op(&r.sup_a, op, ", into: $into", json!({ "into": s(r.pending_a2) })),
         ("mergeCase", "into") => (
@@ -476,6 +477,16 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
             "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }".into(),
             json!({ "ids": [id] }),
         ),
+        ("updateSite", "id") => (
+            r.sup_a.clone(),
+            "mutation($id: ID!) { updateSite(id: $id, input: { riskLevel: LOW }) { id } }".into(),
+            json!({ "id": id }),
+        ),
+        ("archiveSite", "id") => (
+            r.sup_a.clone(),
+            "mutation($id: ID!) { archiveSite(id: $id) { id } }".into(),
+            json!({ "id": id }),
+        ),
         other => panic!("no probe for the reference {other:?}: add one"),
     }
 }
@@ -500,6 +511,7 @@ fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
         (_, "input.regionId") => r.village_b,
         (_, "input.siteId") => r.site_b,
         ("deactivateUser" | "resetPassword" | "updateUser", "id") => r.insp_b_id,
+        ("updateSite" | "archiveSite", "id") => r.site_b,
         ("confirmEvidence", "id") | ("submitCase", "evidenceIds") => r.evidence_b,
         ("revealTipster", _) => r.case_other_county,
         // The admin's county covers every seeded region: the other county's village.

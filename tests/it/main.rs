@@ -30,6 +30,7 @@ mod orphans;
 mod persisted;
 mod processes;
 mod schema;
+mod sites;
 mod storage;
 mod supervision;
 mod sync;

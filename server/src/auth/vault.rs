@@ -47,6 +47,8 @@ pub mod aad {
     pub const TIPSTER_PHONE: &str = "tipster.phone_enc";
     /// `app_user.phone_enc`.
     pub const APP_USER_PHONE: &str = "app_user.phone_enc";
+    /// `supervised_site.contact_phone_enc`.
+    pub const SITE_CONTACT_PHONE: &str = "supervised_site.contact_phone_enc";
     /// `webhook.secret_enc`.
     pub const WEBHOOK_SECRET: &str = "webhook.secret_enc";
     /// `wechat_token.token_enc`.

@@ -26,6 +26,7 @@ pub mod open311;
 pub mod outbox;
 pub mod page;
 pub mod phone;
+pub mod sites;
 pub mod sla;
 pub mod subscriptions;
 pub mod supervision;

@@ -347,7 +347,9 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
     let b = match (parent, field) {
         (p, "edges" | "nodes") if p.ends_with("Connection") => ListBound::Fixed(1),
         // Any field with a `first` argument that returns a connection is a page too.
-        ("Query", "cases" | "myTasks" | "users" | "publicCases") => ListBound::Page,
+        ("Query", "cases" | "myTasks" | "users" | "publicCases" | "sites") | ("Site", "cases") => {
+            ListBound::Page
+        }
         ("Query", "regions") | ("Region", "children") => ListBound::GridFanout,
         ("Query", "categories") | ("Changes", "categories") => {
             ListBound::Fixed(category::MAX_ACTIVE)

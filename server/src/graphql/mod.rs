@@ -15,6 +15,7 @@ mod notifications;
 mod open311;
 mod pagination;
 mod scalars;
+mod sites;
 mod supervision;
 mod tipsters;
 mod users;
@@ -41,6 +42,7 @@ pub struct Query(
     supervision::SupervisionQuery,
     tipsters::TipsterQuery,
     open311::Open311Query,
+    sites::SiteQuery,
 );
 
 /// Every mutation of the API.
@@ -54,6 +56,7 @@ pub struct Mutation(
     notifications::NotificationMutation,
     supervision::SupervisionMutation,
     open311::Open311Mutation,
+    sites::SiteMutation,
 );
 
 /// The API's schema type.

@@ -598,6 +598,9 @@ pub fn finish_errors(
                 if let Some(field) = app.field() {
                     ext.set("field", field);
                 }
+                if !app.problems().is_empty() {
+                    ext.set("problems", problems_value(app.problems(), lang));
+                }
                 if let AppError::RateLimited { retry_after_secs } = app {
                     ext.set("retryAfter", *retry_after_secs);
                     retry_after = Some(retry_after.unwrap_or(0).max(*retry_after_secs));
@@ -620,6 +623,37 @@ pub fn finish_errors(
         }
     }
     retry_after
+}
+
+/// `extensions.problems` of a refused file: `[{ row, column, detail, message }]`.
+fn problems_value(problems: &[crate::error::FileProblem], lang: Lang) -> async_graphql::Value {
+    async_graphql::Value::List(
+        problems
+            .iter()
+            .map(|p| {
+                let mut o = async_graphql::indexmap::IndexMap::new();
+                o.insert(
+                    async_graphql::Name::new("row"),
+                    async_graphql::Value::from(p.row),
+                );
+                o.insert(
+                    async_graphql::Name::new("column"),
+                    p.column
+                        .clone()
+                        .map_or(async_graphql::Value::Null, async_graphql::Value::from),
+                );
+                o.insert(
+                    async_graphql::Name::new("detail"),
+                    async_graphql::Value::from(p.detail),
+                );
+                o.insert(
+                    async_graphql::Name::new("message"),
+                    async_graphql::Value::from(p.message.get(lang)),
+                );
+                async_graphql::Value::Object(o)
+            })
+            .collect(),
+    )
 }
 
 /// The input path an engine coercion error names, e.g. `input.sha256` from

@@ -102,7 +102,10 @@ fn failure(e: &AppError, headers: &HeaderMap) -> Response {
             "api_key 缺失、无效或已吊销，无法创建请求 / invalid api_key received -- can't proceed with create_request"
                 .to_owned(),
         ),
-        AppError::BadInput { .. } | AppError::Conflict(_) | AppError::InvalidTransition(_) => {
+        AppError::BadInput { .. }
+        | AppError::InvalidFile(_)
+        | AppError::Conflict(_)
+        | AppError::InvalidTransition(_) => {
             (StatusCode::BAD_REQUEST, both(e))
         }
         AppError::RateLimited { retry_after_secs } => {

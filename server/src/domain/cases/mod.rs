@@ -109,7 +109,7 @@ fn subtree(column: case::Column, path: &str) -> Condition {
 /// The cases a staff member may see, as a query condition (the rule of
 /// [`staff_can_see`]): county and township staff their region's subtree, an inspector
 /// their grid and what is assigned to them.
-fn visible_to(staff: &crate::domain::access::StaffViewer) -> Condition {
+pub(crate) fn visible_to(staff: &crate::domain::access::StaffViewer) -> Condition {
     match staff.role {
         Role::CountyAdmin | Role::TownshipSupervisor => {
             subtree(case::Column::RegionPath, &staff.region_path)

@@ -11,6 +11,7 @@ mod types;
 
 use async_graphql::Context;
 
+pub use inputs::LocationInput;
 pub use mutation::CaseMutation;
 pub use objects::Case;
 pub use query::CaseQuery;

@@ -144,6 +144,10 @@ impl Case {
     async fn location(&self, coord: Option<CoordSystem>) -> GeoPoint {
         GeoPoint::from_wgs84(self.0.lat, self.0.lng, coord)
     }
+    /// The supervised site the case is about (see `site(id)`), if it names one.
+    async fn site_id(&self) -> Option<ID> {
+        self.0.site_id.map(|id| ID(id.to_string()))
+    }
     /// Accuracy of the reported location in metres.
     async fn accuracy_m(&self) -> Option<f64> {
         self.0.accuracy_m

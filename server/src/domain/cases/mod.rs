@@ -11,7 +11,7 @@ pub mod workflow;
 
 use chrono::{DateTime, Utc};
 use entity::{case, case_event, case_follower};
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -329,37 +329,23 @@ pub async fn last_events(
     db: &DatabaseConnection,
     case_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, case_event::Model>, AppError> {
-    // Each case's last event has seq == its version; one IN query over the pairs is
-    // portable, but a max-per-group subquery is simpler and index-friendly.
-    let sub = case_event::Entity::find()
-        .select_only()
-        .column_as(
-            Expr::expr(Func::max(Expr::col(case_event::Column::Seq))),
-            "seq",
-        )
-        .column(case_event::Column::CaseId)
-        .filter(case_event::Column::CaseId.is_in(case_ids.to_vec()))
-        .group_by(case_event::Column::CaseId)
-        .into_tuple::<(Option<i32>, i64)>()
-        .all(db)
-        .await?;
-    let mut cond = Condition::any();
-    let mut any = false;
-    for (seq, cid) in sub {
-        if let Some(seq) = seq {
-            any = true;
-            cond = cond.add(
-                Condition::all()
-                    .add(case_event::Column::CaseId.eq(cid))
-                    .add(case_event::Column::Seq.eq(seq)),
-            );
-        }
-    }
-    if !any {
+    // One statement: the event whose seq is the highest of its case (a correlated
+    // subquery on the unique (case_id, seq) index), on both databases.
+    if case_ids.is_empty() {
         return Ok(Default::default());
     }
+    let m = sea_orm::sea_query::Alias::new("m");
+    let latest = sea_orm::sea_query::Query::select()
+        .expr(Func::max(Expr::col((m.clone(), case_event::Column::Seq))))
+        .from_as(case_event::Entity, m.clone())
+        .and_where(
+            Expr::col((m, case_event::Column::CaseId))
+                .equals((case_event::Entity, case_event::Column::CaseId)),
+        )
+        .to_owned();
     Ok(case_event::Entity::find()
-        .filter(cond)
+        .filter(case_event::Column::CaseId.is_in(case_ids.to_vec()))
+        .filter(case_event::Column::Seq.in_subquery(latest))
         .all(db)
         .await?
         .into_iter()

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 
 use super::access::{Role, Viewer};
-use super::grid::path_is_within;
+use super::grid::{path_is_within, subtree};
 use super::page::{Page, PageRequest};
 use crate::error::{AppError, Msg};
 
@@ -98,12 +98,6 @@ pub struct CaseFilter {
     pub created_to: Option<DateTime<Utc>>,
     /// Number, title or description contains this text.
     pub text: Option<String>,
-}
-
-fn subtree(column: case::Column, path: &str) -> Condition {
-    Condition::any()
-        .add(column.eq(path))
-        .add(column.like(format!("{path}/%")))
 }
 
 /// The cases a staff member may see, as a query condition (the rule of

@@ -90,11 +90,10 @@ pub async fn disclosed(
         let r = grid
             .get(rid)
             .ok_or_else(|| AppError::not_found("区域", "region"))?;
-        q = q.filter(
-            sea_orm::Condition::any()
-                .add(case::Column::RegionPath.eq(r.path.as_str()))
-                .add(case::Column::RegionPath.like(format!("{}/%", r.path))),
-        );
+        q = q.filter(crate::domain::grid::subtree(
+            case::Column::RegionPath,
+            &r.path,
+        ));
     }
     if let Some(code) = category_code {
         let cat = category::Entity::find()

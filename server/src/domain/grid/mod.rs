@@ -71,6 +71,14 @@ pub fn path_is_within(path: &str, ancestor: &str) -> bool {
             && path.as_bytes()[ancestor.len()] == b'/')
 }
 
+/// The query condition of [`path_is_within`] on a stored path column: the region at
+/// `path` and everything beneath it (served by a bytewise index on the column).
+pub fn subtree<C: sea_orm::ColumnTrait>(column: C, path: &str) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(column.eq(path))
+        .add(column.like(format!("{path}/%")))
+}
+
 type Indexed = GeomWithData<Rectangle<[f64; 2]>, usize>;
 
 /// An immutable picture of the whole region tree plus its spatial index.

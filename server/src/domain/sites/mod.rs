@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::Services;
 use super::access::{Role, StaffViewer, Viewer};
 use super::geo::{CoordSystem, WgsPoint};
-use super::grid::{GridSnapshot, RegionNode, path_is_within};
+use super::grid::{GridSnapshot, RegionNode, path_is_within, subtree};
 use super::idempotency::IdemKey;
 use super::page::{Page, PageRequest, like_fragment};
 use super::phone::Phone;
@@ -523,12 +523,6 @@ pub struct SiteFilter {
     pub include_archived: bool,
 }
 
-fn subtree(path: &str) -> Condition {
-    Condition::any()
-        .add(supervised_site::Column::RegionPath.eq(path))
-        .add(supervised_site::Column::RegionPath.like(format!("{path}/%")))
-}
-
 /// The sites within the viewer's scope, filtered, newest first, one page.
 pub async fn list(
     svc: &Services,
@@ -538,7 +532,10 @@ pub async fn list(
 ) -> Result<Page<supervised_site::Model>, AppError> {
     let staff = viewer.staff()?;
     let grid = svc.grid.snapshot();
-    let mut q = supervised_site::Entity::find().filter(subtree(&staff.region_path));
+    let mut q = supervised_site::Entity::find().filter(subtree(
+        supervised_site::Column::RegionPath,
+        &staff.region_path,
+    ));
     if let Some(rid) = filter.region_id {
         let r = grid
             .get(rid)
@@ -549,7 +546,7 @@ pub async fn list(
         if !visible {
             return Err(AppError::not_found("区域", "region"));
         }
-        q = q.filter(subtree(&r.path));
+        q = q.filter(subtree(supervised_site::Column::RegionPath, &r.path));
     }
     if let Some(k) = filter.kind {
         q = q.filter(supervised_site::Column::Kind.eq(k));

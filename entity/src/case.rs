@@ -58,6 +58,9 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     pub submitted_at: Option<DateTimeUtc>,
     pub closed_at: Option<DateTimeUtc>,
+    /// When the case was first submitted for verification; kept when it is returned
+    /// for rework (unlike `submitted_at`), for the on-time handling indicators.
+    pub first_submitted_at: Option<DateTimeUtc>,
     pub due_at: Option<DateTimeUtc>,
     /// Deadline of the on-site check-in, once the case is filed.
     pub onsite_due_at: Option<DateTimeUtc>,

@@ -21,6 +21,7 @@ pub mod notification;
 pub mod open311_client;
 pub mod outbox;
 pub mod persisted_operation;
+pub mod ranking;
 pub mod refresh_token;
 pub mod region;
 pub mod sla_mark;

@@ -52,6 +52,35 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// `/metrics` (Prometheus).
     pub metrics: MetricsConfig,
+    /// Evaluation (考核): the weights of the ranking score.
+    pub evaluation: EvaluationConfig,
+}
+
+/// Evaluation (考核): how the composite score (综合指标值) that rankings sort by weighs
+/// the indicators. Weights are local policy; a ratio with no data drops out and the
+/// remaining weights are rescaled, so a township is never ranked on a missing figure.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// Weight of 按期处置率 (on-time handling rate).
+    pub on_time_handle_weight: f64,
+    /// Weight of 结案率 (closure rate).
+    pub close_weight: f64,
+    /// Weight of 公众满意度 (public satisfaction).
+    pub satisfaction_weight: f64,
+    /// Weight of one minus 返工率 (rework rate).
+    pub no_rework_weight: f64,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        Self {
+            on_time_handle_weight: 40.0,
+            close_weight: 30.0,
+            satisfaction_weight: 20.0,
+            no_rework_weight: 10.0,
+        }
+    }
 }
 
 /// `/metrics` (Prometheus text).

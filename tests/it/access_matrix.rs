@@ -193,6 +193,22 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             Who::Anonymous => Some("UNAUTHENTICATED"),
         },
         "updateSite" | "archiveSite" => manage(who),
+        // Evaluation: staff read figures of a region in (or above) their scope; a region
+        // beside it is missing. Only county staff publish a ranking.
+        "stats" | "rankings" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
+            Who::Supervisor => {
+                matches!(target, Target::OtherTownship | Target::OtherCounty).then_some("NOT_FOUND")
+            }
+            Who::Inspector => (target != Target::Own).then_some("NOT_FOUND"),
+            Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
+        "publishRanking" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
         // A location (or a file's row) outside the viewer's region is an input error.
         "createSite" | "importSites" => match who {
             Who::Admin => (target == Target::OtherCounty).then_some("BAD_INPUT"),
@@ -771,6 +787,22 @@ impl World {
                 let id = self.case_in(app, target, "ASSIGNED", true, None).await;
                 (q("MULTIPART"), json!({ "c": id.to_string() }))
             }
+            "stats" => (
+                q(
+                    "query($r: ID!) { stats(regionId: $r, from: \"2026-10-01\", to: \"2026-10-31\") { total { closed } } }",
+                ),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "rankings" => (
+                q("query($r: ID!) { rankings(regionId: $r, month: \"2026-10\") { month } }"),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "publishRanking" => (
+                q(
+                    "mutation($r: ID!) { publishRanking(regionId: $r, month: \"2026-10\") { month } }",
+                ),
+                json!({ "r": village.id.to_string() }),
+            ),
             "sites" => (
                 q("query($r: ID) { sites(filter: { regionId: $r }) { edges { node { id } } } }"),
                 json!({ "r": village.id.to_string() }),

@@ -1,5 +1,6 @@
 //! Cases from discovery to closure, over HTTP on both databases.
 
+use sea_orm::EntityTrait;
 use serde_json::json;
 
 use crate::both;
@@ -109,6 +110,22 @@ async fn full_story(backend: Backend) {
     let c = &c["data"]["verifyCase"];
     assert_eq!(c["status"], "IN_PROGRESS", "{c}");
     assert_eq!(c["reworkCount"], 1);
+    // The first submission stays on record for the on-time indicators.
+    let row = |app: &TestApp| {
+        let db = app.db.clone();
+        let case_id: i64 = id.as_str().unwrap().parse().unwrap();
+        async move {
+            entity::case::Entity::find_by_id(case_id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let returned = row(&app).await;
+    let first = returned.first_submitted_at.expect("first submission kept");
+    assert_eq!(returned.submitted_at, None);
+    app.advance(chrono::Duration::minutes(5));
     let c = act(
         &app,
         &insp,
@@ -120,6 +137,9 @@ async fn full_story(backend: Backend) {
     )
     .await;
     assert!(c.get("errors").is_none(), "{c}");
+    let again = row(&app).await;
+    assert_eq!(again.first_submitted_at, Some(first));
+    assert!(again.submitted_at.unwrap() > first, "{again:?}");
     let c = &c["data"]["submitCase"];
     // … then approves.
     let c = act(

@@ -487,6 +487,12 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
             "mutation($id: ID!) { archiveSite(id: $id) { id } }".into(),
             json!({ "id": id }),
         ),
+        ("publishRanking", "regionId") => (
+            r.admin.clone(),
+            "mutation($id: ID!) { publishRanking(regionId: $id, month: \"2026-10\") { month } }"
+                .into(),
+            json!({ "id": id }),
+        ),
         other => panic!("no probe for the reference {other:?}: add one"),
     }
 }
@@ -515,7 +521,7 @@ fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
         ("confirmEvidence", "id") | ("submitCase", "evidenceIds") => r.evidence_b,
         ("revealTipster", _) => r.case_other_county,
         // The admin's county covers every seeded region: the other county's village.
-        ("createWebhook", _) => r.village_other_county,
+        ("createWebhook" | "publishRanking", _) => r.village_other_county,
         // Not a dead letter: an outbox message that was delivered.
         ("deactivateWebhook" | "retryDeadLetter", _) => r.note_b,
         ("markNotificationsRead", _) => r.note_b,

@@ -238,6 +238,13 @@ impl WorkCalendar {
 
     /// The non-empty office sessions of a local date as local date-times; none on
     /// a non-working day.
+    /// The office sessions of a (local) date as UTC instants, none on a day off.
+    pub fn sessions_utc(&self, day: NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        self.sessions_on(day)
+            .map(|(open, close)| (to_utc(open), to_utc(close)))
+            .collect()
+    }
+
     fn sessions_on(&self, day: NaiveDate) -> impl Iterator<Item = (NaiveDateTime, NaiveDateTime)> {
         let working = self.is_working_day(day);
         self.hours
@@ -311,7 +318,7 @@ fn to_local(t: DateTime<Utc>) -> NaiveDateTime {
 }
 
 /// The instant of an Asia/Shanghai wall-clock time (saturating at either end of time).
-fn to_utc(local: NaiveDateTime) -> DateTime<Utc> {
+pub fn to_utc(local: NaiveDateTime) -> DateTime<Utc> {
     match local.checked_sub_offset(SHANGHAI) {
         Some(utc) => utc.and_utc(),
         None if local.year() < 0 => DateTime::<Utc>::MIN_UTC,

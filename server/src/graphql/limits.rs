@@ -363,6 +363,10 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
             ListBound::Fixed(evidence::MAX_PER_CASE)
         }
         ("Evidence", "flags") => ListBound::Fixed(8),
+        ("Stats", "rows") | ("Ranking", "regions" | "inspectors") => {
+            ListBound::Fixed(domain::stats::MAX_ROWS as u64)
+        }
+        ("Ranking", "weights") => ListBound::Fixed(4),
         ("Query", "webhooks") => ListBound::Fixed(domain::webhooks::MAX_WEBHOOKS as u64),
         ("Query", "open311Clients") => ListBound::Fixed(domain::open311::MAX_CLIENTS as u64),
         ("EvidenceUpload", "fields" | "headers" | "putHeaders") => ListBound::Fixed(16),

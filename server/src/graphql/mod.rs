@@ -16,6 +16,7 @@ mod open311;
 mod pagination;
 mod scalars;
 mod sites;
+mod stats;
 mod supervision;
 mod tipsters;
 mod users;
@@ -43,6 +44,7 @@ pub struct Query(
     tipsters::TipsterQuery,
     open311::Open311Query,
     sites::SiteQuery,
+    stats::StatsQuery,
 );
 
 /// Every mutation of the API.
@@ -57,6 +59,7 @@ pub struct Mutation(
     supervision::SupervisionMutation,
     open311::Open311Mutation,
     sites::SiteMutation,
+    stats::StatsMutation,
 );
 
 /// The API's schema type.

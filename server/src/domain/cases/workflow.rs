@@ -733,6 +733,9 @@ fn submit(
     }
     let evidence = rules::check_submission(&f.evidence, evidence_ids)?;
     d.changes.submitted_at = Set(Some(f.now));
+    if f.case.first_submitted_at.is_none() {
+        d.changes.first_submitted_at = Set(Some(f.now));
+    }
     d.note = text(note, 2000).map_err(|e| e.at("note"))?;
     d.data = json!({ "evidenceIds": evidence });
     Ok(())
@@ -1295,6 +1298,7 @@ mod tests {
             accepted_at: (status != Pending).then_some(t),
             started_at: None,
             submitted_at: None,
+            first_submitted_at: None,
             closed_at: None,
             due_at: Some(t + chrono::Duration::days(3)),
             onsite_due_at: None,

@@ -1218,3 +1218,180 @@ async fn stats_are_scoped(backend: Backend) {
     assert_eq!(error_code(&b), "FORBIDDEN", "{b}");
 }
 both!(scoped_stats, stats_are_scoped);
+
+/// GET an export; (status, content type, body).
+async fn export(app: &TestApp, token: Option<&str>, path: &str) -> (u16, String, Vec<u8>) {
+    let mut req = app.client.get(format!("{}/exports/{path}", app.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ct, resp.bytes().await.unwrap().to_vec())
+}
+
+fn parse_csv(body: &[u8]) -> Vec<Vec<String>> {
+    let text = std::str::from_utf8(body).unwrap();
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("CSV starts with a UTF-8 BOM for Excel");
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+fn parse_xlsx(body: &[u8]) -> Vec<Vec<String>> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut wb = Xlsx::new(std::io::Cursor::new(body.to_vec())).unwrap();
+    let range = wb.worksheet_range_at(0).unwrap().unwrap();
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::Empty => String::new(),
+                    Data::String(s) => s.clone(),
+                    Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+                    Data::Float(f) => format!("{f:.4}"),
+                    Data::Int(i) => i.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+async fn exports_are_tables_people_open(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    load(&app).await;
+    let (admin, _) = app.login("demo-admin").await;
+    let county = app.region_id(COUNTY);
+    let q = format!("regionId={county}&from=2026-09-01&to=2026-10-31");
+    let snap = app.state.services.grid.snapshot();
+    let name = |code: &str| snap.by_code(code).unwrap().name.clone();
+    let inspector = {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        entity::app_user::Entity::find()
+            .filter(entity::app_user::Column::Username.eq(format!("demo-insp-{A1}")))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .name
+    };
+    // C3: late handling, rated 4 (times in Asia/Shanghai).
+    let c3 = |rows: &[Vec<String>]| -> Vec<String> {
+        rows.iter()
+            .find(|r| r[0] == "EV-C3")
+            .unwrap_or_else(|| panic!("no C3 in {rows:?}"))
+            .clone()
+    };
+    let expect_c3 = |r: &[String]| {
+        assert_eq!(r[1], "群众举报");
+        assert_eq!(r[3], name(TOWNSHIP_A));
+        assert_eq!(r[4], name(A1));
+        assert_eq!(r[5], "已办结");
+        assert_eq!(r[8], "2026-09-24 15:00:00");
+        assert_eq!(r[10], "2026-09-24 17:30:00");
+        assert_eq!(r[11], "2026-09-28 09:30:00");
+        assert_eq!(r[12], "2026-09-28 11:00:00");
+        assert_eq!(r[13], "否");
+        assert_eq!(r[14], "0");
+        assert_eq!(r[15], "4");
+        assert_eq!(r[16], inspector);
+    };
+    // The cases created in the period: 16 in A (C1–C13, C15, C16, C29), 11 in B.
+    let (status, ct, body) = export(&app, Some(&admin), &format!("cases.csv?{q}")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    let rows = parse_csv(&body);
+    assert_eq!(rows[0][0], "案件编号");
+    assert_eq!(rows[0].len(), 18);
+    assert_eq!(rows.len(), 1 + 27, "{rows:?}");
+    expect_c3(&c3(&rows));
+    let (status, ct, body) = export(&app, Some(&admin), &format!("cases.xlsx?{q}")).await;
+    assert_eq!(status, 200);
+    assert!(ct.contains("spreadsheetml"), "{ct}");
+    let rows = parse_xlsx(&body);
+    assert_eq!(rows.len(), 1 + 27);
+    assert_eq!(rows[0][13], "按期处置");
+    expect_c3(&c3(&rows));
+
+    // The indicator table: one row per township, then 合计.
+    let (status, _, body) =
+        export(&app, Some(&admin), &format!("stats.csv?{q}&groupBy=REGION")).await;
+    assert_eq!(status, 200);
+    let rows = parse_csv(&body);
+    assert_eq!(rows[0][0], "区域");
+    assert_eq!(rows[0][1], "上报数");
+    let a = rows.iter().find(|r| r[0] == name(TOWNSHIP_A)).unwrap();
+    assert_eq!(
+        (a[1].as_str(), a[2].as_str(), a[3].as_str()),
+        ("14", "12", "85.7%")
+    );
+    let total = rows.last().unwrap();
+    assert_eq!((total[0].as_str(), total[1].as_str()), ("合计", "23"));
+    let (status, _, body) = export(&app, Some(&admin), &format!("stats.xlsx?{q}")).await;
+    assert_eq!(status, 200);
+    let rows = parse_xlsx(&body);
+    let b = rows.iter().find(|r| r[0] == name(TOWNSHIP_B)).unwrap();
+    // 有效上报率 of B: 8 / 9, stored as a number formatted as a percentage.
+    assert_eq!((b[1].as_str(), b[3].as_str()), ("9", "0.8889"));
+
+    // Scope and input errors, as JSON with a status.
+    let (sup, _) = app.login("demo-sup-140521100").await;
+    let (status, _, body) = export(&app, Some(&sup), &format!("cases.csv?{q}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        parse_csv(&body).len(),
+        1 + 16,
+        "the supervisor's township only"
+    );
+    let b_region = app.region_id(TOWNSHIP_B);
+    let err = |body: &[u8]| -> Value { serde_json::from_slice(body).unwrap() };
+    let (status, _, body) = export(
+        &app,
+        Some(&sup),
+        &format!("cases.xlsx?regionId={b_region}&from=2026-09-01&to=2026-10-31"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(err(&body)["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    let (status, _, body) = export(&app, None, &format!("cases.csv?{q}")).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        err(&body)["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    let public = crate::helpers::cases::public_login(&app, "o-export-openid").await;
+    let (status, _, _) = export(&app, Some(&public), &format!("stats.csv?{q}")).await;
+    assert_eq!(status, 403);
+    let (status, _, body) = export(
+        &app,
+        Some(&admin),
+        &format!("cases.csv?regionId={county}&from=2026/09/01&to=2026-10-31"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let e = err(&body);
+    assert_eq!(
+        e["errors"][0]["extensions"]["detail"], "INVALID_DATE",
+        "{e}"
+    );
+    assert_eq!(e["errors"][0]["extensions"]["field"], "from", "{e}");
+    let (status, _, body) =
+        export(&app, Some(&admin), &format!("stats.csv?{q}&groupBy=WEEK")).await;
+    assert_eq!(status, 400);
+    assert_eq!(err(&body)["errors"][0]["extensions"]["field"], "groupBy");
+    let (status, _, _) = export(&app, Some(&admin), &format!("cases.pdf?{q}")).await;
+    assert_eq!(status, 404);
+}
+both!(exports, exports_are_tables_people_open);

@@ -17,6 +17,7 @@ pub mod changes;
 pub mod dates;
 pub mod events;
 pub mod evidence;
+pub mod exports;
 pub mod geo;
 pub mod grid;
 pub mod idempotency;

@@ -18,6 +18,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+mod exports;
 mod files;
 mod open311;
 
@@ -53,6 +54,7 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         .map(files::routes)
         .unwrap_or_default();
     let open311_routes = open311::routes(app.clone());
+    let export_routes = exports::routes(app.clone());
     let persisted = std::sync::Arc::new(crate::persisted::PersistedQueries::new(
         app.config().limits.persisted_queries,
     ));
@@ -79,6 +81,7 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         .with_state(state)
         .merge(storage_routes)
         .merge(open311_routes)
+        .merge(export_routes)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
@@ -330,7 +333,10 @@ fn ws_token(payload: &serde_json::Value) -> Option<String> {
 
 /// Who sent the request, from its bearer token: (viewer, token present but bad).
 /// Errors only when the database cannot be asked.
-async fn viewer_of(app: &AppState, headers: &HeaderMap) -> Result<(Viewer, bool), AppError> {
+pub(crate) async fn viewer_of(
+    app: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Viewer, bool), AppError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

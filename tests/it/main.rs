@@ -14,6 +14,7 @@ mod cases;
 mod cli;
 mod delivery;
 mod disclosure;
+mod draws;
 mod evidence;
 mod faults;
 mod form_errors;

@@ -6,6 +6,7 @@
 mod auth;
 mod cases;
 mod context;
+mod draws;
 mod evidence;
 mod grid;
 pub mod limits;
@@ -43,6 +44,7 @@ pub struct Query(
     tipsters::TipsterQuery,
     open311::Open311Query,
     sites::SiteQuery,
+    draws::DrawQuery,
 );
 
 /// Every mutation of the API.
@@ -57,6 +59,7 @@ pub struct Mutation(
     supervision::SupervisionMutation,
     open311::Open311Mutation,
     sites::SiteMutation,
+    draws::DrawMutation,
 );
 
 /// The API's schema type.

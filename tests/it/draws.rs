@@ -472,6 +472,41 @@ async fn publish_waits_for_closed_tasks(backend: Backend) {
     let b = app.gql(None, public_q, json!({})).await;
     assert_eq!(b["data"]["publicDraws"]["edges"], json!([]), "{b}");
     close(task_ids[1]).await;
+    // Both tasks recorded a result; the second's category is not publishable.
+    for (id, note) in [
+        (task_ids[0], "已整改：堆场已全部苫盖"),
+        (task_ids[1], "不公开的结果"),
+    ] {
+        entity::case_event::ActiveModel {
+            case_id: Set(id),
+            seq: Set(2),
+            actor_role: Set("INSPECTOR".into()),
+            action: Set("SUBMIT".into()),
+            note: Set(Some(note.into())),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+    }
+    let cat = entity::category::Entity::find()
+        .filter(entity::category::Column::Code.eq("OTHER"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let task = case::Entity::find_by_id(task_ids[1])
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut am: case::ActiveModel = task.into();
+    am.category_id = Set(cat.id);
+    am.update(&app.db).await.unwrap();
+    let mut am: entity::category::ActiveModel = cat.into();
+    am.publishable = Set(false);
+    am.update(&app.db).await.unwrap();
     let b = app
         .gql(Some(&sup), PUBLISH_Q, json!({ "id": d["id"] }))
         .await;
@@ -494,6 +529,8 @@ async fn publish_waits_for_closed_tasks(backend: Backend) {
     assert_eq!(node["hash"], d["hash"]);
     let sites = node["sites"].as_array().unwrap();
     assert_eq!(sites.len(), 2);
+    assert_eq!(sites[0]["outcome"], "已整改：堆场已全部苫盖", "{b}");
+    assert!(sites[1]["outcome"].is_null(), "not publishable: {b}");
     for (s, drawn) in sites.iter().zip(d["sites"].as_array().unwrap()) {
         assert_eq!(s["name"], drawn["site"]["name"]);
         assert_eq!(s["kind"], "STOCKPILE");

@@ -14,7 +14,6 @@ use super::pagination::{connection, page_request};
 use super::sites::{RiskLevel, Site, SiteKind};
 use super::users::User;
 use super::{parse_id, state, viewer};
-use crate::domain::cases::public::outcome;
 use crate::domain::draws as dom;
 use crate::domain::grid::RegionLevel;
 use crate::error::AppError;
@@ -259,21 +258,21 @@ impl PublicDraw {
     async fn sites(&self, ctx: &Context<'_>) -> Result<Vec<PublicDrawSite>, AppError> {
         let svc = &state(ctx)?.services;
         let snap = svc.grid.snapshot();
-        let mut out = Vec::new();
-        for d in dom::drawn_sites(&svc.db, self.0.id).await? {
-            out.push(PublicDrawSite {
-                name: d.site.name,
-                kind: d.site.kind.into(),
+        Ok(dom::public_sites(&svc.db, &self.0)
+            .await?
+            .into_iter()
+            .map(|s| PublicDrawSite {
                 village: snap
-                    .get(d.site.region_id)
+                    .get(s.region_id)
                     .filter(|r| r.level == RegionLevel::Village)
                     .map(|r| r.name.clone()),
-                status: d.task.status.into(),
-                closed_at: d.task.closed_at,
-                outcome: outcome(&svc.db, d.task.id).await?,
-            });
-        }
-        Ok(out)
+                name: s.name,
+                kind: s.kind.into(),
+                status: s.status.into(),
+                closed_at: s.closed_at,
+                outcome: s.outcome,
+            })
+            .collect())
     }
 }
 

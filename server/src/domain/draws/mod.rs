@@ -981,6 +981,72 @@ pub async fn published(
     Ok(Page::from_rows(rows, page))
 }
 
+/// A drawn site of a published draw as everyone sees it: the site's name, kind and
+/// grid, and how its inspection ended — never an inspector, a phone or a coordinate.
+#[derive(Debug, Clone)]
+pub struct PublicSite {
+    /// The site's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: SiteKind,
+    /// Its village grid.
+    pub region_id: i64,
+    /// Where its task ended.
+    pub status: entity::enums::CaseStatus,
+    /// When the task was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The result recorded with the last submission, unless the task's category is
+    /// not publishable (the rule of `publicCases`).
+    pub outcome: Option<String>,
+}
+
+/// The drawn sites of a published draw, in draw order (five statements whatever the
+/// number of sites); nothing for a draw that is not published.
+pub async fn public_sites<C: ConnectionTrait>(
+    conn: &C,
+    draw: &random_draw::Model,
+) -> Result<Vec<PublicSite>, AppError> {
+    if draw.published_at.is_none() {
+        return Ok(Vec::new());
+    }
+    let drawn = drawn_sites(conn, draw.id).await?;
+    let publishable: BTreeSet<i64> = category::Entity::find()
+        .filter(category::Column::Id.is_in(drawn.iter().map(|d| d.task.category_id)))
+        .filter(category::Column::Publishable.eq(true))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    // The newest submission note of each task.
+    let mut outcomes: HashMap<i64, String> = HashMap::new();
+    for e in entity::case_event::Entity::find()
+        .filter(entity::case_event::Column::CaseId.is_in(drawn.iter().map(|d| d.task.id)))
+        .filter(entity::case_event::Column::Action.eq("SUBMIT"))
+        .order_by_asc(entity::case_event::Column::Seq)
+        .all(conn)
+        .await?
+    {
+        if let Some(n) = e.note {
+            outcomes.insert(e.case_id, n);
+        }
+    }
+    Ok(drawn
+        .into_iter()
+        .map(|d| PublicSite {
+            outcome: publishable
+                .contains(&d.task.category_id)
+                .then(|| outcomes.remove(&d.task.id))
+                .flatten(),
+            name: d.site.name,
+            kind: d.site.kind,
+            region_id: d.site.region_id,
+            status: d.task.status,
+            closed_at: d.task.closed_at,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -554,6 +554,40 @@ async fn publish_waits_for_closed_tasks(backend: Backend) {
 }
 both!(publishing, publish_waits_for_closed_tasks);
 
+async fn racing_draws_keep_one_chain_and_the_period_rule(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (sup, _) = app.login(&format!("demo-sup-{TOWNSHIP}")).await;
+    sites_in_township(&app, 4).await;
+    let input = township_input(&app, 1, "2026-Q4");
+    let (a, b, c, d) = tokio::join!(
+        draw(&app, &sup, input.clone()),
+        draw(&app, &sup, input.clone()),
+        draw(&app, &sup, input.clone()),
+        draw(&app, &sup, input.clone()),
+    );
+    let mut drawn = BTreeSet::new();
+    for x in [&a, &b, &c, &d] {
+        assert!(
+            x.get("errors").is_none(),
+            "a racing draw starts again: {x:#}"
+        );
+        drawn.extend(site_ids(&x["data"]["drawRandomInspection"]));
+    }
+    assert_eq!(drawn.len(), 4, "no site twice in one period, even racing");
+    let rows = random_draw::Entity::find().all(&app.db).await.unwrap();
+    let mut rows = rows;
+    rows.sort_by_key(|r| r.id);
+    assert_eq!(rows[0].prev_hash, "0".repeat(64));
+    for w in rows.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash, "one chain");
+    }
+    for r in &rows {
+        let v = verify(&app, &sup, &json!(r.id.to_string())).await;
+        assert_eq!(v["matches"], true, "{v}");
+    }
+}
+both!(racing, racing_draws_keep_one_chain_and_the_period_rule);
+
 /// A draw row written straight to the database in `region` (for probes): no sites, so
 /// it may be published at once.
 pub async fn seed_draw(app: &TestApp, region: &str) -> i64 {

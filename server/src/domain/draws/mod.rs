@@ -524,89 +524,113 @@ pub async fn draw(
     }
     let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
     let rules = Rules::load(&svc.db).await?;
-    let (svc2, viewer) = (svc.clone(), viewer.clone());
-    uow::write(
-        svc,
-        idem,
-        uow::work(move |txn| {
-            Box::pin(async move {
-                let svc = svc2;
-                let inputs_json = canonical(&inputs)?;
-                let (sites, drawn_before) = candidates(txn, &region.path, &inputs).await?;
-                let frame = Frame {
-                    sites: sites
-                        .iter()
-                        .map(|s| Candidate {
-                            id: s.id,
-                            region_id: s.region_id,
-                        })
-                        .collect(),
-                    drawn_before,
-                    inspectors: pool(txn, &svc, &staff, inputs.inspector_ids.as_deref()).await?,
-                }
-                .normalised();
-                let frame_json = canonical(&frame)?;
-                let prev_hash = random_draw::Entity::find()
-                    .order_by_desc(random_draw::Column::Id)
-                    .one(txn)
-                    .await?
-                    .map_or_else(|| GENESIS.to_owned(), |d| d.hash);
-                let now = svc.clock.now();
-                let drawn_at =
-                    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-                let seed = seed_of(&prev_hash, drawn_at, &inputs_json);
-                let selection = recompute(&seed, &inputs, &frame)?;
-                let selection_json = canonical(&selection)?;
-                let hash = hash_of(
-                    &prev_hash,
-                    &seed,
-                    drawn_at,
-                    (&inputs_json, &frame_json, &selection_json),
-                );
-                let row = random_draw::ActiveModel {
-                    region_id: Set(region.id),
-                    region_path: Set(region.path.clone()),
-                    period: Set(inputs.period.clone()),
-                    drawn_at: Set(drawn_at),
-                    drawn_by: Set(staff.user_id),
-                    prev_hash: Set(prev_hash),
-                    seed: Set(seed),
-                    hash: Set(hash),
-                    inputs: Set(inputs_json),
-                    frame: Set(frame_json),
-                    pool_exhausted: Set(selection.pool_exhausted),
-                    site_count: Set(i32::try_from(selection.sites.len()).unwrap_or(i32::MAX)),
-                    published_at: Set(None),
-                    published_by: Set(None),
-                    created_at: Set(now),
-                    ..Default::default()
-                }
-                .insert(txn)
-                .await
-                .map_err(|e| match e.sql_err() {
-                    Some(SqlErr::UniqueConstraintViolation(_)) => AppError::Conflict(Msg::new(
-                        "另一次抽取同时进行，请重试",
-                        "another draw was made at the same moment; try again",
-                    )),
-                    _ => e.into(),
-                })?;
-                create_tasks(
-                    txn,
-                    &svc,
-                    &viewer,
-                    &staff,
-                    &row,
-                    &sites,
-                    &selection,
-                    (&calendar, &rules),
-                    &inputs,
-                )
-                .await?;
-                Ok(row)
-            })
-        }),
-    )
-    .await
+    // Two draws racing for the same predecessor: one wins the unique `prev_hash`, the
+    // other starts again from the winner (new predecessor, time, frame and seed).
+    let mut attempt = 1;
+    loop {
+        let work = draw_work(
+            svc.clone(),
+            viewer.clone(),
+            staff.clone(),
+            inputs.clone(),
+            region.clone(),
+            (calendar.clone(), rules.clone()),
+        );
+        match uow::write(svc, idem.clone(), work).await {
+            // Only the race for the predecessor answers CONFLICT inside a draw.
+            Err(AppError::Conflict(_)) if attempt < MAX_ATTEMPTS => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+/// How often a draw that lost a race for its predecessor starts again.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The unit of work of one draw attempt.
+fn draw_work(
+    svc: Services,
+    viewer: Viewer,
+    staff: StaffViewer,
+    inputs: Inputs,
+    region: crate::domain::grid::RegionNode,
+    (calendar, rules): (WorkCalendar, Rules),
+) -> uow::Work<random_draw::Model> {
+    uow::work(move |txn| {
+        Box::pin(async move {
+            let inputs_json = canonical(&inputs)?;
+            let (sites, drawn_before) = candidates(txn, &region.path, &inputs).await?;
+            let frame = Frame {
+                sites: sites
+                    .iter()
+                    .map(|s| Candidate {
+                        id: s.id,
+                        region_id: s.region_id,
+                    })
+                    .collect(),
+                drawn_before,
+                inspectors: pool(txn, &svc, &staff, inputs.inspector_ids.as_deref()).await?,
+            }
+            .normalised();
+            let frame_json = canonical(&frame)?;
+            let prev_hash = random_draw::Entity::find()
+                .order_by_desc(random_draw::Column::Id)
+                .one(txn)
+                .await?
+                .map_or_else(|| GENESIS.to_owned(), |d| d.hash);
+            let now = svc.clock.now();
+            let drawn_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+            let seed = seed_of(&prev_hash, drawn_at, &inputs_json);
+            let selection = recompute(&seed, &inputs, &frame)?;
+            let selection_json = canonical(&selection)?;
+            let hash = hash_of(
+                &prev_hash,
+                &seed,
+                drawn_at,
+                (&inputs_json, &frame_json, &selection_json),
+            );
+            let row = random_draw::ActiveModel {
+                region_id: Set(region.id),
+                region_path: Set(region.path.clone()),
+                period: Set(inputs.period.clone()),
+                drawn_at: Set(drawn_at),
+                drawn_by: Set(staff.user_id),
+                prev_hash: Set(prev_hash),
+                seed: Set(seed),
+                hash: Set(hash),
+                inputs: Set(inputs_json),
+                frame: Set(frame_json),
+                pool_exhausted: Set(selection.pool_exhausted),
+                site_count: Set(i32::try_from(selection.sites.len()).unwrap_or(i32::MAX)),
+                published_at: Set(None),
+                published_by: Set(None),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await
+            .map_err(|e| match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => AppError::Conflict(Msg::new(
+                    "另一次抽取同时进行，请重试",
+                    "another draw was made at the same moment; try again",
+                )),
+                _ => e.into(),
+            })?;
+            create_tasks(
+                txn,
+                &svc,
+                &viewer,
+                &staff,
+                &row,
+                &sites,
+                &selection,
+                (&calendar, &rules),
+                &inputs,
+            )
+            .await?;
+            Ok(row)
+        })
+    })
 }
 
 /// One task per drawn site, and the draw's site rows, in the draw's transaction.

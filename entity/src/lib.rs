@@ -21,6 +21,8 @@ pub mod notification;
 pub mod open311_client;
 pub mod outbox;
 pub mod persisted_operation;
+pub mod random_draw;
+pub mod random_draw_site;
 pub mod ranking;
 pub mod refresh_token;
 pub mod region;

@@ -223,6 +223,19 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             Who::Supervisor | Who::Inspector | Who::Public => Some("FORBIDDEN"),
             Who::Anonymous => Some("UNAUTHENTICATED"),
         },
+        // 双随机: county staff and supervisors draw, read, verify and publish within their
+        // region; a draw (or region) outside it is missing, `draw(id)` answers null.
+        "drawRandomInspection" | "draws" | "verifyDraw" | "publishDraw" => manage(who),
+        "draw" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NULL"),
+            Who::Supervisor => {
+                matches!(target, Target::OtherTownship | Target::OtherCounty).then_some("NULL")
+            }
+            Who::Inspector | Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
+        // 一公开: published draws are for everyone.
+        "publicDraws" => None,
         other => panic!("operation `{other}` has no row in the authorization matrix"),
     }
 }
@@ -833,6 +846,32 @@ impl World {
             "importSites" => (
                 q("MULTIPART_SITES"),
                 json!({ "csv": format!("名称,类型,经度,纬度,风险等级,巡查频次(天)\n矩阵堆场{},堆场,{lng},{lat},高,7\n", self.next()) }),
+            ),
+            "drawRandomInspection" => {
+                crate::sites::seed_site(app, target.village()).await;
+                (
+                    q(
+                        "mutation($i: DrawRandomInspectionInput!) { drawRandomInspection(input: $i) { id } }",
+                    ),
+                    json!({ "i": { "regionId": village.id.to_string(), "count": 1, "period": "2026-Q4" } }),
+                )
+            }
+            "draws" => (
+                q("query($r: ID) { draws(regionId: $r) { edges { node { id } } } }"),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "draw" | "verifyDraw" | "publishDraw" => {
+                let id = crate::draws::seed_draw(app, target.village()).await;
+                let call = match op {
+                    "draw" => "query($id: ID!) { draw(id: $id) { id } }",
+                    "verifyDraw" => "query($id: ID!) { verifyDraw(id: $id) { matches } }",
+                    _ => "mutation($id: ID!) { publishDraw(id: $id) { id } }",
+                };
+                (q(call), json!({ "id": id.to_string() }))
+            }
+            "publicDraws" => (
+                q("query($r: ID) { publicDraws(regionId: $r) { edges { node { id } } } }"),
+                json!({ "r": village.id.to_string() }),
             ),
             other => panic!("operation `{other}` has no probe in the authorization matrix"),
         }

@@ -183,6 +183,8 @@ struct Refs {
     village_a: i64,
     village_b: i64,
     site_b: i64,
+    /// A random inspection draw in the other township.
+    draw_b: i64,
 }
 
 const CREATE_TASK: &str = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }";
@@ -333,6 +335,7 @@ async fn refs(app: &TestApp) -> Refs {
         insp_a_id: user_id(app, "demo-insp-140521100001").await,
         insp_b_id: user_id(app, "demo-insp-140521101203").await,
         site_b: site(app, "140521101203").await,
+        draw_b: crate::draws::seed_draw(app, "140521101203").await,
         sup_a,
         insp_a,
         admin,
@@ -493,6 +496,21 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
                 .into(),
             json!({ "id": id }),
         ),
+        ("drawRandomInspection", "input.regionId") => (
+            r.sup_a.clone(),
+            "mutation($i: DrawRandomInspectionInput!) { drawRandomInspection(input: $i) { id } }".into(),
+            json!({ "i": { "regionId": id, "count": 1, "period": "2026-Q4" } }),
+        ),
+        ("drawRandomInspection", "input.inspectorIds") => (
+            r.sup_a.clone(),
+            "mutation($i: DrawRandomInspectionInput!) { drawRandomInspection(input: $i) { id } }".into(),
+            json!({ "i": { "regionId": s(r.village_a), "count": 1, "period": "2026-Q4", "inspectorIds": [s(r.insp_a_id), id] } }),
+        ),
+        ("publishDraw", "id") => (
+            r.sup_a.clone(),
+            "mutation($id: ID!) { publishDraw(id: $id) { id } }".into(),
+            json!({ "id": id }),
+        ),
         other => panic!("no probe for the reference {other:?}: add one"),
     }
 }
@@ -516,6 +534,8 @@ fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
         (_, "assigneeId" | "input.assigneeId") => r.insp_b_id,
         (_, "input.regionId") => r.village_b,
         (_, "input.siteId") => r.site_b,
+        (_, "input.inspectorIds") => r.insp_b_id,
+        ("publishDraw", "id") => r.draw_b,
         ("deactivateUser" | "resetPassword" | "updateUser", "id") => r.insp_b_id,
         ("updateSite" | "archiveSite", "id") => r.site_b,
         ("confirmEvidence", "id") | ("submitCase", "evidenceIds") => r.evidence_b,

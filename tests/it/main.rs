@@ -14,6 +14,7 @@ mod cases;
 mod cli;
 mod delivery;
 mod disclosure;
+mod draws;
 mod evaluation;
 mod evidence;
 mod faults;

@@ -15,6 +15,7 @@ pub mod cases;
 pub mod category;
 pub mod changes;
 pub mod dates;
+pub mod draws;
 pub mod events;
 pub mod evidence;
 pub mod exports;

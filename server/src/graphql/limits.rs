@@ -376,6 +376,10 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
         ("Mutation", "recordSubscription") => {
             ListBound::Fixed(domain::subscriptions::MAX_PER_GRANT as u64)
         }
+        ("Query", "draws" | "publicDraws") => ListBound::Page,
+        ("RandomDraw" | "PublicDraw", "sites") => ListBound::Fixed(domain::draws::MAX_SITES),
+        ("DrawnSite", "inspectors") => ListBound::Fixed(domain::draws::MAX_PER_SITE),
+        ("DrawVerification", "problems") => ListBound::Fixed(domain::draws::MAX_PROBLEMS),
         _ => return None,
     };
     Some(b)

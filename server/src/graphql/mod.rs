@@ -6,6 +6,7 @@
 mod auth;
 mod cases;
 mod context;
+mod draws;
 mod evidence;
 mod grid;
 pub mod limits;
@@ -44,6 +45,7 @@ pub struct Query(
     tipsters::TipsterQuery,
     open311::Open311Query,
     sites::SiteQuery,
+    draws::DrawQuery,
     stats::StatsQuery,
 );
 
@@ -59,6 +61,7 @@ pub struct Mutation(
     supervision::SupervisionMutation,
     open311::Open311Mutation,
     sites::SiteMutation,
+    draws::DrawMutation,
     stats::StatsMutation,
 );
 

@@ -785,3 +785,49 @@ pub async fn create_task(
     )
     .await
 }
+
+/// A 双随机 inspection task (source `RANDOM`) for a drawn site, `ASSIGNED` to the first
+/// inspector of its team, written in `conn`'s transaction with its first event
+/// (`RANDOM_DRAW`, carrying `data`: the draw and the whole team). Called by
+/// `domain::draws` inside the draw's own unit of work.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one task, each from a different place"
+)]
+pub(crate) async fn insert_random_task<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    category: category::Model,
+    (title, description): (String, String),
+    site: &supervised_site::Model,
+    region: RegionNode,
+    (created_by, assignee_id): (i64, i64),
+    deadlines: Deadlines,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<case::Model, AppError> {
+    let point = WgsPoint::from_client(site.lat, site.lng, CoordSystem::Wgs84)?;
+    insert_case(
+        conn,
+        viewer,
+        NewCase {
+            created_by: Some(created_by),
+            assignee_id: Some(assignee_id),
+            site_id: Some(site.id),
+            address: site.address.clone(),
+            accepted: true,
+            deadlines,
+            ..NewCase::base(
+                CaseSource::Random,
+                category,
+                (title, description),
+                (region, point),
+                CaseStatus::Assigned,
+            )
+        },
+        "RANDOM_DRAW",
+        data,
+        now,
+    )
+    .await
+}

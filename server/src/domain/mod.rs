@@ -25,6 +25,7 @@ pub mod notifications;
 pub mod open311;
 pub mod outbox;
 pub mod page;
+pub mod patrols;
 pub mod phone;
 pub mod sites;
 pub mod sla;

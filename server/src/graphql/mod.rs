@@ -14,6 +14,7 @@ pub mod loaders;
 mod notifications;
 mod open311;
 mod pagination;
+mod patrols;
 mod scalars;
 mod sites;
 mod supervision;
@@ -43,6 +44,7 @@ pub struct Query(
     tipsters::TipsterQuery,
     open311::Open311Query,
     sites::SiteQuery,
+    patrols::PatrolQuery,
 );
 
 /// Every mutation of the API.
@@ -57,6 +59,7 @@ pub struct Mutation(
     supervision::SupervisionMutation,
     open311::Open311Mutation,
     sites::SiteMutation,
+    patrols::PatrolMutation,
 );
 
 /// The API's schema type.

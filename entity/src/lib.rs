@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod patrol;
 pub mod patrol_case;
 pub mod patrol_checkin;
+pub mod patrol_miss;
 pub mod patrol_plan;
 pub mod patrol_track_batch;
 pub mod persisted_operation;

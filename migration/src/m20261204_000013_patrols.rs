@@ -114,6 +114,17 @@ enum PatrolCheckin {
     CreatedAt,
 }
 
+/// `patrol_miss`: a plan that fell due on a local day and was not patrolled, recorded
+/// once by the daily job that tells supervisors (unique per plan and day).
+#[derive(DeriveIden)]
+enum PatrolMiss {
+    Table,
+    Id,
+    PlanId,
+    LocalDate,
+    NotifiedAt,
+}
+
 /// `patrol_case`: a case reported during a patrol.
 #[derive(DeriveIden)]
 enum PatrolCase {
@@ -358,6 +369,33 @@ impl MigrationTrait for Migration {
                 PatrolCase::Table,
                 [PatrolCase::PatrolId],
             ))
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(PatrolMiss::Table)
+                    .col(id(PatrolMiss::Id))
+                    .col(big_integer(PatrolMiss::PlanId))
+                    .col(date(PatrolMiss::LocalDate))
+                    .col(timestamp_with_time_zone(PatrolMiss::NotifiedAt))
+                    .foreign_key(&mut fk(
+                        "fk_patrol_miss_plan",
+                        PatrolMiss::Table,
+                        PatrolMiss::PlanId,
+                        PatrolPlan::Table,
+                        PatrolPlan::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .take(),
+            )
+            .await?;
+        manager
+            .create_index(unique_index(
+                "uq_patrol_miss_plan_date",
+                PatrolMiss::Table,
+                [PatrolMiss::PlanId, PatrolMiss::LocalDate],
+            ))
             .await
     }
 
@@ -365,6 +403,7 @@ impl MigrationTrait for Migration {
         drop_tables(
             manager,
             vec![
+                PatrolMiss::Table.into_iden(),
                 PatrolCase::Table.into_iden(),
                 PatrolCheckin::Table.into_iden(),
                 PatrolTrackBatch::Table.into_iden(),

@@ -934,3 +934,63 @@ async fn coverage_of_a_fixture_week_matches_a_hand_count(backend: Backend) {
     assert_eq!(field(&b), "to", "{b}");
 }
 both!(coverage, coverage_of_a_fixture_week_matches_a_hand_count);
+
+async fn missed_plans_are_told_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (sup, _) = app.login(SUP).await;
+    let (sup_other, _) = app.login(SUP_OTHER).await;
+    let (insp, _) = app.login(INSP).await;
+    let today = local_today(&app);
+    let (d1, d2) = (today - Duration::days(2), today - Duration::days(1));
+    // Due the day before yesterday and yesterday; patrolled only yesterday.
+    let plan = create_plan(
+        &app,
+        &sup,
+        json!({ "inspectorId": user_id(&app, INSP).await.to_string(), "name": "秸秆禁烧巡查",
+            "frequency": "DAILY", "windowStart": "08:00", "windowEnd": "12:00",
+            "startsOn": d1.to_string(), "endsOn": d2.to_string() }),
+    )
+    .await;
+    offline_patrol(&app, &insp, Some(&plan), d2, OWN).await;
+    // Two passes at once (as two processes would run them), then a third later.
+    let svc = &app.state.services;
+    let (a, b) = tokio::join!(
+        gridwatch::domain::patrols::coverage::notify_missed(svc),
+        gridwatch::domain::patrols::coverage::notify_missed(svc)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "one miss, recorded once");
+    assert_eq!(
+        gridwatch::domain::patrols::coverage::notify_missed(svc)
+            .await
+            .unwrap(),
+        0
+    );
+    let misses = entity::patrol_miss::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(misses.len(), 1);
+    assert_eq!(misses[0].local_date, d1);
+    let q = "{ notifications(first: 20) { edges { node { kind title body } } } }";
+    let told = |b: &Value| -> Vec<Value> {
+        ok(b, "notifications")["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .filter(|n| n["kind"] == "PATROL_MISSED")
+            .collect()
+    };
+    let sup_notes = told(&app.gql(Some(&sup), q, json!({})).await);
+    assert_eq!(sup_notes.len(), 1, "{sup_notes:?}");
+    assert!(
+        sup_notes[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains(&d1.to_string()),
+        "{sup_notes:?}"
+    );
+    assert_eq!(told(&app.gql(Some(&insp), q, json!({})).await).len(), 1);
+    assert!(told(&app.gql(Some(&sup_other), q, json!({})).await).is_empty());
+}
+both!(missed_plans, missed_plans_are_told_once);

@@ -228,3 +228,156 @@ pub async fn coverage(
         })
         .collect())
 }
+
+/// How many local days back the missed-plan job looks (today included), so a pass
+/// that did not run for a while still tells of yesterday's misses.
+pub const MISS_LOOKBACK_DAYS: i64 = 3;
+
+/// The missed-plan job: every plan that fell due in the last [`MISS_LOOKBACK_DAYS`]
+/// local days and whose window closed without a patrol for it is recorded once in
+/// `patrol_miss` and its inspector and the township's supervisors get a notification.
+/// Safe with several processes: the (plan, day) row is inserted with `ON CONFLICT DO
+/// NOTHING` in the transaction of its notifications, so only the process whose insert
+/// took the row tells anyone. Returns how many misses were recorded.
+pub async fn notify_missed(svc: &Services) -> Result<u64, AppError> {
+    use entity::{notification, patrol_miss};
+    use sea_orm::ActiveValue::Set;
+    use sea_orm::sea_query::OnConflict;
+
+    let now = svc.clock.now();
+    let today = LocalDate::of(now);
+    let first = LocalDate(today.0 - chrono::Duration::days(MISS_LOOKBACK_DAYS - 1));
+    let plans = patrol_plan::Entity::find()
+        .filter(patrol_plan::Column::StartsOn.lte(today.0))
+        .filter(
+            sea_orm::Condition::any()
+                .add(patrol_plan::Column::EndsOn.is_null())
+                .add(patrol_plan::Column::EndsOn.gte(first.0)),
+        )
+        .filter(
+            sea_orm::Condition::any()
+                .add(patrol_plan::Column::ArchivedAt.is_null())
+                .add(patrol_plan::Column::ArchivedAt.gte(first.at_minute(0))),
+        )
+        .all(&svc.db)
+        .await?;
+    let mut candidates = Vec::new();
+    let mut day = first.0;
+    while day <= today.0 {
+        for p in &plans {
+            let local = LocalDate(day);
+            if due_on(p, local) && local.at_minute(p.window_end_min) < now {
+                candidates.push((p, day));
+            }
+        }
+        day = match day.succ_opt() {
+            Some(d) => d,
+            None => break,
+        };
+    }
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let plan_ids: BTreeSet<i64> = candidates.iter().map(|(p, _)| p.id).collect();
+    let done: BTreeSet<(Option<i64>, chrono::NaiveDate)> = patrol::Entity::find()
+        .select_only()
+        .column(patrol::Column::PlanId)
+        .column(patrol::Column::LocalDate)
+        .filter(patrol::Column::PlanId.is_in(plan_ids))
+        .filter(patrol::Column::LocalDate.gte(first.0))
+        .into_tuple::<(Option<i64>, chrono::NaiveDate)>()
+        .all(&svc.db)
+        .await?
+        .into_iter()
+        .collect();
+    let missed: Vec<(patrol_plan::Model, chrono::NaiveDate)> = candidates
+        .into_iter()
+        .filter(|(p, d)| !done.contains(&(Some(p.id), *d)))
+        .map(|(p, d)| (p.clone(), d))
+        .collect();
+    if missed.is_empty() {
+        return Ok(0);
+    }
+    // Who is told: the inspector and the supervisors of the plan's township.
+    let grid = svc.grid.snapshot();
+    let supervisors: Vec<(i64, i64)> = app_user::Entity::find()
+        .select_only()
+        .column(app_user::Column::Id)
+        .column(app_user::Column::RegionId)
+        .filter(app_user::Column::Active.eq(true))
+        .filter(app_user::Column::Role.eq(crate::domain::access::Role::TownshipSupervisor))
+        .into_tuple()
+        .all(&svc.db)
+        .await?;
+    let clock = svc.clock.clone();
+    crate::domain::uow::write(
+        svc,
+        None,
+        crate::domain::uow::work(move |txn| {
+            Box::pin(async move {
+                let now = clock.now();
+                let mut recorded = 0u64;
+                let mut notes = Vec::new();
+                for (plan, day) in missed {
+                    let inserted = patrol_miss::Entity::insert(patrol_miss::ActiveModel {
+                        plan_id: Set(plan.id),
+                        local_date: Set(day),
+                        notified_at: Set(now),
+                        ..Default::default()
+                    })
+                    .on_conflict(
+                        OnConflict::columns([
+                            patrol_miss::Column::PlanId,
+                            patrol_miss::Column::LocalDate,
+                        ])
+                        .do_nothing()
+                        .to_owned(),
+                    )
+                    .exec_without_returning(txn)
+                    .await?;
+                    if inserted == 0 {
+                        continue;
+                    }
+                    recorded += 1;
+                    let township = grid
+                        .get(plan.region_id)
+                        .and_then(|r| grid.ancestor_at(r, RegionLevel::Township).map(|t| t.id));
+                    let village = grid
+                        .get(plan.region_id)
+                        .map_or_else(String::new, |r| r.name.clone());
+                    let title = format!("巡查计划未完成：{}", plan.name);
+                    let body = format!(
+                        "{village} {} 的巡查计划「{}」（{}–{}）未见巡查记录",
+                        LocalDate(day),
+                        plan.name,
+                        super::plans::format_minute(plan.window_start_min),
+                        super::plans::format_minute(plan.window_end_min),
+                    );
+                    let to = std::iter::once(plan.inspector_id).chain(
+                        supervisors
+                            .iter()
+                            .filter(|(_, r)| Some(*r) == township)
+                            .map(|(u, _)| *u),
+                    );
+                    for user in to {
+                        notes.push(crate::domain::notifications::new(
+                            user,
+                            "PATROL_MISSED",
+                            None,
+                            title.clone(),
+                            body.clone(),
+                            now,
+                        ));
+                    }
+                }
+                for chunk in notes.chunks(500) {
+                    notification::Entity::insert_many(chunk.to_vec())
+                        .exec(txn)
+                        .await?;
+                }
+                Ok(recorded)
+            })
+        }),
+    )
+    .await
+}

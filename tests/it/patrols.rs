@@ -994,3 +994,49 @@ async fn missed_plans_are_told_once(backend: Backend) {
     assert!(told(&app.gql(Some(&sup_other), q, json!({})).await).is_empty());
 }
 both!(missed_plans, missed_plans_are_told_once);
+
+async fn a_page_of_patrols_costs_a_fixed_number_of_statements(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.grid.refresh_secs = 3600).await;
+    let (sup, _) = app.login(SUP).await;
+    let (insp, _) = app.login(INSP).await;
+    let (lat, lng) = village_centre(&app, OWN);
+    for i in 0..12 {
+        let p = start(&app, &insp, json!({})).await;
+        for nothing in [true, false] {
+            let b = app
+                .gql(
+                    Some(&insp),
+                    "mutation($i: CheckInInput!) { checkIn(input: $i) { id } }",
+                    json!({ "i": { "patrolId": p, "location": { "lat": lat, "lng": lng }, "nothingFound": nothing, "note": format!("第 {i} 次巡查") } }),
+                )
+                .await;
+            ok(&b, "checkIn");
+        }
+    }
+    let q = "query($n: Int!) { patrols(first: $n) { edges { node { id inspector { name } region { code } casesReported checkIns { nothingFound note } } } } }";
+    let mut counts = Vec::new();
+    for n in [3, 12] {
+        let before = app.state.sql_statements.load(Ordering::SeqCst);
+        let b = app.gql(Some(&sup), q, json!({ "n": n })).await;
+        counts.push(app.state.sql_statements.load(Ordering::SeqCst) - before);
+        let edges = ok(&b, "patrols")["edges"].as_array().unwrap().clone();
+        assert_eq!(edges.len(), n as usize);
+        assert!(
+            edges
+                .iter()
+                .all(|e| e["node"]["checkIns"].as_array().unwrap().len() == 2)
+        );
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements must not grow with the page: {counts:?}"
+    );
+    println!(
+        "a page of patrols with inspector, check-ins and case counts: {} SQL statements",
+        counts[1]
+    );
+}
+both!(
+    patrol_page_statements,
+    a_page_of_patrols_costs_a_fixed_number_of_statements
+);

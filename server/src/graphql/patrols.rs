@@ -224,8 +224,19 @@ impl PatrolCheckIn {
     }
 }
 
-/// A patrol (巡查) walked by an inspector in their grid.
-pub struct Patrol(pub patrol::Model);
+/// A patrol (巡查) walked by an inspector in their grid. A page of patrols carries its
+/// check-ins and case counts, fetched for the whole page at once when asked for.
+pub struct Patrol(
+    pub patrol::Model,
+    Option<Vec<patrol_checkin::Model>>,
+    Option<usize>,
+);
+
+impl Patrol {
+    fn one(m: patrol::Model) -> Self {
+        Self(m, None, None)
+    }
+}
 
 #[Object]
 impl Patrol {
@@ -300,19 +311,19 @@ impl Patrol {
     }
     /// Check-ins, in time order.
     async fn check_ins(&self, ctx: &Context<'_>) -> Result<Vec<PatrolCheckIn>, AppError> {
-        Ok(dom::check_ins(services(ctx)?, self.0.id)
-            .await?
-            .into_iter()
-            .map(PatrolCheckIn)
-            .collect())
+        let rows = match &self.1 {
+            Some(rows) => rows.clone(),
+            None => dom::check_ins(services(ctx)?, self.0.id).await?,
+        };
+        Ok(rows.into_iter().map(PatrolCheckIn).collect())
     }
     /// How many cases were reported during it.
     async fn cases_reported(&self, ctx: &Context<'_>) -> Result<i32, AppError> {
-        Ok(dom::case_ids(services(ctx)?, self.0.id)
-            .await?
-            .len()
-            .try_into()
-            .unwrap_or(i32::MAX))
+        let n = match self.2 {
+            Some(n) => n,
+            None => dom::case_ids(services(ctx)?, self.0.id).await?.len(),
+        };
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
 
@@ -608,7 +619,31 @@ impl PatrolQuery {
         let page = dom::list(&st.services, v, filter, page)
             .await
             .map_err(|e| e.under("filter"))?;
-        Ok(connection("patrol", page, |p| p.id, Patrol))
+        // What the page asks for is fetched for the whole page: one statement each.
+        let node = ctx.look_ahead().field("edges").field("node");
+        let ids: Vec<i64> = page.items.iter().map(|p| p.id).collect();
+        let checkins = if node.field("checkIns").exists() {
+            Some(dom::check_ins_of(&st.services, &ids).await?)
+        } else {
+            None
+        };
+        let cases = if node.field("casesReported").exists() {
+            Some(dom::case_counts_of(&st.services, &ids).await?)
+        } else {
+            None
+        };
+        Ok(connection(
+            "patrol",
+            page,
+            |p| p.id,
+            |p| {
+                let c = checkins
+                    .as_ref()
+                    .map(|m| m.get(&p.id).cloned().unwrap_or_default());
+                let n = cases.as_ref().map(|m| m.get(&p.id).copied().unwrap_or(0));
+                Patrol(p, c, n)
+            },
+        ))
     }
 
     /// One patrol; null when it does not exist or is outside your scope.
@@ -616,7 +651,7 @@ impl PatrolQuery {
         let v = viewer(ctx)?;
         v.staff()?;
         match dom::get(services(ctx)?, v, parse_id(&id).map_err(|e| e.at("id"))?).await {
-            Ok(p) => Ok(Some(Patrol(p))),
+            Ok(p) => Ok(Some(Patrol::one(p))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -742,7 +777,7 @@ impl PatrolMutation {
             input.idempotency_key.as_deref(),
         )
         .await
-        .map(Patrol)
+        .map(Patrol::one)
         .map_err(|e| e.under("input"))
     }
 
@@ -776,7 +811,7 @@ impl PatrolMutation {
             batch_key.as_deref(),
         )
         .await
-        .map(Patrol)
+        .map(Patrol::one)
     }
 
     /// Checks in on your patrol, at a site or anywhere; `nothingFound: true` records
@@ -823,6 +858,6 @@ impl PatrolMutation {
             ended_at,
         )
         .await
-        .map(Patrol)
+        .map(Patrol::one)
     }
 }

@@ -717,6 +717,52 @@ pub async fn check_ins(
         .await?)
 }
 
+/// The check-ins of several patrols the viewer has read, in one statement, each
+/// patrol's in time order (at most [`MAX_CHECKINS`] each, by construction).
+pub async fn check_ins_of(
+    svc: &Services,
+    patrol_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<patrol_checkin::Model>>, AppError> {
+    let mut out: std::collections::HashMap<i64, Vec<patrol_checkin::Model>> =
+        patrol_ids.iter().map(|id| (*id, Vec::new())).collect();
+    if patrol_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = patrol_checkin::Entity::find()
+        .filter(patrol_checkin::Column::PatrolId.is_in(patrol_ids.to_vec()))
+        .order_by_asc(patrol_checkin::Column::At)
+        .order_by_asc(patrol_checkin::Column::Id)
+        .all(&svc.db)
+        .await?;
+    for r in rows {
+        out.entry(r.patrol_id).or_default().push(r);
+    }
+    Ok(out)
+}
+
+/// How many cases were reported on each of several patrols, in one statement.
+pub async fn case_counts_of(
+    svc: &Services,
+    patrol_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, usize>, AppError> {
+    let mut out: std::collections::HashMap<i64, usize> =
+        patrol_ids.iter().map(|id| (*id, 0)).collect();
+    if patrol_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<i64> = patrol_case::Entity::find()
+        .select_only()
+        .column(patrol_case::Column::PatrolId)
+        .filter(patrol_case::Column::PatrolId.is_in(patrol_ids.to_vec()))
+        .into_tuple()
+        .all(&svc.db)
+        .await?;
+    for pid in rows {
+        *out.entry(pid).or_default() += 1;
+    }
+    Ok(out)
+}
+
 /// The ids of the cases reported on a patrol the viewer has read.
 pub async fn case_ids(svc: &Services, patrol_id: i64) -> Result<Vec<i64>, AppError> {
     Ok(patrol_case::Entity::find()

@@ -315,6 +315,11 @@ async fn implausible_data_is_flagged(backend: Backend) {
         json!({ "at": (app.now() + Duration::minutes(10)).to_rfc3339(), "lat": lat, "lng": lng });
     let b = append(&app, &insp, &p, &[pt(0, lat, lng), future], None).await;
     assert_eq!(flags(&b), json!(["FUTURE_TIME"]), "{b}");
+    // It stays flagged when, later, that time is no longer ahead and another batch comes.
+    app.advance(Duration::minutes(30));
+    let (insp, _) = app.login(INSP).await;
+    let b = append(&app, &insp, &p, &[pt(30, lat, lng)], None).await;
+    assert_eq!(flags(&b), json!(["FUTURE_TIME"]), "{b}");
     // Thirty kilometres from the grid, reached at a plausible pace over hours.
     let p = start(
         &app,

@@ -22,6 +22,7 @@ use entity::{
     patrol, patrol_case, patrol_checkin, patrol_plan, patrol_track_batch, supervised_site,
 };
 use geo::{Contains, Point};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, SqlErr,
@@ -344,6 +345,10 @@ pub async fn append_track(
                     .filter(patrol::Column::Id.eq(p.id))
                     .exec(txn)
                     .await?;
+                let p = patrol::Entity::find_by_id(p.id)
+                    .one(txn)
+                    .await?
+                    .ok_or_else(patrol_not_found)?;
                 let existing = patrol_track_batch::Entity::find()
                     .select_only()
                     .column(patrol_track_batch::Column::ContentSha256)
@@ -353,12 +358,7 @@ pub async fn append_track(
                     .one(txn)
                     .await?;
                 match existing {
-                    Some(s) if s == sha => {
-                        return patrol::Entity::find_by_id(p.id)
-                            .one(txn)
-                            .await?
-                            .ok_or_else(patrol_not_found);
-                    }
+                    Some(s) if s == sha => return Ok(p),
                     Some(_) => {
                         return Err(AppError::bad_input(
                             "BATCH_KEY_REUSED",
@@ -453,8 +453,11 @@ async fn resummarise<C: ConnectionTrait>(
     let ci_outside = checkins
         .iter()
         .any(|c| far_outside(grid, p.region_id, c.lat, c.lng));
-    let times_future =
-        in_future(p.started_at, now) || p.ended_at.is_some_and(|e| in_future(e, now));
+    // Once in the future, always flagged: the time was implausible when it arrived,
+    // however much later the next batch is summed up.
+    let times_future = p.flag_future
+        || in_future(p.started_at, now)
+        || p.ended_at.is_some_and(|e| in_future(e, now));
     let mut am: patrol::ActiveModel = p.into();
     am.point_count = Set(i32::try_from(s.points).unwrap_or(i32::MAX));
     am.distance_m = Set(s.distance_m);
@@ -605,12 +608,19 @@ pub async fn check_in(
                 }
                 .insert(txn)
                 .await?;
-                if (future && !p.flag_future) || (outside && !p.flag_outside) {
-                    let mut am: patrol::ActiveModel = p.clone().into();
-                    am.flag_future = Set(p.flag_future || future);
-                    am.flag_outside = Set(p.flag_outside || outside);
-                    am.updated_at = Set(now);
-                    am.update(txn).await?;
+                // Only ever raise a flag here: a concurrent batch may have summed the
+                // patrol up since it was read.
+                if future || outside {
+                    let mut up = patrol::Entity::update_many()
+                        .col_expr(patrol::Column::UpdatedAt, Expr::value(now))
+                        .filter(patrol::Column::Id.eq(p.id));
+                    if future {
+                        up = up.col_expr(patrol::Column::FlagFuture, Expr::value(true));
+                    }
+                    if outside {
+                        up = up.col_expr(patrol::Column::FlagOutside, Expr::value(true));
+                    }
+                    up.exec(txn).await?;
                 }
                 Ok(row)
             })
@@ -656,10 +666,11 @@ pub async fn end(
         None,
         uow::work(move |txn| {
             Box::pin(async move {
-                let flag = p.flag_future || future;
                 let mut am: patrol::ActiveModel = p.into();
                 am.ended_at = Set(Some(ended));
-                am.flag_future = Set(flag);
+                if future {
+                    am.flag_future = Set(true);
+                }
                 am.updated_at = Set(clock.now());
                 Ok(am.update(txn).await?)
             })

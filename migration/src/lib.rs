@@ -23,6 +23,7 @@ mod m20261204_000009_open311;
 mod m20261204_000010_persisted_operation;
 mod m20261204_000011_site_register;
 mod m20261204_000012_disclosure;
+mod m20261204_000013_patrols;
 mod m20261204_000014_random_draws;
 mod m20261204_000015_evaluation;
 mod util;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_persisted_operation::Migration),
             Box::new(m20261204_000011_site_register::Migration),
             Box::new(m20261204_000012_disclosure::Migration),
+            Box::new(m20261204_000013_patrols::Migration),
             Box::new(m20261204_000014_random_draws::Migration),
             Box::new(m20261204_000015_evaluation::Migration),
         ]

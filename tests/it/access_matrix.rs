@@ -218,6 +218,40 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
             Who::Inspector | Who::Public => Some("FORBIDDEN"),
             Who::Anonymous => Some("UNAUTHENTICATED"),
         },
+        // Patrols: plans and patrols read like sites (an inspector reads only their own:
+        // the target's plan or patrol belongs to the target village's inspector).
+        "patrolPlans" | "patrols" => match who {
+            Who::Inspector => (target != Target::Own).then_some("NOT_FOUND"),
+            other => manage(other),
+        },
+        "patrolPlan" | "patrol" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NULL"),
+            Who::Supervisor => {
+                matches!(target, Target::OtherTownship | Target::OtherCounty).then_some("NULL")
+            }
+            Who::Inspector => (target != Target::Own).then_some("NULL"),
+            Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
+        "myPatrolPlan" => match who {
+            Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => None,
+        },
+        "patrolCoverage" | "createPatrolPlan" | "updatePatrolPlan" | "archivePatrolPlan" => {
+            manage(who)
+        }
+        // Only the inspector walking a patrol writes to it.
+        "startPatrol" => match who {
+            Who::Inspector => None,
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
+        "appendTrack" | "checkIn" | "endPatrol" => match who {
+            Who::Inspector => (target != Target::Own).then_some("NOT_FOUND"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
         "revealTipster" => match who {
             Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
             Who::Supervisor | Who::Inspector | Who::Public => Some("FORBIDDEN"),
@@ -873,6 +907,79 @@ impl World {
                 q("query($r: ID) { publicDraws(regionId: $r) { edges { node { id } } } }"),
                 json!({ "r": village.id.to_string() }),
             ),
+            "patrolPlans" | "patrols" => (
+                format!(
+                    "query($r: ID) {{ {op}(filter: {{ regionId: $r }}) {{ edges {{ node {{ id }} }} }} }}"
+                ),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "patrolPlan" | "patrol" => {
+                let insp = self.village_inspector(app, target).await;
+                let id = if op == "patrol" {
+                    crate::patrols::seed_patrol(app, insp, target.village()).await
+                } else {
+                    crate::patrols::seed_plan(app, insp, target.village()).await
+                };
+                (
+                    format!("query($id: ID!) {{ {op}(id: $id) {{ id }} }}"),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "myPatrolPlan" => (
+                q("{ myPatrolPlan(date: \"2026-12-04\") { done } }"),
+                json!({}),
+            ),
+            "patrolCoverage" => (
+                q(
+                    "query($r: ID!) { patrolCoverage(regionId: $r, from: \"2026-12-01\", to: \"2026-12-03\") { days { planned } } }",
+                ),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "createPatrolPlan" => {
+                let insp = self.village_inspector(app, target).await;
+                (
+                    q(
+                        "mutation($i: CreatePatrolPlanInput!) { createPatrolPlan(input: $i) { id } }",
+                    ),
+                    json!({ "i": { "inspectorId": insp.to_string(), "name": "矩阵日巡", "frequency": "DAILY", "windowStart": "08:00", "windowEnd": "10:00", "startsOn": "2026-12-01" } }),
+                )
+            }
+            "updatePatrolPlan" | "archivePatrolPlan" => {
+                // A fresh inspector each time, so no one inspector's plan cap is reached.
+                let insp = self.target_user(app, target).await;
+                let id = crate::patrols::seed_plan(app, insp, target.village()).await;
+                let call = if op == "updatePatrolPlan" {
+                    "updatePatrolPlan(id: $id, input: { windowEnd: \"11:00\" })"
+                } else {
+                    "archivePatrolPlan(id: $id)"
+                };
+                (
+                    format!("mutation($id: ID!) {{ {call} {{ id }} }}"),
+                    json!({ "id": id.to_string() }),
+                )
+            }
+            "startPatrol" => (q("mutation { startPatrol { id } }"), json!({})),
+            "appendTrack" | "checkIn" | "endPatrol" => {
+                let insp = self.village_inspector(app, target).await;
+                let id = crate::patrols::seed_patrol(app, insp, target.village()).await;
+                let now = Utc::now().to_rfc3339();
+                match op {
+                    "appendTrack" => (
+                        q(
+                            "mutation($p: ID!, $pts: [TrackPointInput!]!) { appendTrack(patrolId: $p, points: $pts) { id } }",
+                        ),
+                        json!({ "p": id.to_string(), "pts": [{ "at": now, "lat": lat, "lng": lng }] }),
+                    ),
+                    "checkIn" => (
+                        q("mutation($i: CheckInInput!) { checkIn(input: $i) { id } }"),
+                        json!({ "i": { "patrolId": id.to_string(), "location": { "lat": lat, "lng": lng }, "nothingFound": true } }),
+                    ),
+                    _ => (
+                        q("mutation($p: ID!) { endPatrol(patrolId: $p) { id } }"),
+                        json!({ "p": id.to_string() }),
+                    ),
+                }
+            }
             other => panic!("operation `{other}` has no probe in the authorization matrix"),
         }
     }

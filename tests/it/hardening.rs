@@ -185,6 +185,13 @@ struct Refs {
     site_b: i64,
     /// A random inspection draw in the other township.
     draw_b: i64,
+    /// The centre of 龙港镇's village A (140521100001).
+    centre_a: (f64, f64),
+    /// Patrol plans and open patrols of 龙港镇's inspector (A) and 中村镇's (B).
+    plan_a: i64,
+    plan_b: i64,
+    patrol_a: i64,
+    patrol_b: i64,
 }
 
 const CREATE_TASK: &str = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }";
@@ -336,6 +343,31 @@ async fn refs(app: &TestApp) -> Refs {
         insp_b_id: user_id(app, "demo-insp-140521101203").await,
         site_b: site(app, "140521101203").await,
         draw_b: crate::draws::seed_draw(app, "140521101203").await,
+        centre_a: village_centre(app, "140521100001"),
+        plan_a: crate::patrols::seed_plan(
+            app,
+            user_id(app, "demo-insp-140521100001").await,
+            "140521100001",
+        )
+        .await,
+        plan_b: crate::patrols::seed_plan(
+            app,
+            user_id(app, "demo-insp-140521101203").await,
+            "140521101203",
+        )
+        .await,
+        patrol_a: crate::patrols::seed_patrol(
+            app,
+            user_id(app, "demo-insp-140521100001").await,
+            "140521100001",
+        )
+        .await,
+        patrol_b: crate::patrols::seed_patrol(
+            app,
+            user_id(app, "demo-insp-140521101203").await,
+            "140521101203",
+        )
+        .await,
         sup_a,
         insp_a,
         admin,
@@ -511,6 +543,69 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
             "mutation($id: ID!) { publishDraw(id: $id) { id } }".into(),
             json!({ "id": id }),
         ),
+        ("createPatrolPlan", "input.inspectorId" | "input.siteIds") => {
+            let mut i = json!({ "inspectorId": s(r.insp_a_id), "name": "巡查计划", "frequency": "DAILY", "windowStart": "08:00", "windowEnd": "10:00", "startsOn": "2026-12-01" });
+            if path == "input.siteIds" {
+                i["siteIds"] = json!([id]);
+            } else {
+                i["inspectorId"] = json!(id);
+            }
+            (
+                r.sup_a.clone(),
+                "mutation($i: CreatePatrolPlanInput!) { createPatrolPlan(input: $i) { id } }".into(),
+                json!({ "i": i }),
+            )
+        }
+        ("updatePatrolPlan", "id") => (
+            r.sup_a.clone(),
+            "mutation($id: ID!) { updatePatrolPlan(id: $id, input: { name: \"新计划名\" }) { id } }".into(),
+            json!({ "id": id }),
+        ),
+        ("updatePatrolPlan", "input.siteIds") => (
+            r.sup_a.clone(),
+            "mutation($id: ID!, $s: [ID!]) { updatePatrolPlan(id: $id, input: { siteIds: $s }) { id } }".into(),
+            json!({ "id": s(r.plan_a), "s": [id] }),
+        ),
+        ("archivePatrolPlan", "id") => (
+            r.sup_a.clone(),
+            "mutation($id: ID!) { archivePatrolPlan(id: $id) { id } }".into(),
+            json!({ "id": id }),
+        ),
+        ("startPatrol", "input.planId") => (
+            r.insp_a.clone(),
+            "mutation($id: ID!) { startPatrol(input: { planId: $id }) { id } }".into(),
+            json!({ "id": id }),
+        ),
+        ("appendTrack", "patrolId") => (
+            r.insp_a.clone(),
+            "mutation($id: ID!, $t: DateTime!) { appendTrack(patrolId: $id, points: [{ at: $t, lat: 35.7, lng: 112.3 }]) { id } }".into(),
+            json!({ "id": id, "t": chrono::Utc::now().to_rfc3339() }),
+        ),
+        ("endPatrol", "patrolId") => (
+            r.insp_a.clone(),
+            "mutation($id: ID!) { endPatrol(patrolId: $id) { id } }".into(),
+            json!({ "id": id }),
+        ),
+        ("checkIn", "input.patrolId" | "input.siteId") => {
+            let (patrol, site) = if path == "input.siteId" {
+                (s(r.patrol_a), json!(id))
+            } else {
+                (id.to_owned(), Value::Null)
+            };
+            (
+                r.insp_a.clone(),
+                "mutation($i: CheckInInput!) { checkIn(input: $i) { id } }".into(),
+                json!({ "i": { "patrolId": patrol, "siteId": site, "location": { "lat": 35.7, "lng": 112.3 }, "nothingFound": true } }),
+            )
+        }
+        ("reportCase", "input.patrolId") => {
+            let (lat, lng) = r.centre_a;
+            (
+                r.insp_a.clone(),
+                "mutation($i: ReportCaseInput!) { reportCase(input: $i) { id } }".into(),
+                json!({ "i": { "categoryCode": "DUST", "description": "巡查发现工地裸土", "location": { "lat": lat, "lng": lng }, "idempotencyKey": format!("hardening-patrol-{id}"), "patrolId": id } }),
+            )
+        }
         other => panic!("no probe for the reference {other:?}: add one"),
     }
 }
@@ -538,6 +633,10 @@ fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
         ("publishDraw", "id") => r.draw_b,
         ("deactivateUser" | "resetPassword" | "updateUser", "id") => r.insp_b_id,
         ("updateSite" | "archiveSite", "id") => r.site_b,
+        (_, "input.inspectorId") => r.insp_b_id,
+        (_, "input.siteIds") => r.site_b,
+        ("updatePatrolPlan" | "archivePatrolPlan", "id") | (_, "input.planId") => r.plan_b,
+        (_, "patrolId" | "input.patrolId") => r.patrol_b,
         ("confirmEvidence", "id") | ("submitCase", "evidenceIds") => r.evidence_b,
         ("revealTipster", _) => r.case_other_county,
         // The admin's county covers every seeded region: the other county's village.

@@ -29,6 +29,7 @@ mod migrations;
 mod observability;
 mod open311;
 mod orphans;
+mod patrols;
 mod persisted;
 mod processes;
 mod schema;

@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod open311;
 pub mod outbox;
 pub mod page;
+pub mod patrols;
 pub mod phone;
 pub mod rankings;
 pub mod sites;

@@ -373,6 +373,21 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
         ("Query", "messageTemplates") => {
             ListBound::Fixed(domain::subscriptions::MessageKind::ALL.len() as u64)
         }
+        ("Query", "patrolPlans" | "patrols") => ListBound::Page,
+        ("Query", "myPatrolPlan") => {
+            ListBound::Fixed(domain::patrols::plans::MAX_PLANS_PER_INSPECTOR)
+        }
+        ("Query", "patrolCoverage") => ListBound::GridFanout,
+        ("GridCoverage", "days") => ListBound::Fixed(domain::patrols::coverage::MAX_DAYS as u64),
+        ("DayCoverage", "missedPlans") => {
+            ListBound::Fixed(domain::patrols::plans::MAX_PLANS_PER_GRID)
+        }
+        ("PatrolPlan", "siteIds") => {
+            ListBound::Fixed(domain::patrols::plans::MAX_SITES_PER_PLAN as u64)
+        }
+        ("Patrol", "track") => ListBound::Fixed(domain::patrols::MAX_TRACK_POINTS as u64),
+        ("Patrol", "checkIns") => ListBound::Fixed(domain::patrols::MAX_CHECKINS),
+        ("Patrol", "flags") => ListBound::Fixed(3),
         ("Mutation", "recordSubscription") => {
             ListBound::Fixed(domain::subscriptions::MAX_PER_GRANT as u64)
         }

@@ -15,6 +15,7 @@ pub mod loaders;
 mod notifications;
 mod open311;
 mod pagination;
+mod patrols;
 mod scalars;
 mod sites;
 mod stats;
@@ -47,6 +48,7 @@ pub struct Query(
     sites::SiteQuery,
     draws::DrawQuery,
     stats::StatsQuery,
+    patrols::PatrolQuery,
 );
 
 /// Every mutation of the API.
@@ -63,6 +65,7 @@ pub struct Mutation(
     sites::SiteMutation,
     draws::DrawMutation,
     stats::StatsMutation,
+    patrols::PatrolMutation,
 );
 
 /// The API's schema type.

@@ -1,5 +1,5 @@
 //! Background work started by `serve`: the deadline sweeper, outbox delivery, the text
-//! check of tip-offs, and the purge of expired idempotency keys and full rate-limit
+//! check of tip-offs, missed patrol plans told to supervisors, and the purge of expired idempotency keys and full rate-limit
 //! buckets. Every process may
 //! run them: the work itself is claimed row by row (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL; on SQLite one process serves the file). Each run is recorded in
@@ -89,6 +89,13 @@ impl Jobs {
                     }
                     Ok(r.objects_deleted)
                 },
+            ));
+            handles.push(spawn(
+                "patrol_misses",
+                Duration::from_secs(900),
+                svc,
+                &token,
+                |svc| async move { crate::domain::patrols::coverage::notify_missed(&svc).await },
             ));
             handles.push(spawn(
                 "idempotency_purge",

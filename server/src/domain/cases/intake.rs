@@ -503,6 +503,9 @@ pub struct ReportInput {
     pub description: String,
     /// Where (must be inside the inspector's own grid).
     pub location: Location,
+    /// The reporter's own open patrol it was found on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patrol_id: Option<i64>,
 }
 
 /// Reports a problem found on patrol: starts `IN_PROGRESS`, assigned to the reporter,
@@ -526,6 +529,10 @@ pub async fn report_case(
     let description = clean(&input.description, "问题描述", "description", 5, 2000)?;
     let point = input.location.read()?;
     let cat = category_by_code(&svc.db, &input.category_code).await?;
+    let patrol_id = match input.patrol_id {
+        Some(id) => Some(crate::domain::patrols::open_patrol_of(&svc.db, &me, id).await?),
+        None => None,
+    };
     let grid = svc.grid.snapshot();
     let region = grid
         .locate(point)
@@ -560,7 +567,7 @@ pub async fn report_case(
                     category_id: cat.id,
                 };
                 let deadlines = plan(&l, Priority::Normal, now, true, true, None);
-                insert_case(
+                let row = insert_case(
                     txn,
                     &viewer,
                     NewCase {
@@ -583,7 +590,11 @@ pub async fn report_case(
                     json!({}),
                     now,
                 )
-                .await
+                .await?;
+                if let Some(pid) = patrol_id {
+                    crate::domain::patrols::link_case(txn, pid, row.id).await?;
+                }
+                Ok(row)
             })
         }),
     )

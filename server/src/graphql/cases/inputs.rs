@@ -60,6 +60,8 @@ pub struct ReportCaseInput {
     pub location: LocationInput,
     /// A fresh key per report (retries return the first answer).
     pub idempotency_key: String,
+    /// Your open patrol it was found on: the case is linked to it.
+    pub patrol_id: Option<ID>,
 }
 
 /// An inspection task.

@@ -78,6 +78,12 @@ impl CaseMutation {
             category_code: input.category_code,
             description: input.description,
             location: input.location.into(),
+            patrol_id: input
+                .patrol_id
+                .as_ref()
+                .map(parse_id)
+                .transpose()
+                .map_err(|e| e.at("input.patrolId"))?,
         };
         intake::report_case(&st.services, viewer(ctx)?, r, &input.idempotency_key)
             .await

@@ -381,13 +381,10 @@ impl Sql {
         format!("${}", self.values.len())
     }
 
-    /// The local (Asia/Shanghai) date of a timestamp expression, as `YYYY-MM-DD` text.
-    fn local_date(&self, ts: &str) -> String {
-        if self.pg {
-            format!("to_char(({ts}) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')")
-        } else {
-            format!("date({ts}, '+8 hours')")
-        }
+    /// The local (Asia/Shanghai) day of a timestamp expression, as a day number (days
+    /// since 1970-01-01), in integer arithmetic (cheaper than date formatting per row).
+    fn local_day(&self, ts: &str) -> String {
+        format!("(({}) + {LOCAL_OFFSET}) / 86400", self.epoch(ts))
     }
 
     /// Seconds since the epoch of a timestamp expression.
@@ -447,7 +444,7 @@ impl Sql {
             }
             GroupBy::Inspector => "COALESCE(CAST(c.assignee_id AS TEXT), '')".to_owned(),
             GroupBy::Category => "CAST(c.category_id AS TEXT)".to_owned(),
-            GroupBy::Day => self.local_date(ts),
+            GroupBy::Day => format!("CAST({} AS TEXT)", self.local_day(ts)),
         }
     }
 
@@ -513,55 +510,50 @@ async fn count<C: ConnectionTrait>(
     let (s, e, n) = (q.bind(period.start()), q.bind(period.end()), q.bind(now));
     let cal = q.bind(calendar_json(&calendar, cal_from, period.to)?);
     let key = q.key(group_by, region, "COALESCE(c.first_submitted_at, c.due_at)");
+    // The calendar as a table of day numbers (an inline subquery, so PostgreSQL may scan
+    // the cases in parallel; a CTE would not let it).
     let cal_table = if pg {
         format!(
-            "SELECT * FROM json_to_recordset(CAST({cal} AS json)) \
-             AS x(d text, c bigint, s1 bigint, e1 bigint, s2 bigint, e2 bigint)"
+            "(SELECT * FROM json_to_recordset(CAST({cal} AS json)) \
+             AS x(n bigint, c bigint, s1 bigint, e1 bigint, s2 bigint, e2 bigint))"
         )
     } else {
         format!(
-            "SELECT json_extract(value, '$.d') AS d, json_extract(value, '$.c') AS c, \
+            "(SELECT json_extract(value, '$.n') AS n, json_extract(value, '$.c') AS c, \
              json_extract(value, '$.s1') AS s1, json_extract(value, '$.e1') AS e1, \
              json_extract(value, '$.s2') AS s2, json_extract(value, '$.e2') AS e2 \
-             FROM json_each({cal})"
+             FROM json_each({cal}))"
         )
     };
-    let work = |alias: &str, ts: &str| {
-        let t = q.epoch(ts);
-        let (g, l) = (q.greatest(), q.least());
+    let (g, l) = (q.greatest(), q.least());
+    // W(t): working seconds from the calendar's first day to epoch second `t`.
+    let work = |alias: &str, t: &str| {
         format!(
             "({alias}.c + {g}(0, {l}({t}, {alias}.e1) - {alias}.s1) \
              + {g}(0, {l}({t}, {alias}.e2) - {alias}.s2))"
         )
     };
-    let (w_end, w_start) = (
-        work("ce", "c.first_submitted_at"),
-        work("cs", "c.accepted_at"),
-    );
-    let (d_end, d_start) = (
-        q.local_date("c.first_submitted_at"),
-        q.local_date("c.accepted_at"),
-    );
+    let (w_end, w_start) = (work("ce", "c.te"), work("cs", "c.ta"));
+    let (te, ta) = (q.epoch("c.first_submitted_at"), q.epoch("c.accepted_at"));
+    // Each row's key and epochs are computed once, in the inner select.
     let sql = format!(
-        "WITH cal AS ({cal_table}) \
-         SELECT {key} AS k, COUNT(*) AS due, COUNT(c.first_submitted_at) AS handled, \
-         SUM(CASE WHEN c.first_submitted_at IS NOT NULL \
-             AND (c.due_at IS NULL OR c.first_submitted_at <= c.due_at) THEN 1 ELSE 0 END) \
-             AS on_time, \
-         SUM(CASE WHEN c.first_submitted_at IS NOT NULL AND c.rework_count > 0 \
-             THEN 1 ELSE 0 END) AS reworked, \
-         SUM(CASE WHEN c.first_submitted_at IS NOT NULL THEN c.rework_count ELSE 0 END) \
-             AS returns, \
-         CAST(SUM(CASE WHEN c.first_submitted_at IS NOT NULL \
-             THEN {w_end} - {w_start} ELSE 0 END) AS BIGINT) AS secs \
-         FROM \"case\" c \
-         LEFT JOIN cal ce ON ce.d = {d_end} \
-         LEFT JOIN cal cs ON cs.d = {d_start} \
-         WHERE {scope} AND c.status <> 'REJECTED' AND c.accepted_at IS NOT NULL AND ( \
-           (c.first_submitted_at >= {s} AND c.first_submitted_at < {e}) \
-           OR (c.first_submitted_at IS NULL AND c.due_at >= {s} AND c.due_at < {e} \
-               AND c.due_at <= {n})) \
-         GROUP BY 1"
+        "SELECT c.k AS k, COUNT(*) AS due, COUNT(c.te) AS handled, \
+         SUM(CASE WHEN c.te IS NOT NULL AND (c.due_at IS NULL OR c.fs <= c.due_at) \
+             THEN 1 ELSE 0 END) AS on_time, \
+         SUM(CASE WHEN c.te IS NOT NULL AND c.rework_count > 0 THEN 1 ELSE 0 END) AS reworked, \
+         SUM(CASE WHEN c.te IS NOT NULL THEN c.rework_count ELSE 0 END) AS returns, \
+         CAST(SUM(CASE WHEN c.te IS NOT NULL THEN {w_end} - {w_start} ELSE 0 END) AS BIGINT) \
+             AS secs \
+         FROM (SELECT {key} AS k, c.first_submitted_at AS fs, c.due_at, c.rework_count, \
+                 {te} AS te, {ta} AS ta \
+               FROM \"case\" c \
+               WHERE {scope} AND c.status <> 'REJECTED' AND c.accepted_at IS NOT NULL AND ( \
+                 (c.first_submitted_at >= {s} AND c.first_submitted_at < {e}) \
+                 OR (c.first_submitted_at IS NULL AND c.due_at >= {s} AND c.due_at < {e} \
+                     AND c.due_at <= {n}))) c \
+         LEFT JOIN {cal_table} ce ON ce.n = (c.te + {LOCAL_OFFSET}) / 86400 \
+         LEFT JOIN {cal_table} cs ON cs.n = (c.ta + {LOCAL_OFFSET}) / 86400 \
+         GROUP BY c.k"
     );
     for row in db.query_all_raw(q.statement(sql)).await? {
         let c = out.entry(row.try_get("", "k")?).or_default();
@@ -676,6 +668,14 @@ async fn earliest_filing<C: ConnectionTrait>(
     }
 }
 
+/// Seconds added to UTC for Asia/Shanghai.
+const LOCAL_OFFSET: i64 = 8 * 3600;
+
+/// Days since 1970-01-01 of a date (the SQL's day numbers).
+fn day_number(d: NaiveDate) -> i64 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days()
+}
+
 fn local_date(t: DateTime<Utc>) -> NaiveDate {
     (t + Duration::hours(8)).date_naive()
 }
@@ -697,7 +697,7 @@ fn calendar_json(cal: &WorkCalendar, from: NaiveDate, to: NaiveDate) -> Result<S
             *slot = (open.timestamp(), close.timestamp());
         }
         out.push(serde_json::json!({
-            "d": day.format("%Y-%m-%d").to_string(),
+            "n": day_number(day),
             "c": cum,
             "s1": s[0].0, "e1": s[0].1, "s2": s[1].0, "e2": s[1].1,
         }));
@@ -790,8 +790,13 @@ async fn label(
             }
         }
         GroupBy::Day => {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
             for (k, c) in counts {
-                if let Ok(day) = NaiveDate::parse_from_str(&k, "%Y-%m-%d") {
+                if let Some(day) = k
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|n| epoch.checked_add_signed(Duration::days(n)))
+                {
                     rows.push(StatsRow {
                         key: GroupKey::Day(day),
                         label: format!("{}月{}日", day.month(), day.day()),

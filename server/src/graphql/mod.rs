@@ -4,6 +4,7 @@
 //! export and the tests all start from it.
 
 mod auth;
+mod campaigns;
 mod cases;
 mod context;
 mod draws;
@@ -47,6 +48,7 @@ pub struct Query(
     sites::SiteQuery,
     draws::DrawQuery,
     stats::StatsQuery,
+    campaigns::CampaignQuery,
 );
 
 /// Every mutation of the API.
@@ -63,6 +65,7 @@ pub struct Mutation(
     sites::SiteMutation,
     draws::DrawMutation,
     stats::StatsMutation,
+    campaigns::CampaignMutation,
 );
 
 /// The API's schema type.

@@ -1,6 +1,7 @@
 //! Campaign seasons (专项行动): the campaign's limits apply only inside its dates, region
 //! and categories (exact deadlines on the work calendar, 2026 National Day holiday and
-//! its make-up Saturday included); overlapping campaigns are refused; scope.
+//! its make-up Saturday included); overlapping campaigns are refused; scope; and the
+//! campaign report through `stats(campaignId:)` and the stats export.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use entity::case;
@@ -11,6 +12,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::both;
+use crate::helpers::cases::village_centre;
 use crate::helpers::{Backend, OTHER_COUNTY, TestApp, check_bad_input, error_code};
 
 const COUNTY: &str = "140521";
@@ -472,8 +474,210 @@ async fn campaigns_are_scoped(backend: Backend) {
         )
         .await;
     assert_eq!(error_code(&b), "NOT_FOUND", "{b}");
+    let b = app
+        .gql(
+            Some(&other_admin),
+            "query($r: ID!, $c: ID) { stats(regionId: $r, from: \"2026-10-01\", to: \"2026-10-31\", campaignId: $c) { total { reports } } }",
+            json!({ "r": app.region_id("140522").to_string(), "c": c["id"] }),
+        )
+        .await;
+    assert_eq!(error_code(&b), "NOT_FOUND", "{b}");
 }
 both!(scoped, campaigns_are_scoped);
+
+/// A patrol finding by the demo inspector of `village`, now.
+async fn report(app: &TestApp, village: &str) -> i64 {
+    let (token, _) = app.login(&format!("demo-insp-{village}")).await;
+    let (lat, lng) = village_centre(app, village);
+    let b = app
+        .gql(
+            Some(&token),
+            "mutation($i: ReportCaseInput!) { reportCase(input: $i) { id } }",
+            json!({ "i": { "categoryCode": "DUST", "description": "巡查发现工地扬尘", "location": { "lat": lat, "lng": lng }, "idempotencyKey": uuid::Uuid::new_v4().to_string() } }),
+        )
+        .await;
+    b["data"]["reportCase"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .parse()
+        .unwrap()
+}
+
+/// Marks a case handled at `at` (first submission) and closed an hour later, as the
+/// workflow would.
+async fn handled(app: &TestApp, id: i64, at: DateTime<Utc>) {
+    let c = case::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut am: case::ActiveModel = c.into();
+    am.status = Set(entity::enums::CaseStatus::Closed);
+    am.submitted_at = Set(Some(at));
+    am.first_submitted_at = Set(Some(at));
+    am.closed_at = Set(Some(at + chrono::Duration::hours(1)));
+    am.update(&app.db).await.unwrap();
+}
+
+fn cell(rows: &[Vec<String>], label: &str, header: &str) -> String {
+    let col = rows[0].iter().position(|h| h == header).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r[0] == label)
+        .unwrap_or_else(|| panic!("no row {label}: {rows:?}"));
+    row[col].clone()
+}
+
+async fn the_campaign_report_matches_a_hand_count(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.set_now(t("2026-10-01 10:00"));
+    let (admin, _) = app.login("demo-admin").await;
+    let mut i = autumn(TOWNSHIP, &app);
+    i["categoryCodes"] = json!(["DUST"]);
+    i["timeLimits"] =
+        json!([{ "priority": "NORMAL", "step": "HANDLE", "amount": 1, "unit": "WORKING_DAYS" }]);
+    let c = created(&app, &admin, i).await;
+
+    // Before the start, in the township: not the campaign's.
+    app.set_now(t("2026-10-07 10:00"));
+    report(&app, IN_A).await;
+    // Thursday 8 Oct: two in village A, one in village B, one a township away.
+    app.set_now(t("2026-10-08 10:00"));
+    let a1 = report(&app, IN_A).await;
+    let _a2 = report(&app, IN_A).await;
+    let _b1 = report(&app, IN_B).await;
+    report(&app, OUTSIDE).await;
+    // Friday 9 Oct: one more in village A.
+    app.set_now(t("2026-10-09 10:00"));
+    let a3 = report(&app, IN_A).await;
+    handled(&app, a1, t("2026-10-08 15:00")).await;
+    handled(&app, a3, t("2026-10-09 11:00")).await;
+    // Tuesday 13 Oct: A2 and B1 (due Friday 17:30) are overdue; so are the two cases
+    // outside the campaign, which the report does not count.
+    app.set_now(t("2026-10-13 10:00"));
+    let (admin, _) = app.login("demo-admin").await;
+
+    // Hand count of the campaign: new (上报数) 4, handled 2, overdue now 2 — all in 龙港镇.
+    let q = "query($r: ID!, $c: ID, $g: StatsGroupBy) { stats(regionId: $r, from: \"2026-10-01\", to: \"2026-10-13\", groupBy: $g, campaignId: $c) { \
+             total { reports handled dueToHandle overdueNow } rows { group { label day regionId } indicators { reports handled dueToHandle overdueNow } } } }";
+    let county = app.region_id(COUNTY).to_string();
+    let b = app
+        .gql(
+            Some(&admin),
+            q,
+            json!({ "r": county, "c": c["id"], "g": "REGION" }),
+        )
+        .await;
+    let s = &b["data"]["stats"];
+    assert_eq!(
+        s["total"],
+        json!({ "reports": 4, "handled": 2, "dueToHandle": 4, "overdueNow": 2 }),
+        "{b}"
+    );
+    let rows = s["rows"].as_array().unwrap();
+    let township_id = app.region_id(TOWNSHIP).to_string();
+    let township = rows
+        .iter()
+        .find(|r| r["group"]["regionId"].as_str() == Some(township_id.as_str()))
+        .unwrap_or_else(|| panic!("{b}"));
+    assert_eq!(
+        township["indicators"],
+        json!({ "reports": 4, "handled": 2, "dueToHandle": 4, "overdueNow": 2 })
+    );
+    for r in rows {
+        if r["group"]["regionId"] != township["group"]["regionId"] {
+            assert_eq!(r["indicators"]["reports"], 0, "{b}");
+            assert_eq!(r["indicators"]["overdueNow"], 0, "{b}");
+        }
+    }
+    // Without the campaign, the county counts all six reports and four overdue cases.
+    let b = app
+        .gql(
+            Some(&admin),
+            q,
+            json!({ "r": county, "c": null, "g": "REGION" }),
+        )
+        .await;
+    assert_eq!(b["data"]["stats"]["total"]["reports"], 6, "{b}");
+    assert_eq!(b["data"]["stats"]["total"]["overdueNow"], 4, "{b}");
+
+    // Per day: 8 Oct 3 new, 1 handled; 9 Oct 1 new, 1 handled, and A2 and B1 fell due.
+    let b = app
+        .gql(
+            Some(&admin),
+            q,
+            json!({ "r": county, "c": c["id"], "g": "DAY" }),
+        )
+        .await;
+    let days: Vec<(String, Value)> = b["data"]["stats"]["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{b}"))
+        .iter()
+        .filter(|r| r["indicators"]["reports"] != 0 || r["indicators"]["dueToHandle"] != 0)
+        .map(|r| {
+            (
+                r["group"]["day"].as_str().unwrap().to_owned(),
+                r["indicators"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        days,
+        vec![
+            (
+                "2026-10-08".to_owned(),
+                json!({ "reports": 3, "handled": 1, "dueToHandle": 1, "overdueNow": 0 })
+            ),
+            (
+                "2026-10-09".to_owned(),
+                json!({ "reports": 1, "handled": 1, "dueToHandle": 3, "overdueNow": 0 })
+            ),
+        ],
+        "{b}"
+    );
+
+    // The same report as an export.
+    let path = format!(
+        "{}/exports/stats.csv?regionId={county}&from=2026-10-01&to=2026-10-13&groupBy=REGION&campaignId={}",
+        app.base,
+        c["id"].as_str().unwrap()
+    );
+    let resp = app
+        .client
+        .get(&path)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = resp.bytes().await.unwrap();
+    let text = std::str::from_utf8(&body)
+        .unwrap()
+        .trim_start_matches('\u{feff}');
+    let all: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(cell(&all, "龙港镇", "上报数"), "4", "{all:?}");
+    assert_eq!(cell(&all, "龙港镇", "处置数"), "2", "{all:?}");
+    assert_eq!(cell(&all, "龙港镇", "当前超期"), "2", "{all:?}");
+    assert_eq!(cell(&all, "合计", "上报数"), "4", "{all:?}");
+    // A campaign out of reach is refused by the export too.
+    let resp = app
+        .client
+        .get(format!(
+            "{}/exports/stats.csv?regionId={county}&from=2026-10-01&to=2026-10-13&campaignId=987654",
+            app.base
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+}
+both!(campaign_report, the_campaign_report_matches_a_hand_count);
 
 /// A campaign row written straight to the database for the township of `village`, on
 /// dust, for two days from 2030 on (each after the last), handling within 4 hours (for

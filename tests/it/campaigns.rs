@@ -349,6 +349,36 @@ async fn overlapping_campaigns_are_refused(backend: Backend) {
 }
 both!(overlap_refused, overlapping_campaigns_are_refused);
 
+async fn overlapping_campaigns_created_at_once_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.set_now(t("2026-10-01 10:00"));
+    let (admin, _) = app.login("demo-admin").await;
+    let mut county = autumn(COUNTY, &app);
+    county["categoryCodes"] = json!(["DUST"]);
+    // Eight at once, all on dust in the county or the township: exactly one is made.
+    let bodies = futures_util::future::join_all((0..8).map(|i| {
+        let input = if i % 2 == 0 {
+            autumn(TOWNSHIP, &app)
+        } else {
+            county.clone()
+        };
+        let admin = admin.clone();
+        let app = &app;
+        async move { create(app, &admin, input).await }
+    }))
+    .await;
+    let made = bodies.iter().filter(|b| b.get("errors").is_none()).count();
+    let refused = bodies
+        .iter()
+        .filter(|b| b.get("errors").is_some() && error_code(b) == "CONFLICT")
+        .count();
+    assert_eq!((made, refused), (1, 7), "{bodies:?}");
+}
+both!(
+    overlap_refused_at_once,
+    overlapping_campaigns_created_at_once_are_refused
+);
+
 async fn campaigns_are_scoped(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.state

@@ -470,6 +470,11 @@ async fn category_ids<C: ConnectionTrait>(
 }
 
 /// Refuses (`CONFLICT`) when another campaign (not `except`) overlaps the given one.
+///
+/// Called inside the writing transaction. On PostgreSQL the campaign table is locked
+/// against other writers first (campaign writes are rare), so two overlapping
+/// campaigns written at the same moment cannot both pass the check; SQLite's writes
+/// are serialised by the write gate already.
 async fn refuse_overlap<C: ConnectionTrait>(
     conn: &C,
     region_path: &str,
@@ -477,6 +482,10 @@ async fn refuse_overlap<C: ConnectionTrait>(
     (starts_at, ends_at): (DateTime<Utc>, DateTime<Utc>),
     except: Option<i64>,
 ) -> Result<(), AppError> {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        conn.execute_unprepared("LOCK TABLE campaign IN SHARE ROW EXCLUSIVE MODE")
+            .await?;
+    }
     let mut q = campaign::Entity::find()
         .inner_join(campaign_category::Entity)
         .filter(campaign_category::Column::CategoryId.is_in(category_ids.iter().copied()))

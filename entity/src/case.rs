@@ -87,6 +87,8 @@ pub struct Model {
     pub rated_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The campaign (专项行动) whose time limits the case took when it came in.
+    pub campaign_id: Option<i64>,
 }
 
 /// Relations of a case. It refers to `app_user` three times (reporter,

@@ -6,6 +6,9 @@
 
 pub mod app_user;
 pub mod auth_attempt;
+pub mod campaign;
+pub mod campaign_category;
+pub mod campaign_time_limit;
 pub mod case;
 pub mod case_change;
 pub mod case_event;

@@ -26,6 +26,7 @@ mod m20261204_000012_disclosure;
 mod m20261204_000013_patrols;
 mod m20261204_000014_random_draws;
 mod m20261204_000015_evaluation;
+mod m20261204_000016_campaigns;
 mod util;
 
 /// All migrations of gridwatch, in the order they are applied.
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_patrols::Migration),
             Box::new(m20261204_000014_random_draws::Migration),
             Box::new(m20261204_000015_evaluation::Migration),
+            Box::new(m20261204_000016_campaigns::Migration),
         ]
     }
 }

@@ -270,6 +270,23 @@ fn expected(op: &str, who: Who, target: Target) -> Option<&'static str> {
         },
         // 一公开: published draws are for everyone.
         "publicDraws" => None,
+        // Campaigns (专项行动): county staff manage them within their county; township
+        // supervisors read those reaching their township; `campaign(id)` answers null
+        // outside scope.
+        "campaigns" => manage(who),
+        "campaign" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NULL"),
+            Who::Supervisor => {
+                matches!(target, Target::OtherTownship | Target::OtherCounty).then_some("NULL")
+            }
+            Who::Inspector | Who::Public => Some("FORBIDDEN"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+        },
+        "createCampaign" | "updateCampaign" | "endCampaign" => match who {
+            Who::Admin => (target == Target::OtherCounty).then_some("NOT_FOUND"),
+            Who::Anonymous => Some("UNAUTHENTICATED"),
+            _ => Some("FORBIDDEN"),
+        },
         other => panic!("operation `{other}` has no row in the authorization matrix"),
     }
 }
@@ -979,6 +996,33 @@ impl World {
                         json!({ "p": id.to_string() }),
                     ),
                 }
+            }
+            "campaigns" => (
+                q("query($r: ID!) { campaigns(regionId: $r) { id } }"),
+                json!({ "r": village.id.to_string() }),
+            ),
+            "createCampaign" => {
+                let township = snap
+                    .ancestor_at(village, gridwatch::domain::grid::RegionLevel::Township)
+                    .unwrap();
+                // Dates of their own, so that probes never overlap one another.
+                let start = chrono::NaiveDate::from_ymd_opt(2030, 3, 1).unwrap()
+                    + chrono::Duration::days(2 * self.next() as i64);
+                (
+                    q("mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { id } }"),
+                    json!({ "i": { "name": "矩阵专项行动", "regionId": township.id.to_string(), "categoryCodes": ["DUST"], "startsOn": start.to_string(), "endsOn": start.to_string(), "timeLimits": [{ "priority": "NORMAL", "step": "HANDLE", "amount": 4, "unit": "HOURS" }] } }),
+                )
+            }
+            "campaign" | "updateCampaign" | "endCampaign" => {
+                let id = crate::campaigns::seed_campaign(app, target.village()).await;
+                let call = match op {
+                    "campaign" => "query($id: ID!) { campaign(id: $id) { id } }",
+                    "updateCampaign" => {
+                        "mutation($id: ID!) { updateCampaign(id: $id, input: { name: \"矩阵改名\" }) { id } }"
+                    }
+                    _ => "mutation($id: ID!) { endCampaign(id: $id) { id } }",
+                };
+                (q(call), json!({ "id": id.to_string() }))
             }
             other => panic!("operation `{other}` has no probe in the authorization matrix"),
         }

@@ -192,6 +192,8 @@ struct Refs {
     plan_b: i64,
     patrol_a: i64,
     patrol_b: i64,
+    /// A campaign in the other county.
+    campaign_other_county: i64,
 }
 
 const CREATE_TASK: &str = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }";
@@ -368,6 +370,7 @@ async fn refs(app: &TestApp) -> Refs {
             "140521101203",
         )
         .await,
+        campaign_other_county: crate::campaigns::seed_campaign(app, "140522100201").await,
         sup_a,
         insp_a,
         admin,
@@ -606,6 +609,21 @@ fn probe(r: &Refs, op: &str, path: &str, id: &str) -> (String, String, Value) {
                 json!({ "i": { "categoryCode": "DUST", "description": "巡查发现工地裸土", "location": { "lat": lat, "lng": lng }, "idempotencyKey": format!("hardening-patrol-{id}"), "patrolId": id } }),
             )
         }
+        ("createCampaign", "input.regionId") => (
+            r.admin.clone(),
+            "mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { id } }".into(),
+            json!({ "i": { "name": "探测专项行动", "regionId": id, "categoryCodes": ["DUST"], "startsOn": "2030-02-01", "endsOn": "2030-02-10", "timeLimits": [{ "priority": "NORMAL", "step": "HANDLE", "amount": 4, "unit": "HOURS" }] } }),
+        ),
+        ("updateCampaign", "id") => (
+            r.admin.clone(),
+            "mutation($id: ID!) { updateCampaign(id: $id, input: { name: \"探测改名\" }) { id } }".into(),
+            json!({ "id": id }),
+        ),
+        ("endCampaign", "id") => (
+            r.admin.clone(),
+            "mutation($id: ID!) { endCampaign(id: $id) { id } }".into(),
+            json!({ "id": id }),
+        ),
         other => panic!("no probe for the reference {other:?}: add one"),
     }
 }
@@ -626,6 +644,9 @@ fn decls(v: &Value) -> String {
 /// The out-of-scope object for a reference: one that exists but the actor may not reach.
 fn out_of_scope(r: &Refs, op: &str, path: &str) -> i64 {
     match (op, path) {
+        // The admin's county covers every seeded township: the other county's.
+        ("createCampaign", _) => r.village_other_county,
+        ("updateCampaign" | "endCampaign", _) => r.campaign_other_county,
         (_, "assigneeId" | "input.assigneeId") => r.insp_b_id,
         (_, "input.regionId") => r.village_b,
         (_, "input.siteId") => r.site_b,

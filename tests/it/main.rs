@@ -8,6 +8,7 @@ mod helpers;
 
 mod access_matrix;
 mod auth;
+mod campaigns;
 mod case_properties;
 mod case_rules;
 mod cases;

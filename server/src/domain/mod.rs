@@ -11,6 +11,7 @@ use sea_orm::DatabaseConnection;
 
 pub mod access;
 pub mod accounts;
+pub mod campaigns;
 pub mod cases;
 pub mod category;
 pub mod changes;

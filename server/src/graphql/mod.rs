@@ -4,6 +4,7 @@
 //! export and the tests all start from it.
 
 mod auth;
+mod campaigns;
 mod cases;
 mod context;
 mod draws;
@@ -49,6 +50,7 @@ pub struct Query(
     draws::DrawQuery,
     stats::StatsQuery,
     patrols::PatrolQuery,
+    campaigns::CampaignQuery,
 );
 
 /// Every mutation of the API.
@@ -66,6 +68,7 @@ pub struct Mutation(
     draws::DrawMutation,
     stats::StatsMutation,
     patrols::PatrolMutation,
+    campaigns::CampaignMutation,
 );
 
 /// The API's schema type.

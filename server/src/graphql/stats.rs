@@ -319,17 +319,27 @@ impl StatsQuery {
         from: NaiveDate,
         to: NaiveDate,
         group_by: Option<StatsGroupBy>,
+        #[graphql(
+            desc = "Count only the cases that came in under this campaign (专项行动): with `DAY`, the campaign's daily report; with `REGION`, per township."
+        )]
+        campaign_id: Option<ID>,
     ) -> Result<Stats, AppError> {
         let region_id = parse_id(&region_id).map_err(|e| e.at("regionId"))?;
+        let campaign_id = campaign_id
+            .as_ref()
+            .map(parse_id)
+            .transpose()
+            .map_err(|e| e.at("campaignId"))?;
         let period = Period::new(from, to)?;
         let group_by = group_by.unwrap_or(StatsGroupBy::Region).into();
         Ok(Stats(
-            dom::compute(
+            dom::compute_for(
                 &state(ctx)?.services,
                 viewer(ctx)?,
                 region_id,
                 period,
                 group_by,
+                campaign_id,
             )
             .await?,
         ))

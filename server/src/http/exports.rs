@@ -49,6 +49,8 @@ struct Params {
     from: Option<String>,
     to: Option<String>,
     group_by: Option<String>,
+    /// Stats only: count the cases of this campaign (专项行动) alone.
+    campaign_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,7 +205,13 @@ async fn run(
     let body = match what {
         What::Stats => {
             let g = group_by(p.group_by.as_deref())?;
-            let s = stats::compute(svc, &viewer, region_id, period, g).await?;
+            let campaign = p
+                .campaign_id
+                .as_ref()
+                .map(|id| super::super::graphql::parse_id(&async_graphql::ID(id.clone())))
+                .transpose()
+                .map_err(|e| e.at("campaignId"))?;
+            let s = stats::compute_for(svc, &viewer, region_id, period, g, campaign).await?;
             let table = stats_table(&s);
             let bytes = match kind {
                 Kind::Csv => csv_bytes(&table, true)?,

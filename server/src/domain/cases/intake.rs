@@ -192,6 +192,8 @@ struct NewCase {
     duplicate_of: Option<i64>,
     tracking_code: Option<String>,
     text_check: Option<TextCheck>,
+    /// The campaign whose limits the deadlines took.
+    campaign_id: Option<i64>,
 }
 
 impl NewCase {
@@ -226,6 +228,7 @@ impl NewCase {
             duplicate_of: None,
             tracking_code: None,
             text_check: None,
+            campaign_id: None,
         }
     }
 }
@@ -263,6 +266,7 @@ async fn insert_case<C: ConnectionTrait>(
         site_id: Set(n.site_id),
         duplicate_of: Set(n.duplicate_of),
         text_check: Set(n.text_check),
+        campaign_id: Set(n.campaign_id),
         rework_count: Set(0),
         escalation_level: Set(0),
         version: Set(1),
@@ -442,6 +446,10 @@ pub async fn submit_tip_via(
         uow::work(move |txn| {
             Box::pin(async move {
                 let now = clock.now();
+                let (limits, campaign_id) = crate::domain::campaigns::limits_for_new_case(
+                    txn, &calendar, limits, cat.id, &region.path, now,
+                )
+                .await?;
                 let on_duty = on_duty_inspector(txn, &region).await?;
                 let status = match on_duty {
                     Some(_) => CaseStatus::Assigned,
@@ -470,6 +478,7 @@ pub async fn submit_tip_via(
                         assignee_id: auto,
                         accepted: on_duty.is_some(),
                         deadlines,
+                        campaign_id,
                         duplicate_of,
                         tracking_code: Some(new_tracking_code()),
                         text_check: Some(text_check),
@@ -560,6 +569,15 @@ pub async fn report_case(
         uow::work(move |txn| {
             Box::pin(async move {
                 let now = clock.now();
+                let (limits, campaign_id) = crate::domain::campaigns::limits_for_new_case(
+                    txn,
+                    &calendar,
+                    limits,
+                    cat.id,
+                    &region.path,
+                    now,
+                )
+                .await?;
                 let l = Limits {
                     calendar: &calendar,
                     limits: &limits,
@@ -578,6 +596,7 @@ pub async fn report_case(
                         accepted: true,
                         started: true,
                         deadlines,
+                        campaign_id,
                         ..NewCase::base(
                             CaseSource::Patrol,
                             cat,
@@ -760,6 +779,15 @@ pub async fn create_task(
         uow::work(move |txn| {
             Box::pin(async move {
                 let now = clock.now();
+                let (limits, campaign_id) = crate::domain::campaigns::limits_for_new_case(
+                    txn,
+                    &calendar,
+                    limits,
+                    cat.id,
+                    &region.path,
+                    now,
+                )
+                .await?;
                 let l = Limits {
                     calendar: &calendar,
                     limits: &limits,
@@ -778,6 +806,7 @@ pub async fn create_task(
                         site_id: site.map(|s| s.id),
                         accepted: true,
                         deadlines,
+                        campaign_id,
                         ..NewCase::base(
                             CaseSource::Task,
                             cat,

@@ -416,10 +416,14 @@ impl Facts {
             kind,
             ActionKind::Accept | ActionKind::Assign | ActionKind::Resume | ActionKind::Extend
         );
+        let now = svc.clock.now();
         let (calendar, limits, rules) = if needs_calendar {
+            let calendar = WorkCalendar::load(conn, sla::WorkingHours::default()).await?;
+            // The category's limits, made tighter by the campaign the case came in under.
+            let limits = crate::domain::campaigns::limits_of_case(conn, &calendar, &c, now).await?;
             (
-                WorkCalendar::load(conn, sla::WorkingHours::default()).await?,
-                limits_of(conn, c.category_id).await?,
+                calendar,
+                limits,
                 Rules::for_category(conn, c.category_id).await?,
             )
         } else {
@@ -467,7 +471,7 @@ impl Facts {
         };
         Ok(Self {
             case: c,
-            now: svc.clock.now(),
+            now,
             grid: svc.grid.snapshot(),
             calendar,
             limits,
@@ -1317,6 +1321,7 @@ mod tests {
             rated_at: None,
             created_at: t,
             updated_at: t,
+            campaign_id: None,
         }
     }
 

@@ -14,6 +14,7 @@ use async_graphql::Context;
 pub use inputs::LocationInput;
 pub use mutation::CaseMutation;
 pub use objects::Case;
+pub use objects::CategorySummary;
 pub use query::CaseQuery;
 pub use sync::SyncQuery;
 pub use types::CaseStatus;

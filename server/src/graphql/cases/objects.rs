@@ -148,6 +148,19 @@ impl Case {
     async fn site_id(&self) -> Option<ID> {
         self.0.site_id.map(|id| ID(id.to_string()))
     }
+    /// The campaign (专项行动) whose time limits the case took when it came in; null for
+    /// a case that came in under none.
+    async fn campaign(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<super::super::campaigns::Campaign>, AppError> {
+        match self.0.campaign_id {
+            None => Ok(None),
+            Some(id) => Ok(crate::domain::campaigns::of_case(services(ctx)?, id)
+                .await?
+                .map(super::super::campaigns::Campaign)),
+        }
+    }
     /// Accuracy of the reported location in metres.
     async fn accuracy_m(&self) -> Option<f64> {
         self.0.accuracy_m

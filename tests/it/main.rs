@@ -30,6 +30,7 @@ mod observability;
 mod open311;
 mod orphans;
 mod persisted;
+mod plans;
 mod processes;
 mod schema;
 mod sites;

@@ -10,7 +10,7 @@
 # rounds at concurrency 8: the request through the server with `wrk` (every answer
 # checked: HTTP 200 and no "errors"), and the very statements it captured through
 # `pgbench` in one transaction. Prints benchmark, our figure, the baseline, the ratio,
-# the target and whether it held; writes the same as JSON (target/bench.json).
+# the target and whether it held; writes the same as JSON ($CARGO_TARGET_DIR or target/, bench.json).
 #
 # P1 inspector `myTasks(first: 20)` with category, region and deadline fields.
 # P2 supervisor `cases(first: 100)` with category, region, assignee and last event.
@@ -31,6 +31,7 @@ fi
 command -v pgbench >/dev/null || { echo "bench.sh: pgbench is required (postgresql-client)"; exit 1; }
 
 cargo build --release --quiet --locked
+TARGET=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
 pid=
 stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=; fi; }
@@ -44,7 +45,7 @@ start() { # start [extra env…]: the server on the bench database; waits until 
   env GRIDWATCH__DATABASE__URL="$URL" GRIDWATCH__STORAGE__FS_ROOT="$work/evidence" \
     GRIDWATCH__SERVER__ADDR="127.0.0.1:$port" GRIDWATCH__LOG__FILTER=warn \
     GRIDWATCH__LIMITS__LOGIN_PER_IP_PER_MINUTE=10000 "$@" \
-    target/release/gridwatch serve --demo >>"$work/server.log" 2>&1 &
+    "$TARGET/release/gridwatch" serve --demo >>"$work/server.log" 2>&1 &
   pid=$!
   t0=$(date +%s.%N)
   for _ in $(seq 1 600); do
@@ -148,7 +149,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 stop
 
-python3 - "$work" "$idle_kib" "$ready_ms" "${OURS[P1]}" "${BASE[P1]}" "${OURS[P2]}" "${BASE[P2]}" <<'PY'
+python3 - "$work" "$idle_kib" "$ready_ms" "${OURS[P1]}" "${BASE[P1]}" "${OURS[P2]}" "${BASE[P2]}" "$TARGET/bench.json" <<'PY'
 import json, statistics, sys
 work, idle_kib, ready_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def med(s): return statistics.median(float(x) for x in s.split())
@@ -169,6 +170,6 @@ for r in rows:
     fmt = lambda v: "-" if v is None else f"{v:.1f}"
     print(f"{r['benchmark']:34} {fmt(r['ours']):>10} {fmt(r['baseline']):>10} "
           f"{'-' if r['ratio'] is None else r['ratio']:>7} {r['target']:>9}  {'yes' if r['held'] else 'NO'}")
-json.dump(rows, open("target/bench.json", "w"), indent=2, ensure_ascii=False)
-print("written: target/bench.json")
+json.dump(rows, open(sys.argv[8], "w"), indent=2, ensure_ascii=False)
+print("written:", sys.argv[8])
 PY

@@ -311,6 +311,8 @@ impl From<sea_orm::DbErr> for AppError {
     /// `UNAVAILABLE`, which clients may retry; anything else is a bug of ours.
     fn from(e: sea_orm::DbErr) -> Self {
         if is_outage(&e) {
+            // The pool checks the connections queued before this before reusing them.
+            crate::db::note_outage();
             Self::Unavailable(anyhow::Error::new(e).context("database unavailable"))
         } else {
             Self::Internal(anyhow::Error::new(e).context("database"))

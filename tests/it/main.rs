@@ -32,6 +32,7 @@ mod open311;
 mod orphans;
 mod patrols;
 mod persisted;
+mod plans;
 mod processes;
 mod schema;
 mod sites;

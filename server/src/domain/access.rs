@@ -5,7 +5,7 @@
 //! exactly like missing ones.
 
 use entity::{app_user, tipster};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use super::grid::{GridSnapshot, path_is_within};
 use crate::auth::token::{Subject, TokenKeys};
@@ -119,33 +119,55 @@ pub async fn resolve(
     };
     match keys.verify(token, now)? {
         Subject::User(id) => {
-            let user = app_user::Entity::find_by_id(id)
+            // Only what a viewer is made of: this runs on every request, and the row
+            // also holds the password hash and the encrypted phone.
+            let (user_id, name, role, region_id) = app_user::Entity::find_by_id(id)
+                .select_only()
+                .columns([
+                    app_user::Column::Id,
+                    app_user::Column::Name,
+                    app_user::Column::Role,
+                    app_user::Column::RegionId,
+                ])
+                .filter(app_user::Column::Active.eq(true))
+                .into_tuple::<(i64, String, Role, i64)>()
                 .one(db)
                 .await?
-                .filter(|u| u.active)
                 .ok_or(AppError::Unauthenticated)?;
-            staff_viewer(&user, grid).ok_or(AppError::Unauthenticated)
+            viewer_of(user_id, name, role, region_id, grid).ok_or(AppError::Unauthenticated)
         }
         Subject::Tipster(id) => {
-            let t = tipster::Entity::find_by_id(id)
+            let (tipster_id, handle) = tipster::Entity::find_by_id(id)
+                .select_only()
+                .columns([tipster::Column::Id, tipster::Column::Handle])
+                .into_tuple::<(i64, String)>()
                 .one(db)
                 .await?
                 .ok_or(AppError::Unauthenticated)?;
-            Ok(Viewer::Public(PublicViewer {
-                tipster_id: t.id,
-                handle: t.handle,
-            }))
+            Ok(Viewer::Public(PublicViewer { tipster_id, handle }))
         }
     }
 }
 
 /// The viewer a user row stands for, if its role and region are readable.
 pub fn staff_viewer(user: &app_user::Model, grid: &GridSnapshot) -> Option<Viewer> {
-    let role = Some(user.role).filter(|r| *r != Role::Public)?;
-    let region = grid.get(user.region_id)?;
+    viewer_of(user.id, user.name.clone(), user.role, user.region_id, grid)
+}
+
+/// The staff viewer of these user fields, if the role is a staff one and the region
+/// is in the grid.
+fn viewer_of(
+    user_id: i64,
+    name: String,
+    role: Role,
+    region_id: i64,
+    grid: &GridSnapshot,
+) -> Option<Viewer> {
+    let role = Some(role).filter(|r| *r != Role::Public)?;
+    let region = grid.get(region_id)?;
     Some(Viewer::Staff(StaffViewer {
-        user_id: user.id,
-        name: user.name.clone(),
+        user_id,
+        name,
         role,
         region_id: region.id,
         region_path: region.path.clone(),

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{app_user, case_event, category, tipster};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter};
 
+use crate::domain::page::id_in;
 use crate::error::AppError;
 
 /// Why a batch failed (shared by every key of the batch).
@@ -28,7 +29,11 @@ impl Loader<i64> for CategoryLoader {
     type Error = LoadError;
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = category::Entity::find()
-            .filter(category::Column::Id.is_in(keys.to_vec()))
+            .filter(id_in(
+                self.0.get_database_backend(),
+                category::Column::Id,
+                keys,
+            ))
             .all(&self.0)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
@@ -41,7 +46,11 @@ impl Loader<i64> for UserLoader {
     type Error = LoadError;
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = app_user::Entity::find()
-            .filter(app_user::Column::Id.is_in(keys.to_vec()))
+            .filter(id_in(
+                self.0.get_database_backend(),
+                app_user::Column::Id,
+                keys,
+            ))
             .all(&self.0)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
@@ -54,7 +63,11 @@ impl Loader<i64> for TipsterLoader {
     type Error = LoadError;
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = tipster::Entity::find()
-            .filter(tipster::Column::Id.is_in(keys.to_vec()))
+            .filter(id_in(
+                self.0.get_database_backend(),
+                tipster::Column::Id,
+                keys,
+            ))
             .all(&self.0)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;

@@ -737,8 +737,19 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(s): State<HttpState>) -> Response {
     // Both probes at once; a hanging store must not hold the probe past its own timeout.
+    // A failed ping marks the pool's older connections suspect (`db::note_outage`), so
+    // a second try tells a database that is down from one dead pooled connection.
+    let db_ping = async {
+        match s.app.services.db.ping().await {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                crate::db::note_outage();
+                s.app.services.db.ping().await
+            }
+        }
+    };
     let (db, storage) = tokio::join!(
-        s.app.services.db.ping(),
+        db_ping,
         tokio::time::timeout(
             std::time::Duration::from_secs(5),
             s.app.services.storage.check()

@@ -225,18 +225,17 @@ pub async fn my_tips(
     viewer: &Viewer,
 ) -> Result<Vec<case::Model>, AppError> {
     let me = viewer.public()?;
-    let followed: Vec<i64> = case_follower::Entity::find()
-        .filter(case_follower::Column::TipsterId.eq(me.tipster_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|f| f.case_id)
-        .collect();
+    // One statement: the followed cases as a subquery rather than a list read first.
+    let followed = sea_orm::sea_query::Query::select()
+        .column(case_follower::Column::CaseId)
+        .from(case_follower::Entity)
+        .and_where(Expr::col(case_follower::Column::TipsterId).eq(me.tipster_id))
+        .to_owned();
     Ok(case::Entity::find()
         .filter(
             Condition::any()
                 .add(case::Column::TipsterId.eq(me.tipster_id))
-                .add(case::Column::Id.is_in(followed)),
+                .add(case::Column::Id.in_subquery(followed)),
         )
         .order_by_desc(case::Column::Id)
         .limit(MY_TIPS_LISTED)
@@ -337,8 +336,13 @@ pub async fn last_events(
                 .equals((case_event::Entity, case_event::Column::CaseId)),
         )
         .to_owned();
+    let backend = db.get_database_backend();
     Ok(case_event::Entity::find()
-        .filter(case_event::Column::CaseId.is_in(case_ids.to_vec()))
+        .filter(super::page::id_in(
+            backend,
+            case_event::Column::CaseId,
+            case_ids,
+        ))
         .filter(case_event::Column::Seq.in_subquery(latest))
         .all(db)
         .await?

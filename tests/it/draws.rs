@@ -19,7 +19,7 @@ use crate::sites::seed_site;
 const TOWNSHIP: &str = "140521100";
 
 const DRAW_FIELDS: &str = "id period seed prevHash hash inputs frame poolExhausted siteCount published region { code } \
-    sites { seq site { id name region { code } } inspectors { id region { code } } task { id source status siteId assignee { id } } }";
+    sites { seq site { id name region { code } } inspectors { id region { code } } task { id number source status siteId assignee { id } } }";
 
 fn draw_q() -> String {
     format!(
@@ -124,6 +124,28 @@ async fn a_draw_is_recorded_reproducible_and_makes_tasks(backend: Backend) {
         );
     }
     assert_eq!(random_tasks(&app).await, 3);
+    // Every member of every team is told; only the lead's notice links the task.
+    let notices = entity::notification::Entity::find()
+        .filter(entity::notification::Column::Kind.eq("RANDOM_INSPECTION"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(notices.len(), 9, "3 sites × 3 inspectors");
+    for s in d["sites"].as_array().unwrap() {
+        let task_number = s["task"]["number"].as_str().unwrap();
+        for (k, i) in s["inspectors"].as_array().unwrap().iter().enumerate() {
+            let uid: i64 = i["id"].as_str().unwrap().parse().unwrap();
+            let n = notices
+                .iter()
+                .find(|n| n.user_id == uid && n.body.contains(task_number))
+                .unwrap_or_else(|| panic!("no notice for {uid} about {task_number}"));
+            assert_eq!(
+                n.case_id.is_some(),
+                k == 0,
+                "only the lead's notice links the case"
+            );
+        }
+    }
     let events = entity::case_event::Entity::find()
         .filter(entity::case_event::Column::Action.eq("RANDOM_DRAW"))
         .all(&app.db)

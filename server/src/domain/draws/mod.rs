@@ -722,6 +722,32 @@ async fn create_tasks<C: ConnectionTrait>(
             now,
         )
         .await?;
+        // Tell the whole team, in the draw's transaction. Only the lead (the assignee) can
+        // open the task; the others get its number and the site, with no case link.
+        let team_size = inspector_ids.len();
+        let notices = inspector_ids
+            .iter()
+            .map(|&uid| {
+                let lead_is_me = uid == lead;
+                crate::domain::notifications::new(
+                    uid,
+                    "RANDOM_INSPECTION",
+                    lead_is_me.then_some(c.id),
+                    format!("双随机抽查：{}", site.name),
+                    format!(
+                        "案件 {}，检查组 {team_size} 人，{}。",
+                        c.number,
+                        if lead_is_me {
+                            "您为主办，请组织检查组按期完成"
+                        } else {
+                            "您为检查组成员，请与主办联系"
+                        }
+                    ),
+                    now,
+                )
+            })
+            .collect();
+        crate::domain::notifications::insert(txn, notices).await?;
         random_draw_site::ActiveModel {
             draw_id: Set(draw.id),
             seq: Set(i32::try_from(seq).unwrap_or(i32::MAX)),

@@ -34,6 +34,25 @@ impl StaffViewer {
     pub fn covers(&self, path: &str) -> bool {
         path_is_within(path, &self.region_path)
     }
+
+    /// Whether a region path meets this staff member's region: lies within it, or above
+    /// it (a county asked by a township supervisor narrows to their township).
+    pub fn meets(&self, path: &str) -> bool {
+        self.covers(path) || path_is_within(&self.region_path, path)
+    }
+
+    /// The region a list or a figure may be narrowed to: one that meets the viewer's
+    /// region (the query keeps its own scope condition); one beside it, or none, is
+    /// `NOT_FOUND`.
+    pub fn narrowing_region<'g>(
+        &self,
+        grid: &'g GridSnapshot,
+        region_id: i64,
+    ) -> Result<&'g super::grid::RegionNode, AppError> {
+        grid.get(region_id)
+            .filter(|r| self.meets(&r.path))
+            .ok_or_else(|| AppError::not_found("区域", "region"))
+    }
 }
 
 /// A logged-in member of the public.

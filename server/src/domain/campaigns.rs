@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use super::Services;
 use super::access::{Role, StaffViewer, Viewer};
 use super::category::{Priority, Step, TimeLimit};
-use super::grid::{GridSnapshot, RegionLevel, RegionNode, path_is_within};
+use super::grid::{GridSnapshot, RegionLevel, RegionNode};
 use super::sla::{self, WorkCalendar};
 use super::uow;
 use crate::error::{AppError, Msg};
@@ -160,7 +160,7 @@ fn self_and_ancestors(path: &str) -> Vec<String> {
 /// Whether the viewer may see a campaign of region `path`: it lies in their region, or
 /// their region lies in it (a county-wide campaign reaches a township).
 fn reaches(staff: &StaffViewer, path: &str) -> bool {
-    path_is_within(path, &staff.region_path) || path_is_within(&staff.region_path, path)
+    staff.meets(path)
 }
 
 /// The per-step tighter of two lists of limits, for deadlines planned at `now` (see
@@ -796,8 +796,9 @@ pub async fn list(
 ) -> Result<Vec<CampaignView>, AppError> {
     let staff = viewer.staff_with(READERS)?;
     let grid = svc.grid.snapshot();
-    let region =
-        super::stats::region_in_scope(&grid, staff, region_id).map_err(|e| e.at("regionId"))?;
+    let region = staff
+        .narrowing_region(&grid, region_id)
+        .map_err(|e| e.at("regionId"))?;
     let mut q = campaign::Entity::find().filter(
         Condition::any()
             .add(campaign::Column::RegionPath.is_in(self_and_ancestors(&region.path)))

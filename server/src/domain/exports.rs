@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use super::Services;
 use super::access::{StaffViewer, Viewer};
 use super::grid::{GridSnapshot, RegionLevel, subtree};
-use super::stats::{self, Counters, GroupBy, Period, Stats};
+use super::stats::{Counters, GroupBy, Period, Stats};
 use crate::error::AppError;
 
 /// Cases read per statement.
@@ -160,9 +160,7 @@ impl CaseExport {
     ) -> Result<Self, AppError> {
         let staff = viewer.staff()?.clone();
         let grid = svc.grid.snapshot();
-        let region_path = stats::region_in_scope(&grid, &staff, region_id)?
-            .path
-            .clone();
+        let region_path = staff.narrowing_region(&grid, region_id)?.path.clone();
         let categories = entity::category::Entity::find()
             .all(&svc.db)
             .await?

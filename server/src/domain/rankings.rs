@@ -129,7 +129,7 @@ pub async fn publish(
     let staff = viewer.staff_with(&[Role::CountyAdmin])?;
     let period = Period::month(month)?;
     let grid = svc.grid.snapshot();
-    let region = stats::region_in_scope(&grid, staff, region_id)?;
+    let region = staff.narrowing_region(&grid, region_id)?;
     if !path_is_within(&region.path, &staff.region_path) {
         return Err(AppError::not_found("区域", "region"));
     }
@@ -220,7 +220,7 @@ pub async fn get(
 ) -> Result<Option<Ranking>, AppError> {
     let staff = viewer.staff()?;
     Period::month(month)?;
-    stats::region_in_scope(&svc.grid.snapshot(), staff, region_id)?;
+    staff.narrowing_region(&svc.grid.snapshot(), region_id)?;
     ranking::Entity::find()
         .filter(ranking::Column::RegionId.eq(region_id))
         .filter(ranking::Column::Month.eq(month))

@@ -68,7 +68,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Services;
 use super::access::{Role, StaffViewer, Viewer};
-use super::grid::{RegionNode, path_is_within};
+use super::grid::RegionNode;
 use super::sla::{self, WorkCalendar};
 use crate::error::{AppError, Msg};
 
@@ -313,24 +313,6 @@ pub struct Stats {
     pub computed_at: DateTime<Utc>,
 }
 
-/// The region a staff member may count, or `NOT_FOUND` (as `cases` treats a region
-/// filter): inside their scope, or above it (then only their part counts).
-pub(crate) fn region_in_scope<'g>(
-    grid: &'g super::grid::GridSnapshot,
-    staff: &StaffViewer,
-    region_id: i64,
-) -> Result<&'g RegionNode, AppError> {
-    let r = grid
-        .get(region_id)
-        .ok_or_else(|| AppError::not_found("区域", "region"))?;
-    let visible =
-        path_is_within(&r.path, &staff.region_path) || path_is_within(&staff.region_path, &r.path);
-    if !visible {
-        return Err(AppError::not_found("区域", "region"));
-    }
-    Ok(r)
-}
-
 /// Counts the indicators of `region_id` over `period`, broken down by `group_by`.
 pub async fn compute(
     svc: &Services,
@@ -355,7 +337,7 @@ pub async fn compute_for(
 ) -> Result<Stats, AppError> {
     let staff = viewer.staff()?;
     let grid = svc.grid.snapshot();
-    let region = region_in_scope(&grid, staff, region_id)?;
+    let region = staff.narrowing_region(&grid, region_id)?;
     if let Some(id) = campaign_id {
         super::campaigns::reachable(&svc.db, staff, id)
             .await

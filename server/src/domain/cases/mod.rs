@@ -141,14 +141,7 @@ pub async fn list(
     let (db, grid) = (&svc.db, &*svc.grid.snapshot());
     let mut q = case::Entity::find().filter(visible_to(staff));
     if let Some(rid) = filter.region_id {
-        let r = grid
-            .get(rid)
-            .ok_or_else(|| AppError::not_found("区域", "region"))?;
-        let visible = path_is_within(&r.path, &staff.region_path)
-            || path_is_within(&staff.region_path, &r.path);
-        if !visible {
-            return Err(AppError::not_found("区域", "region"));
-        }
+        let r = staff.narrowing_region(grid, rid)?;
         q = q.filter(subtree(case::Column::RegionPath, &r.path));
     }
     if !filter.status.is_empty() {

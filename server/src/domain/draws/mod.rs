@@ -48,7 +48,7 @@ use sha2::{Digest, Sha256};
 use self::select::{Candidate, Frame, Picked, SelectError, Selection};
 use super::Services;
 use super::access::{Role, StaffViewer, Viewer};
-use super::grid::{path_is_within, subtree};
+use super::grid::subtree;
 use super::idempotency::IdemKey;
 use super::page::{Page, PageRequest};
 use super::sla::{self, WorkCalendar};
@@ -786,14 +786,7 @@ pub async fn list(
         .filter(subtree(random_draw::Column::RegionPath, &staff.region_path));
     if let Some(rid) = region_id {
         let grid = svc.grid.snapshot();
-        let r = grid
-            .get(rid)
-            .ok_or_else(|| AppError::not_found("区域", "region").at("regionId"))?;
-        let visible = path_is_within(&r.path, &staff.region_path)
-            || path_is_within(&staff.region_path, &r.path);
-        if !visible {
-            return Err(AppError::not_found("区域", "region").at("regionId"));
-        }
+        let r = staff.narrowing_region(&grid, rid)?;
         q = q.filter(subtree(random_draw::Column::RegionPath, &r.path));
     }
     if let Some(after) = page.after {

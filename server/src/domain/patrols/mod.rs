@@ -61,16 +61,10 @@ fn patrol_not_found() -> AppError {
 /// The path of region `rid` if the viewer may narrow a list to it (a region above the
 /// viewer's own narrows nothing; one beside it is `NOT_FOUND`).
 pub fn region_in_scope(svc: &Services, staff: &StaffViewer, rid: i64) -> Result<String, AppError> {
-    let grid = svc.grid.snapshot();
-    let r = grid
-        .get(rid)
-        .ok_or_else(|| AppError::not_found("区域", "region").at("regionId"))?;
-    let visible =
-        path_is_within(&r.path, &staff.region_path) || path_is_within(&staff.region_path, &r.path);
-    if !visible {
-        return Err(AppError::not_found("区域", "region"));
-    }
-    Ok(r.path.clone())
+    Ok(staff
+        .narrowing_region(&svc.grid.snapshot(), rid)?
+        .path
+        .clone())
 }
 
 fn readable_by(staff: &StaffViewer, p: &patrol::Model) -> bool {

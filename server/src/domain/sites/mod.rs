@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::Services;
 use super::access::{Role, StaffViewer, Viewer};
 use super::geo::{CoordSystem, WgsPoint};
-use super::grid::{GridSnapshot, RegionNode, path_is_within, subtree};
+use super::grid::{GridSnapshot, RegionNode, subtree};
 use super::idempotency::IdemKey;
 use super::page::{Page, PageRequest, like_fragment};
 use super::phone::Phone;
@@ -537,15 +537,8 @@ pub async fn list(
         &staff.region_path,
     ));
     if let Some(rid) = filter.region_id {
-        let r = grid
-            .get(rid)
-            .ok_or_else(|| AppError::not_found("区域", "region"))?;
         // A region above the viewer's own narrows nothing; one beside it is out of scope.
-        let visible = path_is_within(&r.path, &staff.region_path)
-            || path_is_within(&staff.region_path, &r.path);
-        if !visible {
-            return Err(AppError::not_found("区域", "region"));
-        }
+        let r = staff.narrowing_region(&grid, rid)?;
         q = q.filter(subtree(supervised_site::Column::RegionPath, &r.path));
     }
     if let Some(k) = filter.kind {

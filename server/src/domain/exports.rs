@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use entity::case;
 use entity::enums::{CaseSource, CaseStatus, Priority};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -65,8 +65,7 @@ impl Cell {
 
 /// `YYYY-MM-DD HH:MM:SS` in Asia/Shanghai.
 pub fn local_time(t: DateTime<Utc>) -> String {
-    (t + Duration::hours(8))
-        .naive_utc()
+    super::sla::to_local(t)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }

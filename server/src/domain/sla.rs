@@ -311,7 +311,7 @@ pub fn remaining(
 }
 
 /// Asia/Shanghai wall-clock time of an instant (saturating at the end of time).
-fn to_local(t: DateTime<Utc>) -> NaiveDateTime {
+pub fn to_local(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
         .checked_add_offset(SHANGHAI)
         .unwrap_or(NaiveDateTime::MAX)

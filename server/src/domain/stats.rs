@@ -515,7 +515,7 @@ async fn count<C: ConnectionTrait>(
     // filing to first submission on the work calendar.
     let calendar = WorkCalendar::load(db, sla::WorkingHours::default()).await?;
     let earliest = earliest_filing(db, staff, region, period).await?;
-    let cal_from = earliest.map_or(period.from, |t| local_date(t).min(period.from));
+    let cal_from = earliest.map_or(period.from, |t| sla::to_local(t).date().min(period.from));
     let mut q = new();
     let scope = q.scope(staff, region);
     let (s, e, n) = (q.bind(period.start()), q.bind(period.end()), q.bind(now));
@@ -687,10 +687,6 @@ const LOCAL_OFFSET: i64 = 8 * 3600;
 /// Days since 1970-01-01 of a date (the SQL's day numbers).
 fn day_number(d: NaiveDate) -> i64 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days()
-}
-
-fn local_date(t: DateTime<Utc>) -> NaiveDate {
-    (t + Duration::hours(8)).date_naive()
 }
 
 /// The work calendar from `from` to `to` (local dates) as a JSON table for the

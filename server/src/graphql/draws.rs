@@ -76,7 +76,7 @@ impl DrawnSite {
     }
     /// The drawn inspectors; the first is the task's assignee.
     async fn inspectors(&self) -> Vec<User> {
-        self.inspectors.iter().cloned().map(User).collect()
+        self.inspectors.iter().cloned().map(User::from).collect()
     }
     /// The inspection task (source `RANDOM`).
     async fn task(&self) -> Case {
@@ -107,10 +107,7 @@ impl RandomDraw {
     }
     /// Who made it.
     async fn drawn_by(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
-        Ok(app_user::Entity::find_by_id(self.0.drawn_by)
-            .one(&state(ctx)?.services.db)
-            .await?
-            .map(User))
+        User::by_id(ctx, self.0.drawn_by).await
     }
     /// The generator's seed (hex SHA-256 of the previous hash, the time and the inputs).
     async fn seed(&self) -> &str {

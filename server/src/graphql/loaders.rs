@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{app_user, case_event, category, tipster};
-use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
+use crate::domain::accounts::users::StaffCard;
 use crate::domain::page::id_in;
 use crate::error::AppError;
 
@@ -42,15 +43,18 @@ impl Loader<i64> for CategoryLoader {
 }
 
 impl Loader<i64> for UserLoader {
-    type Value = app_user::Model;
+    type Value = StaffCard;
     type Error = LoadError;
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = app_user::Entity::find()
+            .select_only()
+            .columns(StaffCard::COLUMNS)
             .filter(id_in(
                 self.0.get_database_backend(),
                 app_user::Column::Id,
                 keys,
             ))
+            .into_model::<StaffCard>()
             .all(&self.0)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;

@@ -8,25 +8,14 @@ use entity::{patrol, patrol_checkin, patrol_plan};
 
 use super::cases::LocationInput;
 use super::grid::{CoordSystem, GeoPoint, Region};
-use super::loaders::{Loaders, unshare};
 use super::pagination::{connection, page_request};
 use super::users::User;
 use super::{parse_id, services, state, viewer};
 use crate::domain::patrols::{self as dom, coverage as cov, plans, track::TrackPoint};
 use crate::error::AppError;
 
-fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, AppError> {
-    ctx.data::<Loaders>()
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("loaders missing")))
-}
-
 async fn user(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppError> {
-    Ok(loaders(ctx)?
-        .users
-        .load_one(id)
-        .await
-        .map_err(unshare)?
-        .map(User))
+    User::by_id(ctx, id).await
 }
 
 fn ids(v: &[ID], field: &str) -> Result<Vec<i64>, AppError> {

@@ -10,11 +10,39 @@ use super::grid::Region;
 use super::pagination::{connection, page_request};
 use super::{parse_id, state, viewer};
 use crate::domain::access;
+use crate::domain::accounts::users::StaffCard;
 use crate::domain::accounts::{self, NewUser, UserFilter as DomainFilter, UserPatch};
 use crate::error::AppError;
 
 /// A staff account.
-pub struct User(pub app_user::Model);
+pub struct User(pub StaffCard);
+
+impl From<StaffCard> for User {
+    fn from(card: StaffCard) -> Self {
+        Self(card)
+    }
+}
+
+impl User {
+    /// A staff account by id through the request's loader (one query per kind of
+    /// relation per request, never the password hash).
+    pub(crate) async fn by_id(ctx: &Context<'_>, id: i64) -> Result<Option<Self>, AppError> {
+        Ok(ctx
+            .data::<super::loaders::Loaders>()
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("loaders missing")))?
+            .users
+            .load_one(id)
+            .await
+            .map_err(super::loaders::unshare)?
+            .map(Self))
+    }
+}
+
+impl From<app_user::Model> for User {
+    fn from(m: app_user::Model) -> Self {
+        Self(m.into())
+    }
+}
 
 #[Object]
 impl User {
@@ -154,7 +182,7 @@ impl UserQuery {
             text: f.text,
         };
         let page = accounts::list_users(&st.services, v, filter, page).await?;
-        Ok(connection("user", page, |u| u.id, User))
+        Ok(connection("user", page, |u| u.id, User::from))
     }
 }
 
@@ -183,7 +211,7 @@ impl UserMutation {
         };
         accounts::create_user(&st.services, v, new)
             .await
-            .map(User)
+            .map(User::from)
             .map_err(|e| e.under("input"))
     }
 
@@ -219,7 +247,7 @@ impl UserMutation {
             patch,
         )
         .await
-        .map(User)
+        .map(User::from)
         .map_err(|e| e.under("input"))
     }
 
@@ -232,7 +260,7 @@ impl UserMutation {
             parse_id(&id).map_err(|e| e.at("id"))?,
         )
         .await
-        .map(User)
+        .map(User::from)
     }
 
     /// Sets a new password for an account within the viewer's scope and ends its sessions.

@@ -30,6 +30,66 @@ pub fn may_manage(manager: &StaffViewer, role: Role, path: &str) -> bool {
     }
 }
 
+/// What other parts of the system show of a staff account: everything but its
+/// secrets (password hash, encrypted phone) and login bookkeeping. Relations such as a
+/// case's assignee load these, so a page of cases never reads a password hash.
+#[derive(Debug, Clone, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct StaffCard {
+    /// Database id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Last four digits of the phone.
+    pub phone_last4: Option<String>,
+    /// Role.
+    pub role: entity::enums::Role,
+    /// The region the account is bound to.
+    pub region_id: i64,
+    /// False once deactivated.
+    pub active: bool,
+    /// A demonstration account.
+    pub demo: bool,
+    /// On duty.
+    pub on_duty: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl StaffCard {
+    /// The columns a card is read from.
+    pub const COLUMNS: [app_user::Column; 10] = [
+        app_user::Column::Id,
+        app_user::Column::Username,
+        app_user::Column::Name,
+        app_user::Column::PhoneLast4,
+        app_user::Column::Role,
+        app_user::Column::RegionId,
+        app_user::Column::Active,
+        app_user::Column::Demo,
+        app_user::Column::OnDuty,
+        app_user::Column::CreatedAt,
+    ];
+}
+
+impl From<app_user::Model> for StaffCard {
+    fn from(m: app_user::Model) -> Self {
+        Self {
+            id: m.id,
+            username: m.username,
+            name: m.name,
+            phone_last4: m.phone_last4,
+            role: m.role,
+            region_id: m.region_id,
+            active: m.active,
+            demo: m.demo,
+            on_duty: m.on_duty,
+            created_at: m.created_at,
+        }
+    }
+}
+
 const MANAGERS: &[Role] = &[Role::CountyAdmin, Role::TownshipSupervisor];
 
 fn user_not_found() -> AppError {

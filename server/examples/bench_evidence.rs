@@ -1,9 +1,12 @@
 //! Evidence benchmark (release build; run through `scripts/bench-evidence.sh`, which
 //! starts S3 and the server). Not a test: it prints figures.
 //!
-//! 1. A 4 MB photo through the whole flow (requestEvidenceUpload → POST to S3 →
-//!    confirmEvidence) against a plain `curl` PUT of the same bytes to the same S3
-//!    server, interleaved, as a throughput ratio.
+//! 1. A 4 MB photo through the whole flow (requestEvidenceUpload → POST to the store →
+//!    confirmEvidence) against a plain `curl` PUT of the same bytes to the same store,
+//!    interleaved, as a throughput ratio. `BENCH_STORE=s3` (default): the S3 server,
+//!    PUT with SigV4. `BENCH_STORE=fs`: the folder store, whose uploads the server
+//!    answers itself; the baseline is a `curl` PUT to a signed upload URL fetched
+//!    beforehand (not timed).
 //! 2. The streaming path (`uploadEvidence`, GraphQL multipart) with a 100 MB photo: its
 //!    throughput and the server's peak RSS growth (VmHWM from /proc).
 
@@ -54,12 +57,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn main() {
     let base = env("BENCH_BASE");
     let pid = env("BENCH_SERVER_PID");
+    let folder = std::env::var("BENCH_STORE").is_ok_and(|s| s == "fs");
+    let s3 = |k: &str| if folder { String::new() } else { env(k) };
     let (endpoint, bucket, ak, sk, region) = (
-        env("GRIDWATCH_TEST_S3_ENDPOINT"),
-        env("GRIDWATCH_TEST_S3_BUCKET"),
-        env("GRIDWATCH_TEST_S3_ACCESS_KEY"),
-        env("GRIDWATCH_TEST_S3_SECRET_KEY"),
-        env("GRIDWATCH_TEST_S3_REGION"),
+        s3("GRIDWATCH_TEST_S3_ENDPOINT"),
+        s3("GRIDWATCH_TEST_S3_BUCKET"),
+        s3("GRIDWATCH_TEST_S3_ACCESS_KEY"),
+        s3("GRIDWATCH_TEST_S3_SECRET_KEY"),
+        s3("GRIDWATCH_TEST_S3_REGION"),
     );
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
@@ -150,31 +155,45 @@ async fn main() {
         .await;
         assert_eq!(c["confirmEvidence"]["status"], "CONFIRMED", "{c}");
         flow.push(mb / t.elapsed().as_secs_f64());
-        // A plain curl PUT of the same bytes to the same server.
+        // A plain curl PUT of the same bytes to the same store.
+        let mut curl = std::process::Command::new("curl");
+        curl.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"]);
+        if folder {
+            // A signed upload URL for a fresh key, fetched before the clock starts.
+            let ticket = gql(
+                &client,
+                &base,
+                Some(&token),
+                "mutation($i: RequestEvidenceUploadInput!) { requestEvidenceUpload(input: $i) { putUrl putHeaders { name value } } }",
+                json!({ "i": { "caseId": case_id, "phase": "DURING", "contentType": "image/jpeg", "byteSize": photo.len(), "sha256": sha } }),
+            )
+            .await;
+            let ticket = &ticket["requestEvidenceUpload"];
+            for h in ticket["putHeaders"].as_array().unwrap() {
+                curl.arg("-H").arg(format!(
+                    "{}: {}",
+                    h["name"].as_str().unwrap(),
+                    h["value"].as_str().unwrap()
+                ));
+            }
+            curl.arg("--data-binary")
+                .arg(format!("@{}", file.display()))
+                .arg(ticket["putUrl"].as_str().unwrap());
+        } else {
+            curl.arg("--aws-sigv4")
+                .arg(format!("aws:amz:{region}:s3"))
+                .arg("--user")
+                .arg(format!("{ak}:{sk}"))
+                .arg("-H")
+                .arg("x-amz-content-sha256: UNSIGNED-PAYLOAD")
+                .arg("-H")
+                .arg("content-type: image/jpeg")
+                .arg("--data-binary")
+                .arg(format!("@{}", file.display()))
+                .arg(format!("{endpoint}/{bucket}/bench/plain-{i}.jpg"));
+        }
         let t = Instant::now();
-        let out = std::process::Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-X",
-                "PUT",
-                "--aws-sigv4",
-            ])
-            .arg(format!("aws:amz:{region}:s3"))
-            .arg("--user")
-            .arg(format!("{ak}:{sk}"))
-            .arg("-H")
-            .arg("x-amz-content-sha256: UNSIGNED-PAYLOAD")
-            .arg("-H")
-            .arg("content-type: image/jpeg")
-            .arg("--data-binary")
-            .arg(format!("@{}", file.display()))
-            .arg(format!("{endpoint}/{bucket}/bench/plain-{i}.jpg"))
-            .output()
-            .unwrap();
+        let out = curl.output().unwrap();
         let code = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(code.starts_with('2'), "curl PUT answered {code}");
         plain.push(mb / t.elapsed().as_secs_f64());
@@ -182,7 +201,8 @@ async fn main() {
     let (f, p) = (median(flow), median(plain));
     println!("4 MB photo, {rounds} interleaved rounds (median):");
     println!("  full flow (request + POST + confirm): {f:.1} MB/s");
-    println!("  plain curl PUT to the same S3:        {p:.1} MB/s");
+    let store = if folder { "folder store" } else { "S3" };
+    println!("  plain curl PUT to the same {store}: {p:.1} MB/s");
     println!("  ratio flow / plain: {:.2} (target >= 0.85)", f / p);
 
     // Streaming path with 100 MB.

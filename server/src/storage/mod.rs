@@ -92,6 +92,12 @@ pub struct ObjectMeta {
     pub size: u64,
     /// The content type it was uploaded with, when the store kept it.
     pub content_type: Option<String>,
+    /// The SHA-256 (lower-case hex) of the stored bytes, when the store itself vouches
+    /// for it: the folder store hashes every upload on the way to disk and never lets
+    /// the object change afterwards. `None` where the bytes must be read to know it (S3,
+    /// whose uploads through a presigned POST can be repeated until the URL expires;
+    /// objects written before the folder store recorded hashes).
+    pub sha256: Option<String>,
 }
 
 /// The key of one stored object: 1–512 characters of `[A-Za-z0-9/_.-]`, `/`-separated

@@ -245,6 +245,7 @@ impl BlobStore for S3Store {
                         .and_then(|n| u64::try_from(n).ok())
                         .unwrap_or(0),
                     content_type: head.content_type,
+                    sha256: None,
                 })),
                 Err(e) if is_not_found(&e) => Ok(None),
                 Err(e) => Err(unavailable(e, "HEAD object")),

@@ -1,6 +1,8 @@
-//! Verification of an uploaded photo: the object is streamed once (hash and a bounded
-//! prefix), checked for size, SHA-256, real type and dimensions, its EXIF read for time
-//! and place, and the evidence confirmed with its flags, or rejected and removed.
+//! Verification of an uploaded photo: checked for size, SHA-256, real type and
+//! dimensions, its EXIF read for time and place, and the evidence confirmed with its
+//! flags, or rejected and removed. Where the store vouches for the SHA-256 of the bytes
+//! (the folder store hashes uploads on the way in) only the head of the object is read;
+//! otherwise (S3) the object is streamed once, hash and a bounded prefix together.
 
 use chrono::{DateTime, Utc};
 use entity::{case, evidence};
@@ -143,7 +145,13 @@ async fn verify_object(
     // Everything below reads an immutable copy: whoever still holds the upload URL
     // cannot swap the bytes after they were checked.
     let sealed = svc.storage.seal(key).await?;
-    let (prefix, sha256) = match read_and_hash(svc, &sealed, declared, &ev.sha256).await? {
+    let read = match meta.sha256 {
+        // The store hashed the bytes as they arrived and keeps them unchangeable: the
+        // checks below need only the head of the object.
+        Some(vouched) => read_head(svc, &sealed, vouched, &ev.sha256).await?,
+        None => read_and_hash(svc, &sealed, declared, &ev.sha256).await?,
+    };
+    let (prefix, sha256) = match read {
         Ok(read) => read,
         Err(r) => return Ok(Err(r)),
     };
@@ -239,13 +247,36 @@ async fn read_and_hash(
     }
     let read = hex::encode(hasher.finalize());
     if !sha256.is_empty() && read != sha256 {
-        return Ok(Err(rejection(
-            "HASH_MISMATCH",
-            "文件校验值与申报的不符".into(),
-            "SHA-256 differs from the declared one".into(),
-        )));
+        return Ok(Err(hash_mismatch()));
     }
     Ok(Ok((prefix, read)))
+}
+
+/// The first [`PREFIX_BYTES`] of an object whose SHA-256 the store vouches for, which
+/// must be the declared one (when the client declared one).
+async fn read_head(
+    svc: &Services,
+    key: &ObjectKey,
+    vouched: String,
+    sha256: &str,
+) -> Result<Result<(Vec<u8>, String), Rejection>, AppError> {
+    if !sha256.is_empty() && vouched != sha256 {
+        return Ok(Err(hash_mismatch()));
+    }
+    let Some(prefix) = svc.storage.read_prefix(key, PREFIX_BYTES).await? else {
+        return Err(AppError::StorageUnavailable(anyhow::anyhow!(
+            "object vanished between head and read"
+        )));
+    };
+    Ok(Ok((prefix, vouched)))
+}
+
+fn hash_mismatch() -> Rejection {
+    rejection(
+        "HASH_MISMATCH",
+        "文件校验值与申报的不符".into(),
+        "SHA-256 differs from the declared one".into(),
+    )
 }
 
 /// The real type (it must be the declared one) and the dimensions (within limits).

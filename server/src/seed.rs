@@ -217,8 +217,10 @@ pub async fn seed_demo(
         .into_iter()
         .map(|u| u.username)
         .collect();
-    // One hash for all demo accounts: hashing ~200 times would only slow start-up.
-    let hash = crate::auth::password::hash(DEMO_PASSWORD)?;
+    // One hash for all demo accounts (hashing ~200 times would only slow start-up), made
+    // only when an account is missing: a restart on a seeded database hashes nothing
+    // (Argon2's 19 MiB working memory would otherwise stay in the allocator's arena).
+    let mut hash: Option<String> = None;
     let now = Utc::now();
     let txn = db.begin().await?;
     let mut users = 0;
@@ -246,9 +248,12 @@ pub async fn seed_demo(
         if existing.contains(&username) {
             continue;
         }
+        if hash.is_none() {
+            hash = Some(crate::auth::password::hash(DEMO_PASSWORD)?);
+        }
         app_user::ActiveModel {
             username: Set(username),
-            password_hash: Set(hash.clone()),
+            password_hash: Set(hash.clone().unwrap_or_default()),
             name: Set(name),
             phone_enc: Set(None),
             phone_last4: Set(None),

@@ -635,28 +635,57 @@ fn collect_keys<'d>(
 
 /// Puts the keys of `value` in the order `sets` ask for them, recursively.
 fn reorder(value: &mut ConstValue, sets: &[&SelectionSet], doc: &ExecutableDocument, depth: usize) {
+    if depth > 64 || !matches!(value, ConstValue::List(_) | ConstValue::Object(_)) {
+        return;
+    }
+    // The keys depend only on the selection sets: worked out once for every element of a
+    // list, not once per element.
+    let mut keys = Vec::new();
+    collect_keys(sets, doc, &mut keys, 0);
+    reorder_with(value, &keys, doc, depth);
+}
+
+/// [`reorder`] with the keys of `sets` already collected.
+fn reorder_with(
+    value: &mut ConstValue,
+    keys: &[(Name, Vec<&SelectionSet>)],
+    doc: &ExecutableDocument,
+    depth: usize,
+) {
     if depth > 64 {
         return;
     }
     match value {
         ConstValue::List(items) => {
             for item in items {
-                reorder(item, sets, doc, depth + 1);
+                reorder_with(item, keys, doc, depth + 1);
             }
         }
         ConstValue::Object(map) => {
-            let mut keys = Vec::new();
-            collect_keys(sets, doc, &mut keys, 0);
-            let mut old = std::mem::take(map);
-            let mut fresh = IndexMap::with_capacity(old.len());
+            // The engine usually answers in query order already: rebuild the map only
+            // when it did not (the common case costs a walk, not a copy).
+            let mut expected = keys.iter().map(|(k, _)| k).filter(|k| map.contains_key(*k));
+            let in_order = map
+                .keys()
+                .take(keys.len())
+                .all(|k| expected.next().is_some_and(|e| e == k))
+                && expected.next().is_none();
+            if !in_order {
+                let mut old = std::mem::take(map);
+                let mut fresh = IndexMap::with_capacity(old.len());
+                for (key, _) in keys {
+                    if let Some(v) = old.swap_remove(key) {
+                        fresh.insert(key.clone(), v);
+                    }
+                }
+                fresh.extend(old);
+                *map = fresh;
+            }
             for (key, subs) in keys {
-                if let Some(mut v) = old.swap_remove(&key) {
-                    reorder(&mut v, &subs, doc, depth + 1);
-                    fresh.insert(key, v);
+                if let Some(v) = map.get_mut(key) {
+                    reorder(v, subs, doc, depth + 1);
                 }
             }
-            fresh.extend(old);
-            *map = fresh;
         }
         _ => {}
     }

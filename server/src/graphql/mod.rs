@@ -7,6 +7,7 @@ mod auth;
 mod campaigns;
 mod cases;
 mod context;
+pub mod documents;
 mod draws;
 mod evidence;
 mod grid;

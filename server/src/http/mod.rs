@@ -37,6 +37,7 @@ struct HttpState {
     app: AppState,
     schema: GridwatchSchema,
     persisted: std::sync::Arc<crate::persisted::PersistedQueries>,
+    documents: std::sync::Arc<crate::graphql::documents::Documents>,
 }
 
 /// All routes with their layers.
@@ -62,6 +63,7 @@ pub fn router(app: AppState, schema: GridwatchSchema) -> Router {
         app,
         schema,
         persisted,
+        documents: std::sync::Arc::default(),
     };
     Router::new()
         .route(
@@ -519,6 +521,7 @@ async fn execute(
     };
     let loaders = crate::graphql::loaders::Loaders::new(&s.app.services.db);
     let operation = operation_label(&req);
+    s.documents.prepare(&mut req);
     let started = std::time::Instant::now();
     let mut resp = s.schema.execute(req.data(ctx).data(loaders)).await;
     let retry_after = finish_errors(&mut resp.errors, lang, &request_id);

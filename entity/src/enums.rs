@@ -105,6 +105,21 @@ pub enum CaseSource {
     Open311,
 }
 
+/// A person's place on the team of a case (a 双随机 inspection's drawn team).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TeamRole {
+    /// 主办: drawn first; the case's assignee when it was created.
+    #[sea_orm(string_value = "LEAD")]
+    Lead,
+    /// 检查组成员: drawn with the lead.
+    #[sea_orm(string_value = "MEMBER")]
+    Member,
+}
+
 /// Priority of a case; time limits differ per priority.
 #[derive(
     Debug,

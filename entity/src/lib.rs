@@ -13,6 +13,7 @@ pub mod case;
 pub mod case_change;
 pub mod case_event;
 pub mod case_follower;
+pub mod case_team;
 pub mod category;
 pub mod category_time_limit;
 pub mod enums;
@@ -51,6 +52,7 @@ pub mod prelude {
     pub use super::case::Entity as Case;
     pub use super::case_event::Entity as CaseEvent;
     pub use super::case_follower::Entity as CaseFollower;
+    pub use super::case_team::Entity as CaseTeam;
     pub use super::category::Entity as Category;
     pub use super::category_time_limit::Entity as CategoryTimeLimit;
     pub use super::evidence::Entity as Evidence;

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
+use entity::enums::TeamRole;
 use entity::{case, random_draw, random_draw_site};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -13,6 +14,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::both;
+use crate::helpers::cases::act;
 use crate::helpers::{Backend, TestApp, error_code};
 use crate::sites::seed_site;
 
@@ -124,7 +126,7 @@ async fn a_draw_is_recorded_reproducible_and_makes_tasks(backend: Backend) {
         );
     }
     assert_eq!(random_tasks(&app).await, 3);
-    // Every member of every team is told; only the lead's notice links the task.
+    // Every member of every team is told, each with a link to the task they may open.
     let notices = entity::notification::Entity::find()
         .filter(entity::notification::Column::Kind.eq("RANDOM_INSPECTION"))
         .all(&app.db)
@@ -139,13 +141,30 @@ async fn a_draw_is_recorded_reproducible_and_makes_tasks(backend: Backend) {
                 .iter()
                 .find(|n| n.user_id == uid && n.body.contains(task_number))
                 .unwrap_or_else(|| panic!("no notice for {uid} about {task_number}"));
-            assert_eq!(
-                n.case_id.is_some(),
-                k == 0,
-                "only the lead's notice links the case"
-            );
+            let task: i64 = s["task"]["id"].as_str().unwrap().parse().unwrap();
+            assert_eq!(n.case_id, Some(task), "every notice links the task");
+            // And the team is recorded: the first drawn leads, the others are members.
+            let row = entity::case_team::Entity::find_by_id((task, uid))
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{uid} is not on the team of {task}"));
+            let lead = if k == 0 {
+                TeamRole::Lead
+            } else {
+                TeamRole::Member
+            };
+            assert_eq!(row.role, lead);
         }
     }
+    assert_eq!(
+        entity::case_team::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        9,
+        "nobody else is on a team"
+    );
     let events = entity::case_event::Entity::find()
         .filter(entity::case_event::Column::Action.eq("RANDOM_DRAW"))
         .all(&app.db)
@@ -647,3 +666,271 @@ pub async fn seed_draw(app: &TestApp, region: &str) -> i64 {
     .unwrap()
     .id
 }
+
+/// Ids of a connection's nodes.
+fn node_ids(conn: &Value) -> Vec<String> {
+    conn["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a connection: {conn}"))
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn username_of(app: &TestApp, id: &Value) -> String {
+    let id: i64 = id.as_str().unwrap().parse().unwrap();
+    entity::app_user::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .username
+}
+
+const SYNC_Q: &str = "query($c: String) { changesSince(cursor: $c, first: 100) { cases { id } removed cursor hasMore } }";
+
+async fn sync_from(app: &TestApp, token: &str, cursor: Option<&str>) -> Value {
+    let b = app.gql(Some(token), SYNC_Q, json!({ "c": cursor })).await;
+    assert!(b.get("errors").is_none(), "{b}");
+    b["data"]["changesSince"].clone()
+}
+
+/// A drawn member who is not the lead (the assignee) sees the task in `myTasks`, opens
+/// it, receives it through sync, and does its field work: checks in, adds photos and
+/// submits; escalating stays with the lead. An inspector of another grid who is not on
+/// the team still gets `NOT_FOUND` and no tombstone. Reassigning keeps the team.
+async fn drawn_teammates_work_their_task(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (sup, _) = app.login(&format!("demo-sup-{TOWNSHIP}")).await;
+    // Two sites (villages 201 and 205), a pool of two inspectors from neither grid: both
+    // go to both sites, in a drawn order.
+    for v in ["201", "205"] {
+        seed_site(&app, &format!("{TOWNSHIP}{v}")).await;
+    }
+    let pool = [
+        crate::helpers::cases::user_id(&app, &format!("demo-insp-{TOWNSHIP}202")).await,
+        crate::helpers::cases::user_id(&app, &format!("demo-insp-{TOWNSHIP}203")).await,
+    ];
+    let (outsider, _) = app.login(&format!("demo-insp-{TOWNSHIP}204")).await;
+    // Both inspectors of the pool, and the outsider, take a sync cursor before the draw.
+    let mut tokens = std::collections::HashMap::new();
+    let mut cursors = std::collections::HashMap::new();
+    for id in pool {
+        let name = username_of(&app, &json!(id.to_string())).await;
+        let (t, _) = app.login(&name).await;
+        let c = sync_from(&app, &t, None).await["cursor"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        cursors.insert(id.to_string(), c);
+        tokens.insert(id.to_string(), t);
+    }
+    let outsider_cursor = sync_from(&app, &outsider, None).await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut input = township_input(&app, 2, "2026-Q4");
+    input["inspectorIds"] = json!(pool.map(|i| i.to_string()));
+    let d = draw_ok(&app, &sup, input).await;
+    let site = &d["sites"][0];
+    let task = site["task"]["id"].clone();
+    let team = site["inspectors"].as_array().unwrap();
+    assert_eq!(team.len(), 2, "{d}");
+    let (lead_id, member_id) = (team[0]["id"].clone(), team[1]["id"].clone());
+    assert_eq!(
+        site["task"]["assignee"]["id"], lead_id,
+        "the lead is the assignee"
+    );
+    let member = tokens[member_id.as_str().unwrap()].clone();
+    let lead = tokens[lead_id.as_str().unwrap()].clone();
+
+    // The member: myTasks lists it, case(id) opens it, sync delivers it (no tombstone).
+    let b = app
+        .gql(
+            Some(&member),
+            "{ myTasks(first: 20) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let mine = node_ids(&b["data"]["myTasks"]);
+    assert!(mine.contains(&task.as_str().unwrap().to_owned()), "{b}");
+    assert_eq!(mine.len(), 2, "both drawn tasks: {b}");
+    let c = crate::helpers::cases::get_case(&app, &member, &task).await;
+    assert_eq!((&c["id"], &c["status"]), (&task, &json!("ASSIGNED")), "{c}");
+    let s = sync_from(&app, &member, Some(&cursors[member_id.as_str().unwrap()])).await;
+    let synced: Vec<&Value> = s["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert!(
+        synced.contains(&&task),
+        "the member's sync has the task: {s}"
+    );
+    assert_eq!(s["removed"], json!([]), "{s}");
+    // And `cases` lists it (the same scope rule as a query condition).
+    let list = app
+        .gql(
+            Some(&member),
+            "{ cases(first: 50) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        node_ids(&list["data"]["cases"]).contains(&task.as_str().unwrap().to_owned()),
+        "{list}"
+    );
+
+    // The outsider (another grid, not on the team): missing everywhere, no tombstone.
+    let b = app
+        .gql(
+            Some(&outsider),
+            "query($id: ID!) { case(id: $id) { id } }",
+            json!({ "id": task }),
+        )
+        .await;
+    // `case(id)` answers a case out of scope like a missing one: null.
+    assert!(
+        b.get("errors").is_none() && b["data"]["case"].is_null(),
+        "{b}"
+    );
+    let b = app
+        .gql(
+            Some(&outsider),
+            "{ myTasks(first: 20) { edges { node { id } } } cases(first: 50) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(node_ids(&b["data"]["myTasks"]), Vec::<String>::new(), "{b}");
+    assert!(
+        !node_ids(&b["data"]["cases"]).contains(&task.as_str().unwrap().to_owned()),
+        "{b}"
+    );
+    let s = sync_from(&app, &outsider, Some(&outsider_cursor)).await;
+    assert_eq!(
+        (&s["cases"], &s["removed"]),
+        (&json!([]), &json!([])),
+        "nothing of the draw reaches the outsider: {s}"
+    );
+    let b = act(
+        &app,
+        &outsider,
+        "startCase",
+        &task,
+        &json!(1),
+        ", location: $location",
+        json!({ "location": { "lat": 35.69, "lng": 112.27 } }),
+    )
+    .await;
+    assert_eq!(error_code(&b), "NOT_FOUND", "{b}");
+
+    // Field work by the member: check in on site, photos, submit.
+    let site_row = entity::supervised_site::Entity::find_by_id(
+        site["site"]["id"].as_str().unwrap().parse::<i64>().unwrap(),
+    )
+    .one(&app.db)
+    .await
+    .unwrap()
+    .unwrap();
+    let (lat, lng) = (site_row.lat, site_row.lng);
+    let b = act(
+        &app,
+        &member,
+        "startCase",
+        &task,
+        &c["version"],
+        ", location: $location",
+        json!({ "location": { "lat": lat, "lng": lng } }),
+    )
+    .await;
+    assert_eq!(b["data"]["startCase"]["status"], "IN_PROGRESS", "{b}");
+    let v = b["data"]["startCase"]["version"].clone();
+    let b = act(
+        &app,
+        &member,
+        "escalateCase",
+        &task,
+        &v,
+        ", reason: $reason",
+        json!({ "reason": "需要县局支援" }),
+    )
+    .await;
+    assert_eq!(error_code(&b), "FORBIDDEN", "escalating is the lead's: {b}");
+    let mut photos = Vec::new();
+    for phase in ["BEFORE", "AFTER"] {
+        let jpeg = gridwatch::domain::media::fixtures::test_jpeg(
+            640,
+            480,
+            Some((Utc::now(), lat + 0.0001, lng)),
+        );
+        let b = crate::helpers::evidence::upload_photo(&app, &member, &task, phase, &jpeg).await;
+        assert_eq!(b["data"]["confirmEvidence"]["status"], "CONFIRMED", "{b}");
+        photos.push(b["data"]["confirmEvidence"]["id"].clone());
+    }
+    let b = act(
+        &app,
+        &member,
+        "submitCase",
+        &task,
+        &v,
+        ", note: $note, evidenceIds: $evidenceIds",
+        json!({ "note": "检查组已完成检查", "evidenceIds": photos }),
+    )
+    .await;
+    assert_eq!(b["data"]["submitCase"]["status"], "SUBMITTED", "{b}");
+    let member_uid: i64 = member_id.as_str().unwrap().parse().unwrap();
+    let submit = entity::case_event::Entity::find()
+        .filter(
+            entity::case_event::Column::CaseId.eq(task.as_str().unwrap().parse::<i64>().unwrap()),
+        )
+        .filter(entity::case_event::Column::Action.eq("SUBMIT"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        submit.actor_id,
+        Some(member_uid),
+        "the trail names who submitted"
+    );
+    // The lead still sees it as its assignee.
+    let c = crate::helpers::cases::get_case(&app, &lead, &task).await;
+    assert_eq!(c["status"], "SUBMITTED");
+
+    // Reassigning the other task away from its lead keeps the whole team on it.
+    let other = d["sites"][1]["task"]["id"].clone();
+    let other_lead = d["sites"][1]["inspectors"][0]["id"].clone();
+    let other_member = d["sites"][1]["inspectors"][1]["id"].clone();
+    let newcomer = crate::helpers::cases::user_id(&app, &format!("demo-insp-{TOWNSHIP}206")).await;
+    let b = act(
+        &app,
+        &sup,
+        "assignCase",
+        &other,
+        &json!(1),
+        ", assigneeId: $assigneeId",
+        json!({ "assigneeId": newcomer.to_string() }),
+    )
+    .await;
+    assert!(b.get("errors").is_none(), "{b}");
+    let other_id: i64 = other.as_str().unwrap().parse().unwrap();
+    let rows = entity::case_team::Entity::find()
+        .filter(entity::case_team::Column::CaseId.eq(other_id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let on_team: BTreeSet<String> = rows.iter().map(|r| r.user_id.to_string()).collect();
+    let drawn: BTreeSet<String> = [&other_lead, &other_member]
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(on_team, drawn, "the team is who was drawn");
+    for id in [&other_lead, &other_member] {
+        let t = &tokens[id.as_str().unwrap()];
+        let c = crate::helpers::cases::get_case(&app, t, &other).await;
+        assert_eq!(c["id"], other, "still on the team after the reassignment");
+    }
+}
+both!(team_work, drawn_teammates_work_their_task);

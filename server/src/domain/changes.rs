@@ -6,6 +6,11 @@
 //! current state when the viewer may see it, or a tombstone when it left their scope
 //! (reassigned away, escalated above an inspector's grid).
 //!
+//! An inspector on a case's team (`case_team`) is in its scope for every change: the
+//! row filter probes `case_team` by (case, user), and the answer uses the same
+//! in-memory rule as `case(id)`, so a teammate gets the case, never its tombstone. A
+//! tombstone only ever names a case one of the viewer's scope branches once covered.
+//!
 //! **The sequence-gap problem.** Ids are taken when a row is inserted, but transactions
 //! commit in another order: a reader that saw id 11 may not yet see id 10, whose
 //! transaction is still running; a cursor "after 11" would skip 10 forever.
@@ -290,11 +295,14 @@ pub async fn since(
             .all(&svc.db)
             .await?
     };
+    let teams =
+        super::cases::Teams::beyond_scope(&svc.db, viewer, &rows.iter().collect::<Vec<_>>())
+            .await?;
     let mut cases = Vec::new();
     let mut removed = Vec::new();
     for id in order {
         match rows.iter().find(|c| c.id == id) {
-            Some(c) if super::cases::staff_can_see(viewer, c) => cases.push(c.clone()),
+            Some(c) if super::cases::staff_can_see(viewer, c, &teams) => cases.push(c.clone()),
             _ => removed.push(id),
         }
     }
@@ -327,7 +335,8 @@ fn horizon_position<C: ConnectionTrait>(conn: &C, horizon: i64) -> Position {
 }
 
 /// One statement: the horizon, and up to `limit` change rows after `after` that concern
-/// the viewer (the case is in their scope after the change, or was by an earlier one).
+/// the viewer (the case is in their scope after the change, or was by another change,
+/// or the viewer is on its team).
 async fn read<C: ConnectionTrait>(
     conn: &C,
     staff: &StaffViewer,
@@ -361,15 +370,32 @@ async fn read<C: ConnectionTrait>(
             ),
         }
     };
+    // The team branch: a probe of case_team's primary key (inspectors only; a team
+    // widens no other role's scope).
+    let team = |n: usize| -> (String, Vec<sea_orm::Value>) {
+        match staff.role {
+            Role::Inspector => (
+                format!(
+                    " OR EXISTS (SELECT 1 FROM case_team ct \
+                     WHERE ct.case_id = c.case_id AND ct.user_id = {})",
+                    p(n)
+                ),
+                vec![staff.user_id.into()],
+            ),
+            _ => (String::new(), Vec::new()),
+        }
+    };
     let mut values: Vec<sea_orm::Value> = Vec::new();
     let (sql, values) = if pg {
         values.push(after.tx.into());
         values.push(after.id.into());
         let (s1, v1) = scope("c", 3);
         let (s2, v2) = scope("e", 5);
+        let (t, vt) = team(8);
         values.extend(v1);
         values.extend(v2);
         values.push((limit as i64).into());
+        values.extend(vt);
         (
             format!(
                 "SELECT h.horizon, c.id, c.tx, c.case_id \
@@ -377,7 +403,7 @@ async fn read<C: ConnectionTrait>(
                  LEFT JOIN LATERAL (SELECT c.id, c.tx, c.case_id FROM case_change c \
                    WHERE (c.tx, c.id) > ($1, $2) AND c.tx < h.horizon \
                    AND ({s1} OR EXISTS (SELECT 1 FROM case_change e \
-                        WHERE e.case_id = c.case_id AND {s2})) \
+                        WHERE e.case_id = c.case_id AND {s2}){t}) \
                    ORDER BY c.tx, c.id LIMIT $7) c ON true"
             ),
             values,
@@ -386,8 +412,10 @@ async fn read<C: ConnectionTrait>(
         values.push(after.id.into());
         let (s1, v1) = scope("c", 0);
         let (s2, v2) = scope("e", 0);
+        let (t, vt) = team(0);
         values.extend(v1);
         values.extend(v2);
+        values.extend(vt);
         values.push((limit as i64).into());
         (
             format!(
@@ -395,7 +423,7 @@ async fn read<C: ConnectionTrait>(
                  FROM (SELECT COALESCE(MAX(id), 0) AS horizon FROM case_change) h \
                  LEFT JOIN (SELECT c.id, c.tx, c.case_id FROM case_change c \
                    WHERE c.id > ? AND ({s1} OR EXISTS (SELECT 1 FROM case_change e \
-                        WHERE e.case_id = c.case_id AND {s2})) \
+                        WHERE e.case_id = c.case_id AND {s2}){t}) \
                    ORDER BY c.id LIMIT ?) c ON 1 = 1"
             ),
             values,

@@ -165,6 +165,7 @@ pub fn notice(
 pub struct EventScope {
     staff: super::access::StaffViewer,
     within: Option<String>,
+    teams: super::cases::Teams,
 }
 
 impl EventScope {
@@ -187,7 +188,23 @@ impl EventScope {
                     .clone(),
             ),
         };
-        Ok(Self { staff, within })
+        Ok(Self {
+            staff,
+            within,
+            teams: super::cases::Teams::none(),
+        })
+    }
+
+    /// With the open cases whose team the subscriber is on (`cases::open_team_cases`,
+    /// read when the stream opens and at every re-check of the viewer).
+    pub fn with_teams(mut self, teams: super::cases::Teams) -> Self {
+        self.teams = teams;
+        self
+    }
+
+    /// The team cases this scope knows.
+    pub fn teams(&self) -> &super::cases::Teams {
+        &self.teams
     }
 
     /// Whether the subscriber hears of this event (the rule of
@@ -201,7 +218,11 @@ impl EventScope {
         let s = &self.staff;
         match s.role {
             Role::CountyAdmin | Role::TownshipSupervisor => s.covers(&n.region_path),
-            Role::Inspector => n.region_id == s.region_id || n.assignee_id == Some(s.user_id),
+            Role::Inspector => {
+                n.region_id == s.region_id
+                    || n.assignee_id == Some(s.user_id)
+                    || self.teams.contains(n.case_id)
+            }
             Role::Public => false,
         }
     }

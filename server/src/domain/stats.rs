@@ -420,8 +420,12 @@ impl Sql {
                 format!("(c.region_path = {a} OR c.region_path LIKE {b})")
             }
             Role::Inspector | Role::Public => {
+                // `cases::visible_to`: own grid, assigned, or on the case's team.
                 let (a, b) = (self.bind(staff.region_id), self.bind(staff.user_id));
-                format!("(c.region_id = {a} OR c.assignee_id = {b})")
+                format!(
+                    "(c.region_id = {a} OR c.assignee_id = {b} OR EXISTS \
+                     (SELECT 1 FROM case_team ct WHERE ct.case_id = c.id AND ct.user_id = {b}))"
+                )
             }
         };
         let (a, b) = (

@@ -69,7 +69,8 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// Case events as they are committed, in any server process, for the cases the
-    /// viewer may read (an inspector: their grid and what is assigned to them),
+    /// viewer may read (an inspector: their grid, what is assigned to them and the open
+    /// cases whose team they are on, as of the last minute),
     /// optionally only within `regionId`'s subtree. Staff only. A subscriber that
     /// falls more than a thousand events behind skips the missed ones (refetch to catch
     /// up).
@@ -98,7 +99,9 @@ async fn open(
         .map(parse_id)
         .transpose()
         .map_err(|e| e.at("regionId"))?;
-    let scope = EventScope::new(&req.viewer, &app.services.grid.snapshot(), region)?;
+    let teams = crate::domain::cases::open_team_cases(&app.services.db, &req.viewer).await?;
+    let scope =
+        EventScope::new(&req.viewer, &app.services.grid.snapshot(), region)?.with_teams(teams);
     let token = ctx.data_opt::<SocketToken>().and_then(|t| t.0.clone());
     let rx = app.hub.subscribe().await?;
     let state = Watch {
@@ -159,7 +162,11 @@ impl Watch {
         match viewer {
             Ok(v) => match EventScope::new(&v, &svc.grid.snapshot(), self.region) {
                 Ok(scope) => {
-                    self.scope = scope;
+                    // A team drawn since the last check joins; an outage keeps the old.
+                    let teams = crate::domain::cases::open_team_cases(&svc.db, &v)
+                        .await
+                        .unwrap_or_else(|_| self.scope.teams().clone());
+                    self.scope = scope.with_teams(teams);
                     true
                 }
                 Err(_) => false,

@@ -4,16 +4,33 @@
 //! - [`intake`]: how cases come in (tip-off, patrol report, task), routing and duplicates.
 //! - [`workflow`]: the state machine, who may do what, conflicts and idempotency.
 //! - this module: the vocabulary, scope rules and queries.
+//!
+//! **Scope** (one rule, stated three ways that must agree: [`staff_can_see`] in memory,
+//! [`visible_to`] as a query condition, and the raw SQL of `stats` and `changes`):
+//! county and township staff see everything under their region; an inspector sees the
+//! cases of their own grid, the cases assigned to them, and the cases whose team they
+//! are on (`case_team`: the team a 双随机 draw named, lead and members alike). The
+//! team branch is an `EXISTS` probe of `case_team`'s primary key (case, user); in
+//! memory it is a [`Teams`] set read beforehand, one statement for any number of cases.
+//!
+//! **Teams and reassignment.** A team is the record of who was drawn and never
+//! changes: reassigning the case moves the lead's role (the assignee) to someone
+//! else but removes nobody from the team and adds nobody to it (the new assignee sees
+//! and works the case as its assignee). So the team of a case always equals the
+//! inspectors of its `random_draw_site` row.
 
 pub mod intake;
 pub mod public;
 pub mod workflow;
 
 use chrono::{DateTime, Utc};
-use entity::{case, case_event, case_follower};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use std::collections::BTreeSet;
+
+use entity::{case, case_event, case_follower, case_team};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::access::{Role, Viewer};
@@ -44,19 +61,119 @@ pub(crate) fn case_not_found() -> AppError {
     AppError::not_found("案件", "case")
 }
 
+/// The cases, among some in hand, whose team the viewer is on: the one fact the
+/// in-memory scope rule ([`staff_can_see`]) and the field-work rights need beyond the
+/// case row. Empty for anyone but an inspector (the only role a team widens).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Teams(BTreeSet<i64>);
+
+impl Teams {
+    /// No team known (nothing asked, or a viewer a team does not concern).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Which of `case_ids` have the viewer on their team: one statement on
+    /// `case_team`'s primary key, none when the viewer is not an inspector or there is
+    /// nothing to ask.
+    pub async fn of<C: ConnectionTrait>(
+        conn: &C,
+        viewer: &Viewer,
+        case_ids: &[i64],
+    ) -> Result<Self, AppError> {
+        let Viewer::Staff(s) = viewer else {
+            return Ok(Self::none());
+        };
+        if s.role != Role::Inspector || case_ids.is_empty() {
+            return Ok(Self::none());
+        }
+        let backend = conn.get_database_backend();
+        let ids: Vec<i64> = case_team::Entity::find()
+            .select_only()
+            .column(case_team::Column::CaseId)
+            .filter(case_team::Column::UserId.eq(s.user_id))
+            .filter(super::page::id_in(
+                backend,
+                case_team::Column::CaseId,
+                case_ids,
+            ))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        Ok(Self(ids.into_iter().collect()))
+    }
+
+    /// [`Teams::of`] the cases the viewer's grid and assignments do not already show
+    /// (for visibility alone: no statement when every case is in scope anyway).
+    pub async fn beyond_scope<C: ConnectionTrait>(
+        conn: &C,
+        viewer: &Viewer,
+        cases: &[&case::Model],
+    ) -> Result<Self, AppError> {
+        let none = Self::none();
+        let unseen: Vec<i64> = cases
+            .iter()
+            .filter(|c| !staff_can_see(viewer, c, &none))
+            .map(|c| c.id)
+            .collect();
+        Self::of(conn, viewer, &unseen).await
+    }
+
+    /// Whether the viewer is on the team of `c`, for its scope and its field-work
+    /// rights together: asked only of an inspector who is not its assignee.
+    pub async fn for_work<C: ConnectionTrait>(
+        conn: &C,
+        viewer: &Viewer,
+        c: &case::Model,
+    ) -> Result<Self, AppError> {
+        match viewer {
+            Viewer::Staff(s) if c.assignee_id != Some(s.user_id) => {
+                Self::of(conn, viewer, &[c.id]).await
+            }
+            _ => Ok(Self::none()),
+        }
+    }
+
+    /// A set known otherwise (tests, and callers that read `case_team` themselves).
+    pub fn from_ids(case_ids: impl IntoIterator<Item = i64>) -> Self {
+        Self(case_ids.into_iter().collect())
+    }
+
+    /// Whether the viewer is on the team of this case.
+    pub fn contains(&self, case_id: i64) -> bool {
+        self.0.contains(&case_id)
+    }
+}
+
 /// Whether a staff viewer may see a case: county and township staff everything under
-/// their region; an inspector their own grid and whatever is assigned to them.
-pub fn staff_can_see(viewer: &Viewer, c: &case::Model) -> bool {
+/// their region; an inspector their own grid, whatever is assigned to them and the
+/// cases whose team they are on (`teams`, read beforehand).
+pub fn staff_can_see(viewer: &Viewer, c: &case::Model, teams: &Teams) -> bool {
     match viewer {
         Viewer::Staff(s) => match s.role {
             Role::CountyAdmin | Role::TownshipSupervisor => {
                 path_is_within(&c.region_path, &s.region_path)
             }
-            Role::Inspector => c.region_id == s.region_id || c.assignee_id == Some(s.user_id),
+            Role::Inspector => {
+                c.region_id == s.region_id
+                    || c.assignee_id == Some(s.user_id)
+                    || teams.contains(c.id)
+            }
             Role::Public => false,
         },
         _ => false,
     }
+}
+
+/// Whether a staff viewer may see one case, asking `case_team` only when the grid and
+/// the assignment do not already say yes.
+pub async fn can_see<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    c: &case::Model,
+) -> Result<bool, AppError> {
+    let teams = Teams::beyond_scope(conn, viewer, &[c]).await?;
+    Ok(staff_can_see(viewer, c, &teams))
 }
 
 /// A case the staff viewer may see, or `NOT_FOUND` (missing and out of scope look alike).
@@ -70,7 +187,7 @@ pub async fn get_for_staff(
         .one(db)
         .await?
         .ok_or_else(case_not_found)?;
-    if staff_can_see(viewer, &c) {
+    if can_see(db, viewer, &c).await? {
         Ok(c)
     } else {
         Err(case_not_found())
@@ -102,7 +219,7 @@ pub struct CaseFilter {
 
 /// The cases a staff member may see, as a query condition (the rule of
 /// [`staff_can_see`]): county and township staff their region's subtree, an inspector
-/// their grid and what is assigned to them.
+/// their grid, what is assigned to them and the cases whose team they are on.
 pub(crate) fn visible_to(staff: &crate::domain::access::StaffViewer) -> Condition {
     match staff.role {
         Role::CountyAdmin | Role::TownshipSupervisor => {
@@ -110,8 +227,25 @@ pub(crate) fn visible_to(staff: &crate::domain::access::StaffViewer) -> Conditio
         }
         Role::Inspector | Role::Public => Condition::any()
             .add(case::Column::RegionId.eq(staff.region_id))
-            .add(case::Column::AssigneeId.eq(staff.user_id)),
+            .add(case::Column::AssigneeId.eq(staff.user_id))
+            .add(on_team(staff.user_id)),
     }
+}
+
+/// `EXISTS (SELECT 1 FROM case_team WHERE case_id = "case".id AND user_id = ?)`: the
+/// team branch of the scope rule, a probe of `case_team`'s primary key.
+pub(crate) fn on_team(user_id: i64) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(case_team::Entity)
+            .and_where(
+                Expr::col((case_team::Entity, case_team::Column::CaseId))
+                    .equals((case::Entity, case::Column::Id)),
+            )
+            .and_where(Expr::col((case_team::Entity, case_team::Column::UserId)).eq(user_id))
+            .to_owned(),
+    )
 }
 
 /// Open cases past their deadline and not parked (`true`), or all others (`false`).
@@ -191,7 +325,8 @@ pub async fn list(
     Ok(Page::from_rows(rows, page))
 }
 
-/// The inspector's open work: cases assigned to them, most urgent first.
+/// The inspector's open work: cases assigned to them and cases whose team they are on
+/// (a drawn member works the task with its lead), newest first.
 pub async fn my_tasks(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -199,7 +334,11 @@ pub async fn my_tasks(
 ) -> Result<Page<case::Model>, AppError> {
     let staff = viewer.staff()?;
     let mut q = case::Entity::find()
-        .filter(case::Column::AssigneeId.eq(staff.user_id))
+        .filter(
+            Condition::any()
+                .add(case::Column::AssigneeId.eq(staff.user_id))
+                .add(on_team(staff.user_id)),
+        )
         .filter(case::Column::Status.is_in(["ASSIGNED", "IN_PROGRESS", "SUBMITTED"]));
     if let Some(after) = page.after {
         q = q.filter(case::Column::Id.lt(after));
@@ -210,6 +349,34 @@ pub async fn my_tasks(
         .all(db)
         .await?;
     Ok(Page::from_rows(rows, page))
+}
+
+/// Most open cases [`open_team_cases`] reads (an inspector is on a handful at a time).
+pub const MAX_OPEN_TEAM_CASES: u64 = 1000;
+
+/// The open cases whose team the viewer is on (a live subscriber hears of their
+/// events): from `case_team`'s user index, one statement, none for other roles.
+pub async fn open_team_cases<C: ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+) -> Result<Teams, AppError> {
+    let Viewer::Staff(s) = viewer else {
+        return Ok(Teams::none());
+    };
+    if s.role != Role::Inspector {
+        return Ok(Teams::none());
+    }
+    let ids: Vec<i64> = case_team::Entity::find()
+        .select_only()
+        .column(case_team::Column::CaseId)
+        .inner_join(case::Entity)
+        .filter(case_team::Column::UserId.eq(s.user_id))
+        .filter(case::Column::Status.is_in(CaseStatus::OPEN))
+        .limit(MAX_OPEN_TEAM_CASES)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(Teams::from_ids(ids))
 }
 
 /// The tip-offs a member of the public submitted or follows, newest first.
@@ -304,9 +471,10 @@ pub async fn possible_duplicates(
         .limit(MAX_DUPLICATES_LISTED)
         .all(db)
         .await?;
+    let teams = Teams::beyond_scope(db, viewer, &rows.iter().collect::<Vec<_>>()).await?;
     Ok(rows
         .into_iter()
-        .filter(|c| staff_can_see(viewer, c))
+        .filter(|c| staff_can_see(viewer, c, &teams))
         .collect())
 }
 

@@ -7,6 +7,15 @@
 //! from which states it may be taken, where it leads and who may take it; one
 //! function per action ([`decide`]) checks the rest over [`Facts`] loaded beforehand,
 //! with no database in reach, so every rule is unit-tested without one.
+//!
+//! **Field work and teams.** On-site check-in (`Start`), evidence and the result
+//! (`Submit`) are field work ([`Who::FieldTeam`]): the assignee may do it, and so may
+//! every inspector on the case's team (a 双随机 inspection's drawn lead and members go
+//! together; whoever is on site checks in, photographs and submits for the team).
+//! Escalating stays with the assignee (the lead answers for the case) and the
+//! supervisors; assignment, verification and the clock stay with the supervisors. A
+//! team member sees the case by the scope rule of [`super`]; one who is not on site
+//! simply does nothing.
 
 use chrono::{DateTime, Utc};
 use entity::{app_user, case, case_event, case_follower, category, category_time_limit};
@@ -17,7 +26,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CaseStatus, case_not_found, staff_can_see};
+use super::{CaseStatus, Teams, case_not_found, staff_can_see};
 use crate::domain::Services;
 use crate::domain::access::{Role, StaffViewer, Viewer};
 use crate::domain::category::{LimitUnit, Priority, Step, TimeLimit};
@@ -164,8 +173,9 @@ impl ActionKind {
 pub enum Who {
     /// A township supervisor or county staff member with the case in scope.
     Supervisor,
-    /// The inspector the case is assigned to.
-    Assignee,
+    /// Field work: the inspector the case is assigned to, or an inspector on the case's
+    /// team.
+    FieldTeam,
     /// Either of the above.
     SupervisorOrAssignee,
     /// The tipster who reported the case or follows it.
@@ -237,7 +247,7 @@ pub const TRANSITIONS: &[Transition] = &[
         action: ActionKind::Start,
         from: &[Assigned],
         leads: Leads::To(InProgress),
-        who: Who::Assignee,
+        who: Who::FieldTeam,
         refused: (
             "只能对已派发的案件签到处置",
             "only an ASSIGNED case can be started",
@@ -247,7 +257,7 @@ pub const TRANSITIONS: &[Transition] = &[
         action: ActionKind::Submit,
         from: &[InProgress],
         leads: Leads::To(Submitted),
-        who: Who::Assignee,
+        who: Who::FieldTeam,
         refused: (
             "只能提交处置中的案件",
             "only an IN_PROGRESS case can be submitted",
@@ -400,15 +410,18 @@ pub struct Facts {
     pub evidence: SubmissionFacts,
     /// Rate: the viewer follows the case (a merged tip-off's tipster).
     pub follows: bool,
+    /// Which of the case and `other` have the viewer on their team.
+    pub teams: Teams,
 }
 
 impl Facts {
-    /// Loads what `action` needs about case `c`.
+    /// Loads what `action` needs about case `c` (`teams`: whether the viewer is on its
+    /// team, as [`find_case`] read it).
     pub async fn load<C: ConnectionTrait>(
         conn: &C,
         svc: &Services,
         viewer: &Viewer,
-        c: case::Model,
+        (c, teams): (case::Model, Teams),
         action: &Action,
     ) -> Result<Self, AppError> {
         let kind = action.kind();
@@ -455,6 +468,16 @@ impl Facts {
             | Action::Merge { into: id } => case::Entity::find_by_id(*id).one(conn).await?,
             _ => None,
         };
+        let teams = match &other {
+            Some(o) => {
+                let mut ids: Vec<i64> = vec![o.id];
+                if teams.contains(c.id) {
+                    ids.push(c.id);
+                }
+                Teams::of(conn, viewer, &ids).await?
+            }
+            None => teams,
+        };
         let evidence = if kind == ActionKind::Submit {
             rules::load_facts(conn, &c).await?
         } else {
@@ -481,6 +504,7 @@ impl Facts {
             other,
             evidence,
             follows,
+            teams,
         })
     }
 }
@@ -558,9 +582,10 @@ fn check_who(viewer: &Viewer, who: Who, f: &Facts) -> Result<(), AppError> {
             let s = viewer.staff()?;
             let supervisor = matches!(s.role, Role::TownshipSupervisor | Role::CountyAdmin);
             let assignee = c.assignee_id == Some(s.user_id);
+            let on_team = s.role == Role::Inspector && f.teams.contains(c.id);
             let ok = match staff_only {
                 Who::Supervisor => supervisor,
-                Who::Assignee => assignee,
+                Who::FieldTeam => assignee || on_team,
                 Who::SupervisorOrAssignee => supervisor || assignee,
                 Who::Tipster => false,
             };
@@ -646,7 +671,7 @@ fn reject(
         let visible = f
             .other
             .as_ref()
-            .is_some_and(|o| o.id == dup && staff_can_see(viewer, o));
+            .is_some_and(|o| o.id == dup && staff_can_see(viewer, o, &f.teams));
         if dup == f.case.id || !visible {
             return Err(case_not_found());
         }
@@ -896,7 +921,7 @@ fn merge(viewer: &Viewer, f: &Facts, into: i64, d: &mut Decision) -> Result<(), 
     let Some(target) = f
         .other
         .as_ref()
-        .filter(|t| t.id == into && t.id != c.id && staff_can_see(viewer, t))
+        .filter(|t| t.id == into && t.id != c.id && staff_can_see(viewer, t, &f.teams))
     else {
         return Err(case_not_found());
     };
@@ -1018,11 +1043,13 @@ pub enum CaseRef {
 
 /// Finds the case a viewer names, or `NOT_FOUND`: staff see their scope; the public
 /// finds any case by id or code and is checked against the row's `who` (their own).
+/// With it, whether the viewer is on its team (asked only of an inspector who is not
+/// its assignee: it decides both the scope and the field-work rights).
 async fn find_case<C: ConnectionTrait>(
     conn: &C,
     viewer: &Viewer,
     target: &CaseRef,
-) -> Result<case::Model, AppError> {
+) -> Result<(case::Model, Teams), AppError> {
     let c = match target {
         CaseRef::Id(id) => case::Entity::find_by_id(*id)
             .one(conn)
@@ -1030,9 +1057,10 @@ async fn find_case<C: ConnectionTrait>(
             .ok_or_else(case_not_found)?,
         CaseRef::TrackingCode(code) => super::by_tracking_code(conn, code).await?,
     };
+    let teams = Teams::for_work(conn, viewer, &c).await?;
     match viewer {
-        Viewer::Staff(_) if !staff_can_see(viewer, &c) => Err(case_not_found()),
-        _ => Ok(c),
+        Viewer::Staff(_) if !staff_can_see(viewer, &c, &teams) => Err(case_not_found()),
+        _ => Ok((c, teams)),
     }
 }
 
@@ -1071,12 +1099,12 @@ pub async fn transition(
         idem,
         uow::work(move |txn| {
             Box::pin(async move {
-                let c = find_case(txn, &viewer, &target).await?;
+                let (c, teams) = find_case(txn, &viewer, &target).await?;
                 let version = version.unwrap_or(c.version);
                 if c.version != version {
                     return Err(conflict());
                 }
-                let facts = Facts::load(txn, &svc2, &viewer, c, &action).await?;
+                let facts = Facts::load(txn, &svc2, &viewer, (c, teams), &action).await?;
                 let d = decide(&viewer, &facts, &action)?;
                 let kind = action.kind();
                 let after = apply(txn, &viewer, &facts, version, kind, d).await?;
@@ -1338,6 +1366,7 @@ mod tests {
             other: None,
             evidence: SubmissionFacts::default(),
             follows: false,
+            teams: Teams::none(),
         }
     }
 
@@ -1413,13 +1442,54 @@ mod tests {
                 }
                 let viewer = match row.who {
                     Who::Supervisor | Who::SupervisorOrAssignee => supervisor(),
-                    Who::Assignee => inspector(),
+                    Who::FieldTeam => inspector(),
                     Who::Tipster => tipster(),
                 };
                 let e = decide(&viewer, &facts(case_in(status)), &action).unwrap_err();
                 assert_eq!(e.code(), "INVALID_TRANSITION", "{action:?} from {status:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_team_member_does_field_work_and_nothing_else() {
+        // Inspector 21 is on the team of case 1 (assigned to 20), from another grid.
+        let member = staff(21, Role::Inspector, "140521/140521100/140521100002");
+        let outsider = staff(22, Role::Inspector, "140521/140521100/140521100002");
+        let on_team = |status| {
+            let mut f = facts(case_in(status));
+            f.teams = Teams::from_ids([1]);
+            f
+        };
+        let start = Action::Start {
+            lat: 35.69,
+            lng: 112.27,
+        };
+        assert_eq!(
+            decide(&member, &on_team(Assigned), &start).unwrap().to,
+            InProgress
+        );
+        assert_eq!(
+            decide(&outsider, &facts(case_in(Assigned)), &start)
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        let escalate = Action::Escalate { reason: "r".into() };
+        assert_eq!(
+            decide(&member, &on_team(InProgress), &escalate)
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN",
+            "escalating stays with the lead"
+        );
+        // A supervisor's team rows (there are none) give no field-work rights.
+        let mut f = on_team(Assigned);
+        f.teams = Teams::from_ids([1]);
+        assert_eq!(
+            decide(&supervisor(), &f, &start).unwrap_err().code(),
+            "FORBIDDEN"
+        );
     }
 
     #[test]
@@ -1588,7 +1658,7 @@ mod tests {
             let from = row.from[0];
             let viewer = match row.who {
                 Who::Supervisor | Who::SupervisorOrAssignee => supervisor(),
-                Who::Assignee => inspector(),
+                Who::FieldTeam => inspector(),
                 Who::Tipster => tipster(),
             };
             let mut c = case_in(from);

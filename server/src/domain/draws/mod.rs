@@ -17,6 +17,11 @@
 //! - the selection follows from the seed and the frame alone ([`select`]), so
 //!   [`verify`] recomputes it and compares it with what is stored.
 //!
+//! **Teams.** Every drawn inspector goes on the task's team (`case_team`: the first
+//! drawn is the lead and the task's assignee, the others members), in the draw's
+//! transaction; the team sees the task, lists it in `myTasks` and does its field work
+//! (see `cases` and `cases::workflow`).
+//!
 //! **Rules.** At least two inspectors per site; nobody inspects a site in their own
 //! village grid (回避: an inspector's home grid is their `app_user.region_id`); no site
 //! drawn twice in one period unless every candidate was drawn already (the draw then
@@ -35,8 +40,8 @@ pub mod select;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use entity::enums::{RiskLevel, SiteKind};
-use entity::{app_user, case, category, random_draw, random_draw_site, supervised_site};
+use entity::enums::{RiskLevel, SiteKind, TeamRole};
+use entity::{app_user, case, case_team, category, random_draw, random_draw_site, supervised_site};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, SqlErr,
@@ -722,8 +727,21 @@ async fn create_tasks<C: ConnectionTrait>(
             now,
         )
         .await?;
-        // Tell the whole team, in the draw's transaction. Only the lead (the assignee) can
-        // open the task; the others get its number and the site, with no case link.
+        // The team, then a notice to each of its members, in the draw's transaction.
+        let team: Vec<case_team::ActiveModel> = inspector_ids
+            .iter()
+            .map(|&uid| case_team::ActiveModel {
+                case_id: Set(c.id),
+                user_id: Set(uid),
+                role: Set(if uid == lead {
+                    TeamRole::Lead
+                } else {
+                    TeamRole::Member
+                }),
+                created_at: Set(now),
+            })
+            .collect();
+        case_team::Entity::insert_many(team).exec(txn).await?;
         let team_size = inspector_ids.len();
         let notices = inspector_ids
             .iter()
@@ -732,7 +750,7 @@ async fn create_tasks<C: ConnectionTrait>(
                 crate::domain::notifications::new(
                     uid,
                     "RANDOM_INSPECTION",
-                    lead_is_me.then_some(c.id),
+                    Some(c.id),
                     format!("双随机抽查：{}", site.name),
                     format!(
                         "案件 {}，检查组 {team_size} 人，{}。",
@@ -740,7 +758,7 @@ async fn create_tasks<C: ConnectionTrait>(
                         if lead_is_me {
                             "您为主办，请组织检查组按期完成"
                         } else {
-                            "您为检查组成员，请与主办联系"
+                            "您为检查组成员，请与主办共同完成"
                         }
                     ),
                     now,

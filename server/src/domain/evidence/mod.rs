@@ -28,7 +28,7 @@ pub use verify::confirm;
 
 use super::Services;
 use super::access::{Role, Viewer};
-use super::cases::{CaseStatus, case_not_found, staff_can_see};
+use super::cases::{CaseStatus, Teams, case_not_found, staff_can_see};
 use crate::error::{AppError, Msg};
 use crate::storage::ObjectKey;
 
@@ -58,9 +58,25 @@ impl TryFrom<&str> for Sha256Hex {
     }
 }
 
-/// Who may add evidence to a case: its assignee, supervisors and county staff in scope,
-/// and the tipster who reported it (photos of the problem only).
-fn may_add(viewer: &Viewer, c: &case::Model, phase: Phase) -> Result<(), AppError> {
+/// Who may add evidence to a case: its assignee and the inspectors on its team (field
+/// work, see `cases::workflow`), supervisors and county staff in scope, and the tipster
+/// who reported it (photos of the problem only).
+async fn may_add<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    viewer: &Viewer,
+    c: &case::Model,
+    phase: Phase,
+) -> Result<(), AppError> {
+    let teams = Teams::for_work(conn, viewer, c).await?;
+    may_add_given(viewer, c, phase, &teams)
+}
+
+fn may_add_given(
+    viewer: &Viewer,
+    c: &case::Model,
+    phase: Phase,
+    teams: &Teams,
+) -> Result<(), AppError> {
     match viewer {
         Viewer::Anonymous => Err(AppError::Unauthenticated),
         Viewer::Public(p) => {
@@ -73,11 +89,12 @@ fn may_add(viewer: &Viewer, c: &case::Model, phase: Phase) -> Result<(), AppErro
             }
         }
         Viewer::Staff(s) => {
-            if !staff_can_see(viewer, c) {
+            if !staff_can_see(viewer, c, teams) {
                 return Err(case_not_found());
             }
             let ok = matches!(s.role, Role::CountyAdmin | Role::TownshipSupervisor)
-                || c.assignee_id == Some(s.user_id);
+                || c.assignee_id == Some(s.user_id)
+                || (s.role == Role::Inspector && teams.contains(c.id));
             if ok { Ok(()) } else { Err(AppError::Forbidden) }
         }
     }

@@ -100,7 +100,7 @@ pub async fn request_upload(
     check_size(req.byte_size, cfg.max_bytes)?;
     let sha = req.sha256.as_deref().map(Sha256Hex::try_from).transpose()?;
     let c = load_case_ref(&svc.db, &req.case).await?;
-    may_add(viewer, &c, req.phase)?;
+    may_add(&svc.db, viewer, &c, req.phase).await?;
     if !c.status.is_open() {
         return Err(AppError::InvalidTransition(Msg::new(
             "已结束的案件不能再上传证据",
@@ -191,7 +191,7 @@ pub async fn upload_stream(
 ) -> Result<evidence::Model, AppError> {
     check_type(content_type)?;
     let c = load_case_ref(&svc.db, case).await?;
-    may_add(viewer, &c, phase)?;
+    may_add(&svc.db, viewer, &c, phase).await?;
     if !c.status.is_open() {
         return Err(AppError::InvalidTransition(Msg::new(
             "已结束的案件不能再上传证据",

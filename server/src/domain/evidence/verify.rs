@@ -48,7 +48,7 @@ pub async fn confirm(
         .ok_or_else(|| AppError::not_found("证据", "evidence"))?;
     let c = load_case(&svc.db, ev.case_id).await?;
     let phase = ev.phase;
-    if let Err(e) = may_add(viewer, &c, phase) {
+    if let Err(e) = may_add(&svc.db, viewer, &c, phase).await {
         return Err(match e {
             AppError::NotFound(_) => AppError::not_found("证据", "evidence"),
             other => other,

@@ -135,6 +135,29 @@ SELECT id, 1, 'SYSTEM', 'CREATE_TASK', status, created_at FROM "case" WHERE numb
 ANALYZE;
 SQL
 
+# pgbench -M prepared (the server prepares its statements too) takes every `:name` as a
+# variable, even inside a quoted literal (a timestamp's `:25`, JSON's `"id":1`, a key's
+# `public:ip:`). This rewrites such literals as E'' strings with the colon as \072: the
+# same value, no colon in the text.
+cat >"$work/unc.py" <<'PY'
+import re, sys
+def unc(sql):
+    parts = re.split(r"('(?:[^']|'')*')", sql)
+    for i in range(1, len(parts), 2):
+        lit = parts[i]
+        if not re.search(r":[\w\x80-\U0010ffff]", lit):
+            continue
+        body = lit[1:-1]
+        if re.search(r"(?<![\w])[Ee]$", parts[i - 1]):
+            parts[i] = "'" + body.replace(":", "\\072") + "'"
+        else:
+            parts[i - 1] += "E"
+            parts[i] = "'" + body.replace("\\", "\\\\").replace(":", "\\072") + "'"
+    return "".join(parts)
+if __name__ == "__main__":
+    sys.stdout.write("".join(unc(l) for l in sys.stdin))
+PY
+
 gql() { # gql TOKEN QUERY: a JSON request body
   python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$2"
 }
@@ -158,11 +181,14 @@ USER[P2]=demo-sup-140521100
 P3_QUERY='mutation($i: SubmitTipInput!) { submitTip(input: $i) { trackingCode tip { status } } }'
 P3_CATEGORY=OPEN_BURNING
 P3_TEXT='村口有人焚烧秸秆，浓烟很大'
-# Tips land in a village of another township (中村镇), so they never join P1's or P2's lists.
-read -r P3_LAT P3_LNG < <(psql -qtA -F' ' "$URL" -c \
-  "SELECT round(centroid_lat::numeric, 5), round(centroid_lng::numeric, 5) FROM region
-   WHERE level = 'VILLAGE' AND code LIKE '140521101%' ORDER BY code LIMIT 1")
-P3_SPREAD=0.005 # ± degrees around that point, per request
+# Tips land anywhere over another township (中村镇, ~300 km²: the box of its villages'
+# centres), so they never join P1's or P2's lists, and a tip's duplicate check meets the
+# tips of its own square kilometre, not every tip of the run.
+read -r P3_LAT P3_LNG P3_SPREAD < <(psql -qtA -F' ' "$URL" -c \
+  "SELECT round(((min(centroid_lat) + max(centroid_lat)) / 2)::numeric, 5),
+     round(((min(centroid_lng) + max(centroid_lng)) / 2)::numeric, 5),
+     round(((max(centroid_lat) - min(centroid_lat)) / 2)::numeric, 3)
+   FROM region WHERE level = 'VILLAGE' AND code LIKE '140521101%'")
 
 # 2. Capture what the server runs for each request (jobs off: nothing else runs).
 start GRIDWATCH__JOBS__ENABLED=false GRIDWATCH_BENCH_CAPTURE_SQL="$work/capture.sql"
@@ -177,7 +203,7 @@ for b in P1 P2; do
   out=$(curl -sf "127.0.0.1:$port/graphql" -H 'content-type: application/json' \
     -H "authorization: Bearer ${TOKEN[$b]}" -d "$body")
   case "$out" in *'"errors"'*) echo "bench.sh: $b answered an error: $out"; exit 1 ;; esac
-  { echo "BEGIN;"; cat "$work/capture.sql"; echo "COMMIT;"; } >"$work/$b.pgbench"
+  { echo "BEGIN;"; python3 "$work/unc.py" <"$work/capture.sql"; echo "COMMIT;"; } >"$work/$b.pgbench"
   NSTMT[$b]=$(($(wc -l <"$work/capture.sql")))
   echo "$b: ${NSTMT[$b]} statements captured"
 done
@@ -195,21 +221,28 @@ for key in benchwarmup0000000001 benchcapture000000001; do
   case "$out" in *'"errors"'*) echo "bench.sh: P3 answered an error: $out"; exit 1 ;; esac
 done
 tracking=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"]["submitTip"]["trackingCode"])' "$out")
-read -r p3_id p3_number < <(psql -qtA -F' ' "$URL" -c \
-  "SELECT id, number FROM \"case\" WHERE tracking_code = '$tracking'")
+p3_id=$(psql -qtA "$URL" -c "SELECT id FROM \"case\" WHERE tracking_code = '$tracking'")
 NSTMT[P3]=$(($(wc -l <"$work/capture.sql")))
 echo "P3: ${NSTMT[P3]} statements captured"
-python3 - "$work/capture.sql" "$p3_id" "$p3_number" "$tracking" benchcapture000000001 \
-  "$P3_LAT" "$P3_LNG" "$P3_SPREAD" >"$work/P3.pgbench" <<'PY'
+python3 - "$work/capture.sql" "$p3_id" "$tracking" benchcapture000000001 \
+  "$P3_LAT" "$P3_LNG" "$P3_SPREAD" "$work" >"$work/P3.pgbench" <<'PY'
 import re, sys
-path, case_id, number, tracking, key, lat, lng, spread = sys.argv[1:]
+sys.path.insert(0, sys.argv[8])
+from unc import unc
+path, case_id, tracking, key, lat, lng, spread = sys.argv[1:8]
 lat, lng, spread = float(lat), float(lng), float(spread)
 lines = [l.rstrip("\n") for l in open(path) if l.strip()]
+# Values that must differ per transaction become pgbench variables *outside* quoted
+# literals, so they are bind parameters under -M prepared, as in the server. Copies of
+# them inside JSON texts (the event notice, the recorded answer) stay as captured: they
+# are text of the same size and nothing is unique about them.
+whole = {f"'{key}'": "('b' || :client_id || '-' || :n)",
+         f"'{tracking}'": "('T' || :client_id || '-' || :n)"}
 
 def outside_quotes(sql, f):
-    """Applies f to the parts of sql outside single-quoted literals."""
+    """Applies f to the parts of sql outside single-quoted literals; swaps whole literals."""
     parts = re.split(r"('(?:[^']|'')*')", sql)
-    return "".join(p if i % 2 else f(p) for i, p in enumerate(parts))
+    return "".join(whole.get(p, p) if i % 2 else f(p) for i, p in enumerate(parts))
 
 def place(text):  # literals derived from the tip's place move with it
     def sub(m):
@@ -221,32 +254,30 @@ def place(text):  # literals derived from the tip's place move with it
         return m.group(0)
     return re.sub(r"(?<![\w.])\d+\.\d+(?:[eE]-?\d+)?", sub, text)
 
+def new_id(text):  # the new case's id, read back from its INSERT
+    return re.sub(rf"(?<![\w.]){case_id}(?![\w.])", ":c_id", text)
+
 out = ["\\set n random(1, 1000000000000)",
        f"\\set dlat (random(0, 20000) - 10000) * {spread / 10000:.10f}",
        f"\\set dlng (random(0, 20000) - 10000) * {spread / 10000:.10f}"]
 rate, txn = [], []
 seen_insert = False
 for sql in lines:
-    if sql.startswith('INSERT INTO "rate_limit"') or sql.startswith("INSERT INTO rate_limit"):
+    if re.match(r'INSERT INTO "?rate_limit"? ', sql):
         rate.append(sql)
         continue
-    sql = sql.replace(key, "b:client_id-:n").replace(tracking, "T:client_id-:n")
-    sql = re.sub(r"tmp-[0-9a-f]{20}", "tmp-:client_id-:n", sql)
-    sql = outside_quotes(sql, place)
-    if seen_insert:
-        sql = sql.replace(number, ":c_num")
-        sql = re.sub(rf"(?<![\w.-]){case_id}(?![\w.])", ":c_id", sql)
-        sql = sql.replace("::c_id", ": :c_id")  # JSON "id":ID, not a cast
+    sql = outside_quotes(sql, lambda t: new_id(place(t)) if seen_insert else place(t))
     txn.append(sql)
-    if not seen_insert and sql.startswith('INSERT INTO "case"'):
+    if not seen_insert and re.match(r'(WITH .*?\) )?INSERT INTO "case" ', sql):
         seen_insert = True
         if "RETURNING" not in sql:
             sys.exit("bench.sh: the case INSERT returns nothing to \\gset")
         txn[-1] = sql.rstrip(";") + " \\gset c_"
-        txn.append(f"\\set c_num {int(number) - int(case_id)} + :c_id")
 if not seen_insert:
     sys.exit("bench.sh: no case INSERT captured for P3")
-print("\n".join(out + rate + ["BEGIN;"] + txn + ["COMMIT;"]))
+if any(key in l or tracking in l for l in rate):
+    sys.exit("bench.sh: unexpected key in a rate-limit statement")
+print("\n".join(out + [unc(l) for l in rate] + ["BEGIN;"] + [unc(l) for l in txn] + ["COMMIT;"]))
 PY
 stop
 
@@ -268,7 +299,7 @@ function done(summary, latency, requests)
 end''')
 PY
 done
-# P3: a fresh idempotency key and a place within ±P3_SPREAD° per request. wrk's done()
+# P3: a fresh idempotency key and a place within ±P3_SPREAD° of the township's centre. wrk's done()
 # sees no thread state, so each thread reports its bad answers as it finishes a response.
 p3_lua() { # p3_lua ROUND
   python3 - "${TOKEN[P3]}" "$P3_QUERY" "$P3_CATEGORY" "$P3_TEXT" "$P3_LAT" "$P3_LNG" "$P3_SPREAD" "$1" <<'PY'
@@ -369,7 +400,7 @@ run_wrk() { # run_wrk NAME LUA URL: sets rps and p50_ms; fails on any bad answer
   p50_ms=$(awk '$1 == "50%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}' "$work/wrk.out")
 }
 run_pgbench() { # run_pgbench FILE: sets tps
-  tps=$(pgbench -n -c"$CONC" -j2 -T"$SECS" -f "$1" "$URL" 2>"$work/pgbench.err" |
+  tps=$(pgbench -n -M prepared -c"$CONC" -j2 -T"$SECS" -f "$1" "$URL" 2>"$work/pgbench.err" |
     awk '/^tps/ {print $3; exit}')
   [ -n "$tps" ] || { echo "bench.sh: pgbench failed on $1"; tail -5 "$work/pgbench.err"; exit 1; }
 }

@@ -333,9 +333,9 @@ async fn insert_case<C: ConnectionTrait>(
 /// Writes the case `am` (every column but `id` and `number` set) in one statement, its
 /// readable number derived from the id it gets there — local date + id, at least six
 /// digits: `20261204000123` — and returns (id, number). The id is drawn first (the
-/// identity's sequence on PostgreSQL; on SQLite the next AUTOINCREMENT value, safe since
-/// a write transaction holds the database's write lock from BEGIN IMMEDIATE), so the
-/// row is never written twice.
+/// identity's sequence on PostgreSQL; on SQLite the next AUTOINCREMENT value — past both
+/// the recorded sequence and the largest id — safe since a write transaction holds the
+/// database's write lock from BEGIN IMMEDIATE), so the row is never written twice.
 async fn insert_numbered<C: ConnectionTrait>(
     conn: &C,
     am: &case::ActiveModel,
@@ -364,7 +364,8 @@ async fn insert_numbered<C: ConnectionTrait>(
             "CASE WHEN n.id < 1000000 THEN lpad(n.id::text, 6, '0') ELSE n.id::text END",
         ),
         _ => (
-            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'case'), 0) + 1 AS id",
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'case'), 0), \
+             COALESCE((SELECT MAX(id) FROM \"case\"), 0)) + 1 AS id",
             "printf('%06d', n.id)",
         ),
     };

@@ -86,6 +86,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         storage,
         vault,
         keys,
+        rules: Arc::default(),
         config: Arc::clone(&config),
     };
     let limits = Arc::new(RateLimits::new(
@@ -93,7 +94,8 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         services.db.clone(),
         services.clock.clone(),
     ));
-    let (hub, live) = crate::live::Hub::start(&services.db, Arc::clone(&grid));
+    let (hub, live) =
+        crate::live::Hub::start(&services.db, Arc::clone(&grid), Arc::clone(&services.rules));
     let state = AppState {
         services,
         limits,

@@ -13,7 +13,8 @@
 //!
 //! The same PostgreSQL listener hears grid imports (`GRID_CHANNEL`) and reloads this
 //! process's region tree at once; the periodic fingerprint check stays as a fallback
-//! (and is all SQLite has).
+//! (and is all SQLite has). Rule-table notices (`RULES_CHANNEL`) empty the rule cache;
+//! it caches only while this listener is connected.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::domain::events::{CHANNEL, EventNotice};
 use crate::domain::grid::{GRID_CHANNEL, Grid};
+use crate::domain::intake_rules::{RULES_CHANNEL, RuleCache};
 
 /// How many notices a slow subscriber may fall behind before it misses some.
 const BUFFER: usize = 1024;
@@ -44,7 +46,11 @@ pub struct Hub {
 impl Hub {
     /// Starts listening (PostgreSQL) or reading new events (SQLite); returns the hub and
     /// its task.
-    pub fn start(db: &DatabaseConnection, grid: Arc<Grid>) -> (Arc<Self>, JoinHandle<()>) {
+    pub fn start(
+        db: &DatabaseConnection,
+        grid: Arc<Grid>,
+        rules: Arc<RuleCache>,
+    ) -> (Arc<Self>, JoinHandle<()>) {
         let (tx, _) = broadcast::channel(BUFFER);
         let postgres = db.get_database_backend() == DbBackend::Postgres;
         let hub = Arc::new(Self {
@@ -52,7 +58,7 @@ impl Hub {
             polling: (!postgres).then(|| (db.clone(), Mutex::new(None))),
         });
         let task = if postgres {
-            tokio::spawn(listen(db.clone(), Arc::clone(&hub), grid))
+            tokio::spawn(listen(db.clone(), Arc::clone(&hub), grid, rules))
         } else {
             tokio::spawn(poll(Arc::clone(&hub)))
         };
@@ -82,7 +88,7 @@ impl Hub {
     }
 }
 
-async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>) {
+async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>, rules: Arc<RuleCache>) {
     let pool = db.get_postgres_connection_pool().clone();
     loop {
         let mut listener = match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
@@ -93,17 +99,23 @@ async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>) {
                 continue;
             }
         };
-        if let Err(e) = listener.listen_all([CHANNEL, GRID_CHANNEL]).await {
+        if let Err(e) = listener
+            .listen_all([CHANNEL, GRID_CHANNEL, RULES_CHANNEL])
+            .await
+        {
             tracing::warn!(error = %e, "live events: LISTEN failed");
             tokio::time::sleep(Duration::from_secs(2)).await;
             continue;
         }
+        // Rule changes are heard from now on: the cache may start (empty).
+        rules.set_listening(true);
         // A grid notice sent while the connection was down is caught up here.
         if let Err(e) = grid.refresh_if_changed().await {
             tracing::warn!(error = ?e, "grid check after (re)connecting failed");
         }
         loop {
             match listener.recv().await {
+                Ok(n) if n.channel() == RULES_CHANNEL => rules.invalidate(),
                 Ok(n) if n.channel() == GRID_CHANNEL => match grid.refresh_if_changed().await {
                     Ok(true) => tracing::info!("grid imported elsewhere; index reloaded"),
                     Ok(false) => {}
@@ -115,6 +127,8 @@ async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>) {
                 },
                 Err(e) => {
                     tracing::warn!(error = %e, "live events: connection lost");
+                    // Changes would go unheard: stop caching rules until reconnected.
+                    rules.set_listening(false);
                     break;
                 }
             }

@@ -606,6 +606,173 @@ both!(
     a_page_of_cases_costs_a_fixed_number_of_statements
 );
 
+async fn a_tip_costs_a_fixed_number_of_statements_and_is_written_once(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.grid.refresh_secs = 3600).await;
+    let public = public_login(&app, "o-count-tipster").await;
+    let (lat, lng) = village_centre(&app, "140521101203");
+    wait_for_rule_cache(&app, backend).await;
+    // The first tip of a tipster may create rows later ones only read; count the second.
+    let first = submit_tip(
+        &app,
+        &public,
+        "OPEN_BURNING",
+        lat,
+        lng,
+        "WGS84",
+        "count-tip-0001",
+    )
+    .await;
+    assert!(first.get("errors").is_none(), "{first}");
+    let before = app.state.sql_statements.load(Ordering::SeqCst);
+    let b = submit_tip(
+        &app,
+        &public,
+        "OPEN_BURNING",
+        lat + 0.001,
+        lng,
+        "WGS84",
+        "count-tip-0002",
+    )
+    .await;
+    let statements = app.state.sql_statements.load(Ordering::SeqCst) - before;
+    let code = b["data"]["submitTip"]["trackingCode"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{b}"))
+        .to_owned();
+    println!("a submitTip: {statements} SQL statements");
+    // Rate limits (2), the viewer, one idempotency look-up (two on SQLite: again behind
+    // the write gate), category, campaign, on-duty inspector, duplicate check, the case
+    // in one INSERT, its event, its change row, webhooks, notify (PostgreSQL), follower,
+    // idempotency record; on SQLite also time limits, calendar and escalation rules
+    // (cached on PostgreSQL, where changes are notified).
+    let bound = match backend {
+        Backend::Postgres => 16,
+        Backend::Sqlite => 19,
+    };
+    assert!(
+        statements <= bound,
+        "a submitTip took {statements} statements"
+    );
+    // The case is written once, with its readable number: local date + id (6+ digits).
+    let row = case::Entity::find()
+        .filter(case::Column::TrackingCode.eq(code.as_str()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let day = Utc::now()
+        .with_timezone(&gridwatch::domain::sla::SHANGHAI)
+        .format("%Y%m%d")
+        .to_string();
+    assert_eq!(row.number, format!("{day}{:06}", row.id), "{row:?}");
+    // The answer the idempotency record keeps is the row as written.
+    let again = app.state.sql_statements.load(Ordering::SeqCst);
+    let replay = submit_tip(
+        &app,
+        &public,
+        "OPEN_BURNING",
+        lat + 0.001,
+        lng,
+        "WGS84",
+        "count-tip-0002",
+    )
+    .await;
+    let replay_statements = app.state.sql_statements.load(Ordering::SeqCst) - again;
+    assert_eq!(
+        replay["data"]["submitTip"], b["data"]["submitTip"],
+        "{replay}"
+    );
+    assert!(
+        replay_statements <= 5,
+        "a replayed submitTip took {replay_statements} statements"
+    );
+    let n = case::Entity::find()
+        .filter(case::Column::TipsterId.is_not_null())
+        .all(&app.db)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(n, 2, "two tips, two cases");
+}
+both!(
+    tip_statement_count,
+    a_tip_costs_a_fixed_number_of_statements_and_is_written_once
+);
+
+/// On PostgreSQL, waits until the server hears rule changes (and so caches rules).
+async fn wait_for_rule_cache(app: &TestApp, backend: Backend) {
+    if backend != Backend::Postgres {
+        return;
+    }
+    for _ in 0..100 {
+        if app.state.services.rules.caching() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the live listener never connected");
+}
+
+async fn a_time_limit_changed_elsewhere_applies_to_the_next_tip(backend: Backend) {
+    use entity::category_time_limit as ctl;
+    use sea_orm::sea_query::Expr;
+    let app = TestApp::spawn(backend).await;
+    wait_for_rule_cache(&app, backend).await;
+    let public = public_login(&app, "o-rules-tipster").await;
+    let (lat, lng) = village_centre(&app, "140521101203");
+    let burning = entity::category::Entity::find()
+        .filter(entity::category::Column::Code.eq("OPEN_BURNING"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    // Another process (here: a connection of the test's own) sets the accept limit.
+    let set_accept_hours = |hours: i32| {
+        let db = app.db.clone();
+        async move {
+            let n = ctl::Entity::update_many()
+                .col_expr(ctl::Column::Amount, Expr::value(hours))
+                .col_expr(ctl::Column::Unit, Expr::value("HOURS"))
+                .filter(ctl::Column::CategoryId.eq(burning.id))
+                .filter(ctl::Column::Step.eq("ACCEPT"))
+                .exec(&db)
+                .await
+                .unwrap()
+                .rows_affected;
+            assert!(n >= 1, "OPEN_BURNING has an accept limit");
+            // The notice travels asynchronously.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    };
+    let accept_hours = |key: &'static str, dlat: f64| {
+        let (app, public) = (&app, &public);
+        async move {
+            let b = submit_tip(app, public, "OPEN_BURNING", lat + dlat, lng, "WGS84", key).await;
+            let code = b["data"]["submitTip"]["trackingCode"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{b}"))
+                .to_owned();
+            let row = case::Entity::find()
+                .filter(case::Column::TrackingCode.eq(code))
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            (row.due_at.unwrap() - row.created_at).num_minutes()
+        }
+    };
+    set_accept_hours(1).await;
+    assert_eq!(accept_hours("rules-tip-0001", 0.0).await, 60);
+    // The rules are cached now (on PostgreSQL); a change elsewhere must still show.
+    assert_eq!(accept_hours("rules-tip-0002", 0.001).await, 60);
+    set_accept_hours(5).await;
+    assert_eq!(accept_hours("rules-tip-0003", 0.002).await, 300);
+}
+both!(
+    rules_changed_elsewhere,
+    a_time_limit_changed_elsewhere_applies_to_the_next_tip
+);
+
 async fn expired_idempotency_keys_are_purged(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let now = Utc::now();

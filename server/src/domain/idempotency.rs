@@ -5,11 +5,11 @@
 //! concurrent duplicate loses on the unique (scope, key) index, rolls back, and
 //! answers with the winner's response.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Duration, Utc};
 use entity::idempotency_record;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -20,12 +20,27 @@ use crate::error::{AppError, Msg};
 pub const RETENTION: Duration = Duration::days(8);
 
 /// A validated idempotency key bound to who sent it, the operation and the payload.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct IdemKey {
     scope: String,
     key: String,
     operation: &'static str,
     request_hash: String,
+    /// A [`Self::replay`] found no answer yet: the unit of work need not look again
+    /// unless it had to wait for others first (see `uow::write`).
+    unanswered: AtomicBool,
+}
+
+impl Clone for IdemKey {
+    fn clone(&self) -> Self {
+        Self {
+            scope: self.scope.clone(),
+            key: self.key.clone(),
+            operation: self.operation,
+            request_hash: self.request_hash.clone(),
+            unanswered: AtomicBool::new(self.was_unanswered()),
+        }
+    }
 }
 
 impl IdemKey {
@@ -57,7 +72,13 @@ impl IdemKey {
             key: key.to_owned(),
             operation,
             request_hash: hex::encode(Sha256::digest(&json)),
+            unanswered: AtomicBool::new(false),
         })
+    }
+
+    /// Whether a [`Self::replay`] already found no answer for this key.
+    pub fn was_unanswered(&self) -> bool {
+        self.unanswered.load(Ordering::Relaxed)
     }
 
     /// Returns the stored response of an earlier identical request; `BAD_INPUT`
@@ -72,6 +93,7 @@ impl IdemKey {
             .one(conn)
             .await?
         else {
+            self.unanswered.store(true, Ordering::Relaxed);
             return Ok(None);
         };
         if row.operation != self.operation || row.request_hash != self.request_hash {
@@ -99,7 +121,7 @@ impl IdemKey {
     ) -> Result<(), sea_orm::DbErr> {
         let value = serde_json::to_value(response)
             .map_err(|e| sea_orm::DbErr::Custom(format!("idempotent response: {e}")))?;
-        idempotency_record::ActiveModel {
+        idempotency_record::Entity::insert(idempotency_record::ActiveModel {
             scope: Set(self.scope.clone()),
             idem_key: Set(self.key.clone()),
             operation: Set(self.operation.to_owned()),
@@ -108,8 +130,8 @@ impl IdemKey {
             created_at: Set(now),
             expires_at: Set(now + RETENTION),
             ..Default::default()
-        }
-        .insert(conn)
+        })
+        .exec_without_returning(conn)
         .await?;
         Ok(())
     }

@@ -23,6 +23,7 @@ pub mod exports;
 pub mod geo;
 pub mod grid;
 pub mod idempotency;
+pub mod intake_rules;
 pub mod media;
 pub mod notifications;
 pub mod open311;
@@ -61,6 +62,8 @@ pub struct Services {
     pub vault: Arc<crate::auth::vault::Vault>,
     /// Access-token keys.
     pub keys: Arc<crate::auth::token::TokenKeys>,
+    /// Time limits, work calendar and escalation rules, cached while changes are heard.
+    pub rules: Arc<intake_rules::RuleCache>,
     /// The configuration the server was started with.
     pub config: Arc<crate::config::Config>,
 }

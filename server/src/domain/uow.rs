@@ -1,8 +1,8 @@
 //! One way to write: every idempotent, versioned change goes through [`write`].
 //!
-//! The sequence, written once: replay an earlier answer of the same idempotency key;
-//! enter the write gate; replay again (a concurrent duplicate may have finished while
-//! we waited); begin; do the work (state change and its audit event); record the
+//! The sequence, written once: replay an earlier answer of the same idempotency key
+//! (unless the caller just did); enter the write gate; replay again where there is a
+//! gate (a concurrent duplicate may have finished while we waited); begin; do the work (state change and its audit event); record the
 //! answer under the key; commit. If anything fails and the key has an answer by then,
 //! a concurrent duplicate won: answer with its result.
 //!
@@ -89,7 +89,9 @@ pub async fn write<T>(svc: &Services, idem: Option<IdemKey>, work: Work<T>) -> R
 where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
+    // The caller may have looked already (to answer a retry before any other work).
     if let Some(k) = &idem
+        && !k.was_unanswered()
         && let Some(done) = k.replay(&svc.db).await?
     {
         return Ok(done);
@@ -98,8 +100,12 @@ where
     let gate = svc.gate.clone();
     let clock = svc.clock.clone();
     detached(async move {
-        let _gate = gate.enter().await;
-        if let Some(k) = &idem
+        // Behind a gate, a concurrent duplicate may have finished while we waited: look
+        // again. Without one (PostgreSQL) the unique (scope, key) index decides between
+        // concurrent duplicates, and the loser replays the winner below.
+        let gate = gate.enter().await;
+        if gate.is_some()
+            && let Some(k) = &idem
             && let Some(done) = k.replay(&db).await?
         {
             return Ok(done);

@@ -6,13 +6,14 @@ use entity::enums::TextCheck;
 use entity::{app_user, case, case_follower, category, supervised_site};
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::workflow::{append_event, limits_of};
+use super::workflow::append_event;
 use super::{CaseSource, CaseStatus, Priority};
 use crate::domain::Services;
 use crate::domain::access::{Role, StaffViewer, Viewer};
@@ -20,8 +21,8 @@ use crate::domain::geo::{CoordSystem, WgsPoint, haversine_m};
 use crate::domain::grid::{GridSnapshot, RegionLevel, RegionNode, path_is_within};
 use crate::domain::idempotency::IdemKey;
 use crate::domain::phone::Phone;
-use crate::domain::sla::{self, WorkCalendar};
-use crate::domain::supervision::{Deadlines, Limits, Rules, plan};
+use crate::domain::sla;
+use crate::domain::supervision::{Deadlines, Limits, plan};
 use crate::domain::uow;
 use crate::error::{AppError, Msg};
 
@@ -152,21 +153,31 @@ async fn find_duplicate<C: ConnectionTrait>(
     let dlng = radius / (111_000.0 * p.lat.degrees().to_radians().cos().max(0.01));
     let since = now - Duration::hours(i64::from(cat.duplicate_window_hours.max(0)));
     let (lat, lng) = (p.lat.degrees(), p.lng.degrees());
-    let candidates = case::Entity::find()
+    // Bounded by place through `idx_case_duplicate_probe` (category, lat, lng,
+    // created_at): only the cases in the box are read, and only what the choice needs.
+    let candidates: Vec<(i64, f64, f64, Option<i64>)> = case::Entity::find()
+        .select_only()
+        .columns([
+            case::Column::Id,
+            case::Column::Lat,
+            case::Column::Lng,
+            case::Column::DuplicateOf,
+        ])
         .filter(case::Column::CategoryId.eq(cat.id))
-        .filter(case::Column::Status.is_in(CaseStatus::OPEN))
-        .filter(case::Column::MergedInto.is_null())
-        .filter(case::Column::CreatedAt.gte(since))
         .filter(case::Column::Lat.between(lat - dlat, lat + dlat))
         .filter(case::Column::Lng.between(lng - dlng, lng + dlng))
+        .filter(case::Column::CreatedAt.gte(since))
+        .filter(case::Column::Status.is_in(CaseStatus::OPEN))
+        .filter(case::Column::MergedInto.is_null())
+        .into_tuple()
         .all(conn)
         .await?;
     Ok(candidates
         .into_iter()
-        .map(|c| (haversine_m(lat, lng, c.lat, c.lng), c))
-        .filter(|(d, _)| *d <= radius)
-        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)))
-        .map(|(_, c)| c.duplicate_of.unwrap_or(c.id)))
+        .map(|(id, clat, clng, dup)| (haversine_m(lat, lng, clat, clng), id, dup))
+        .filter(|(d, _, _)| *d <= radius)
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+        .map(|(_, id, dup)| dup.unwrap_or(id)))
 }
 
 struct NewCase {
@@ -242,9 +253,9 @@ async fn insert_case<C: ConnectionTrait>(
     data: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<case::Model, AppError> {
-    let temp_number = format!("tmp-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
-    let row = case::ActiveModel {
-        number: Set(temp_number),
+    let am = case::ActiveModel {
+        id: NotSet,
+        number: NotSet,
         tracking_code: Set(n.tracking_code),
         source: Set(n.source),
         category_id: Set(n.category.id),
@@ -265,31 +276,42 @@ async fn insert_case<C: ConnectionTrait>(
         assignee_id: Set(n.assignee_id),
         site_id: Set(n.site_id),
         duplicate_of: Set(n.duplicate_of),
-        text_check: Set(n.text_check),
-        campaign_id: Set(n.campaign_id),
+        merged_into: Set(None),
+        reject_reason: Set(None),
         rework_count: Set(0),
         escalation_level: Set(0),
         version: Set(1),
         accepted_at: Set(n.accepted.then_some(now)),
         started_at: Set(n.started.then_some(now)),
+        submitted_at: Set(None),
+        closed_at: Set(None),
+        first_submitted_at: Set(None),
         due_at: Set(n.deadlines.due_at),
-        warn_at: Set(n.deadlines.warn_at),
         onsite_due_at: Set(n.deadlines.onsite_due_at),
+        warn_at: Set(n.deadlines.warn_at),
         onsite_warn_at: Set(n.deadlines.onsite_warn_at),
+        text_check: Set(n.text_check),
+        parked_at: Set(None),
         parked_seconds: Set(0),
         extended_count: Set(0),
+        checkin_lat: Set(None),
+        checkin_lng: Set(None),
+        checkin_distance_m: Set(None),
         checkin_far: Set(false),
+        rating: Set(None),
+        rating_comment: Set(None),
+        rated_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    // A readable number once the id is known: local date + id.
-    let local = now.with_timezone(&sla::SHANGHAI);
-    let mut am: case::ActiveModel = row.clone().into();
-    am.number = Set(format!("{}{:06}", local.format("%Y%m%d"), row.id));
-    let row = am.update(conn).await?;
+        campaign_id: Set(n.campaign_id),
+    };
+    let (id, number) = insert_numbered(conn, &am, now).await?;
+    let mut am = am;
+    am.id = Set(id);
+    am.number = Set(number);
+    let row = am
+        .try_into_model()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("new case: {e}")))?;
     append_event(
         conn,
         row.id,
@@ -306,6 +328,58 @@ async fn insert_case<C: ConnectionTrait>(
     let notice = crate::domain::events::notice(&row, 1, action, Some(n.status), now);
     crate::domain::events::emitted(conn, &[notice], now).await?;
     Ok(row)
+}
+
+/// Writes the case `am` (every column but `id` and `number` set) in one statement, its
+/// readable number derived from the id it gets there — local date + id, at least six
+/// digits: `20261204000123` — and returns (id, number). The id is drawn first (the
+/// identity's sequence on PostgreSQL; on SQLite the next AUTOINCREMENT value — past both
+/// the recorded sequence and the largest id — safe since a write transaction holds the
+/// database's write lock from BEGIN IMMEDIATE), so the row is never written twice.
+async fn insert_numbered<C: ConnectionTrait>(
+    conn: &C,
+    am: &case::ActiveModel,
+    now: DateTime<Utc>,
+) -> Result<(i64, String), AppError> {
+    use sea_orm::{DbBackend, Iterable, Statement, Value};
+    let backend = conn.get_database_backend();
+    let mut columns = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    for col in case::Column::iter() {
+        if let sea_orm::ActiveValue::Set(v) = am.get(col) {
+            columns.push(format!("\"{}\"", sea_orm::IdenStatic::as_str(&col)));
+            values.push(v);
+        }
+    }
+    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
+    let day = now
+        .with_timezone(&sla::SHANGHAI)
+        .format("%Y%m%d")
+        .to_string();
+    values.push(day.into());
+    let day_param = values.len();
+    let (next_id, padded) = match backend {
+        DbBackend::Postgres => (
+            "SELECT nextval(pg_get_serial_sequence('\"case\"', 'id')) AS id",
+            "CASE WHEN n.id < 1000000 THEN lpad(n.id::text, 6, '0') ELSE n.id::text END",
+        ),
+        _ => (
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'case'), 0), \
+             COALESCE((SELECT MAX(id) FROM \"case\"), 0)) + 1 AS id",
+            "printf('%06d', n.id)",
+        ),
+    };
+    let sql = format!(
+        "WITH n AS ({next_id}) INSERT INTO \"case\" (\"id\", \"number\", {}) \
+         SELECT n.id, ${day_param} || {padded}, {} FROM n RETURNING \"id\", \"number\"",
+        columns.join(", "),
+        placeholders.join(", "),
+    );
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("case insert returned no row")))?;
+    Ok((row.try_get("", "id")?, row.try_get("", "number")?))
 }
 
 /// The public's tip-off (举报).
@@ -344,13 +418,13 @@ async fn follow<C: ConnectionTrait>(
     tipster_id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    case_follower::ActiveModel {
+    case_follower::Entity::insert(case_follower::ActiveModel {
         case_id: Set(case_id),
         tipster_id: Set(tipster_id),
         created_at: Set(now),
         ..Default::default()
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }
@@ -427,9 +501,9 @@ pub async fn submit_tip_via(
     let grid = svc.grid.snapshot();
     let (region, outside) = route(&grid, point)?;
     let region = region.clone();
-    let limits = limits_of(&svc.db, cat.id).await?;
-    let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
-    let rules = Rules::for_category(&svc.db, cat.id).await?;
+    let limits = svc.rules.limits(&svc.db, cat.id).await?;
+    let calendar = svc.rules.calendar(&svc.db).await?;
+    let rules = svc.rules.rules(&svc.db, cat.id).await?;
     let title: String = description.chars().take(30).collect();
     let accuracy_m = input.location.accuracy_m;
     let (vault, clock, viewer) = (svc.vault.clone(), svc.clock.clone(), viewer.clone());
@@ -557,9 +631,9 @@ pub async fn report_case(
             .at("location")
         })?
         .clone();
-    let limits = limits_of(&svc.db, cat.id).await?;
-    let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
-    let rules = Rules::for_category(&svc.db, cat.id).await?;
+    let limits = svc.rules.limits(&svc.db, cat.id).await?;
+    let calendar = svc.rules.calendar(&svc.db).await?;
+    let rules = svc.rules.rules(&svc.db, cat.id).await?;
     let title: String = description.chars().take(30).collect();
     let accuracy_m = input.location.accuracy_m;
     let (clock, viewer) = (svc.clock.clone(), viewer.clone());
@@ -763,9 +837,9 @@ pub async fn create_task(
     if let Some(d) = input.due_at {
         crate::domain::dates::deadline(d, now, "dueAt")?;
     }
-    let limits = limits_of(&svc.db, cat.id).await?;
-    let calendar = WorkCalendar::load(&svc.db, sla::WorkingHours::default()).await?;
-    let rules = Rules::for_category(&svc.db, cat.id).await?;
+    let limits = svc.rules.limits(&svc.db, cat.id).await?;
+    let calendar = svc.rules.calendar(&svc.db).await?;
+    let rules = svc.rules.rules(&svc.db, cat.id).await?;
     let status = if input.assignee_id.is_some() {
         CaseStatus::Assigned
     } else {

@@ -1006,7 +1006,8 @@ pub(crate) async fn append_event<C: ConnectionTrait>(
         Viewer::Public(p) => (None, Some(p.tipster_id), Role::Public.as_str()),
         Viewer::Anonymous => (None, None, "SYSTEM"),
     };
-    case_event::ActiveModel {
+    // Nothing is read back: an event is written and never returned from here.
+    case_event::Entity::insert(case_event::ActiveModel {
         case_id: Set(case_id),
         seq: Set(seq),
         actor_id: Set(actor_id),
@@ -1019,8 +1020,8 @@ pub(crate) async fn append_event<C: ConnectionTrait>(
         data: Set(Some(data)),
         created_at: Set(at),
         ..Default::default()
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }

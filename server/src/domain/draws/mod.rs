@@ -564,6 +564,15 @@ fn draw_work(
     uow::work(move |txn| {
         Box::pin(async move {
             let inputs_json = canonical(&inputs)?;
+            // The predecessor first, the frame after: a draw committed after this read
+            // holds the same predecessor, so this one loses the unique `prev_hash` and
+            // starts again — it can never pair a frame that missed a newer draw's sites
+            // (read in a later statement, hence a later snapshot) with that draw's hash.
+            let prev_hash = random_draw::Entity::find()
+                .order_by_desc(random_draw::Column::Id)
+                .one(txn)
+                .await?
+                .map_or_else(|| GENESIS.to_owned(), |d| d.hash);
             let (sites, drawn_before) = candidates(txn, &region.path, &inputs).await?;
             let frame = Frame {
                 sites: sites
@@ -578,11 +587,6 @@ fn draw_work(
             }
             .normalised();
             let frame_json = canonical(&frame)?;
-            let prev_hash = random_draw::Entity::find()
-                .order_by_desc(random_draw::Column::Id)
-                .one(txn)
-                .await?
-                .map_or_else(|| GENESIS.to_owned(), |d| d.hash);
             let now = svc.clock.now();
             let drawn_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
             let seed = seed_of(&prev_hash, drawn_at, &inputs_json);

@@ -13,14 +13,16 @@
 
 mod import;
 mod live;
+mod prepared;
 
 use std::collections::HashMap;
 
 use entity::region;
-use geo::{BoundingRect, Distance as _, Intersects, MultiPolygon, Point, Polygon};
+use geo::{BoundingRect, Coord, Distance as _, MultiPolygon, Point, Polygon};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
+use self::prepared::PreparedBoundary;
 use super::geo::WgsPoint;
 use crate::error::AppError;
 
@@ -90,6 +92,9 @@ pub struct GridSnapshot {
     children: HashMap<Option<i64>, Vec<usize>>,
     villages: RTree<Indexed>,
     townships: RTree<Indexed>,
+    /// Boundaries of the nodes in `villages` and `townships`, prepared for point
+    /// lookups, by node index (`None` for the rest).
+    prepared: Vec<Option<PreparedBoundary>>,
     max_fanout: usize,
     version: String,
 }
@@ -125,6 +130,7 @@ impl GridSnapshot {
         let mut children: HashMap<Option<i64>, Vec<usize>> = HashMap::new();
         let mut villages = Vec::new();
         let mut townships = Vec::new();
+        let mut prepared = Vec::with_capacity(nodes.len());
         for (i, n) in nodes.iter().enumerate() {
             by_id.insert(n.id, i);
             by_code.insert(n.code.clone(), i);
@@ -143,6 +149,12 @@ impl GridSnapshot {
                     RegionLevel::County => {}
                 }
             }
+            prepared.push(match (n.level, &n.boundary) {
+                (RegionLevel::Village | RegionLevel::Township, Some(b)) => {
+                    Some(PreparedBoundary::new(b))
+                }
+                _ => None,
+            });
         }
         let max_fanout = children.values().map(Vec::len).max().unwrap_or(0);
         let version = version_of(&nodes);
@@ -153,6 +165,7 @@ impl GridSnapshot {
             children,
             villages: RTree::bulk_load(villages),
             townships: RTree::bulk_load(townships),
+            prepared,
             max_fanout,
             version,
         }
@@ -220,7 +233,7 @@ impl GridSnapshot {
     /// A point exactly on a shared edge belongs to the grid with the smallest code, so
     /// the answer is always one grid and always the same one.
     pub fn locate(&self, p: WgsPoint) -> Option<&RegionNode> {
-        Self::find_in(&self.villages, &self.nodes, p)
+        self.find_in(&self.villages, p)
     }
 
     /// The township whose boundary is nearest to `p` (for points outside every grid),
@@ -240,7 +253,7 @@ impl GridSnapshot {
 
     /// The township whose boundary is nearest to `p` (for points outside every grid).
     pub fn nearest_township(&self, p: WgsPoint) -> Option<&RegionNode> {
-        if let Some(t) = Self::find_in(&self.townships, &self.nodes, p) {
+        if let Some(t) = self.find_in(&self.townships, p) {
             return Some(t);
         }
         let point = Point::new(p.lng.degrees(), p.lat.degrees());
@@ -256,17 +269,17 @@ impl GridSnapshot {
             .map(|(_, n)| n)
     }
 
-    fn find_in<'a>(
-        tree: &RTree<Indexed>,
-        nodes: &'a [RegionNode],
-        p: WgsPoint,
-    ) -> Option<&'a RegionNode> {
+    /// The region of `tree` whose boundary contains `p` or has it on its edge; of
+    /// several, the one with the smallest code (nodes are in code order, so the
+    /// smallest index).
+    fn find_in(&self, tree: &RTree<Indexed>, p: WgsPoint) -> Option<&RegionNode> {
         let xy = [p.lng.degrees(), p.lat.degrees()];
-        let point = Point::new(xy[0], xy[1]);
+        let c = Coord { x: xy[0], y: xy[1] };
         tree.locate_all_at_point(&xy)
-            .map(|c| &nodes[c.data])
-            .filter(|n| n.boundary.as_ref().is_some_and(|b| b.intersects(&point)))
-            .min_by(|a, b| a.code.cmp(&b.code))
+            .map(|e| e.data)
+            .filter(|&i| self.prepared[i].as_ref().is_some_and(|b| b.intersects(c)))
+            .min()
+            .map(|i| &self.nodes[i])
     }
 }
 

@@ -1,6 +1,6 @@
 //! The grid: one region tree (county → township → village grid) with a materialised
-//! path, an in-memory R-tree that routes a point to its village grid, and the import
-//! of real boundaries from GeoJSON.
+//! path, an in-memory spatial index of prepared boundaries that routes a point to its
+//! village grid, and the import of real boundaries from GeoJSON.
 //!
 //! Reads are served from an immutable [`GridSnapshot`] held in memory: the tree is
 //! small (a county has a few hundred regions, a province tens of thousands) and
@@ -11,6 +11,7 @@
 //! [`Grid`] that keeps a snapshot current, and `import` reads, checks and writes grid
 //! files.
 
+mod cells;
 mod import;
 mod live;
 mod prepared;
@@ -19,9 +20,8 @@ use std::collections::HashMap;
 
 use entity::region;
 use geo::{BoundingRect, Coord, Distance as _, MultiPolygon, Point, Polygon};
-use rstar::RTree;
-use rstar::primitives::{GeomWithData, Rectangle};
 
+use self::cells::CellIndex;
 use self::prepared::PreparedBoundary;
 use super::geo::WgsPoint;
 use crate::error::AppError;
@@ -81,8 +81,6 @@ pub fn subtree<C: sea_orm::ColumnTrait>(column: C, path: &str) -> sea_orm::Condi
         .add(column.like(format!("{path}/%")))
 }
 
-type Indexed = GeomWithData<Rectangle<[f64; 2]>, usize>;
-
 /// An immutable picture of the whole region tree plus its spatial index.
 #[derive(Debug, Default)]
 pub struct GridSnapshot {
@@ -90,8 +88,8 @@ pub struct GridSnapshot {
     by_id: HashMap<i64, usize>,
     by_code: HashMap<String, usize>,
     children: HashMap<Option<i64>, Vec<usize>>,
-    villages: RTree<Indexed>,
-    townships: RTree<Indexed>,
+    villages: CellIndex,
+    townships: CellIndex,
     /// Boundaries of the nodes in `villages` and `townships`, prepared for point
     /// lookups, by node index (`None` for the rest).
     prepared: Vec<Option<PreparedBoundary>>,
@@ -136,11 +134,9 @@ impl GridSnapshot {
             by_code.insert(n.code.clone(), i);
             children.entry(n.parent_id).or_default().push(i);
             if let Some(rect) = n.boundary.as_ref().and_then(|b| b.bounding_rect()) {
-                let r = GeomWithData::new(
-                    Rectangle::from_corners(
-                        [rect.min().x, rect.min().y],
-                        [rect.max().x, rect.max().y],
-                    ),
+                let r = (
+                    [rect.min().x, rect.min().y],
+                    [rect.max().x, rect.max().y],
                     i,
                 );
                 match n.level {
@@ -163,8 +159,8 @@ impl GridSnapshot {
             by_id,
             by_code,
             children,
-            villages: RTree::bulk_load(villages),
-            townships: RTree::bulk_load(townships),
+            villages: CellIndex::new(villages),
+            townships: CellIndex::new(townships),
             prepared,
             max_fanout,
             version,
@@ -272,11 +268,11 @@ impl GridSnapshot {
     /// The region of `tree` whose boundary contains `p` or has it on its edge; of
     /// several, the one with the smallest code (nodes are in code order, so the
     /// smallest index).
-    fn find_in(&self, tree: &RTree<Indexed>, p: WgsPoint) -> Option<&RegionNode> {
+    fn find_in(&self, index: &CellIndex, p: WgsPoint) -> Option<&RegionNode> {
         let xy = [p.lng.degrees(), p.lat.degrees()];
         let c = Coord { x: xy[0], y: xy[1] };
-        tree.locate_all_at_point(&xy)
-            .map(|e| e.data)
+        index
+            .containing(xy)
             .filter(|&i| self.prepared[i].as_ref().is_some_and(|b| b.intersects(c)))
             .min()
             .map(|i| &self.nodes[i])

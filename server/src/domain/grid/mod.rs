@@ -1,6 +1,6 @@
 //! The grid: one region tree (county → township → village grid) with a materialised
-//! path, an in-memory R-tree that routes a point to its village grid, and the import
-//! of real boundaries from GeoJSON.
+//! path, an in-memory spatial index of prepared boundaries that routes a point to its
+//! village grid, and the import of real boundaries from GeoJSON.
 //!
 //! Reads are served from an immutable [`GridSnapshot`] held in memory: the tree is
 //! small (a county has a few hundred regions, a province tens of thousands) and
@@ -11,16 +11,18 @@
 //! [`Grid`] that keeps a snapshot current, and `import` reads, checks and writes grid
 //! files.
 
+mod cells;
 mod import;
 mod live;
+mod prepared;
 
 use std::collections::HashMap;
 
 use entity::region;
-use geo::{BoundingRect, Distance as _, Intersects, MultiPolygon, Point, Polygon};
-use rstar::RTree;
-use rstar::primitives::{GeomWithData, Rectangle};
+use geo::{BoundingRect, Coord, Distance as _, MultiPolygon, Point, Polygon};
 
+use self::cells::CellIndex;
+use self::prepared::PreparedBoundary;
 use super::geo::WgsPoint;
 use crate::error::AppError;
 
@@ -79,8 +81,6 @@ pub fn subtree<C: sea_orm::ColumnTrait>(column: C, path: &str) -> sea_orm::Condi
         .add(column.like(format!("{path}/%")))
 }
 
-type Indexed = GeomWithData<Rectangle<[f64; 2]>, usize>;
-
 /// An immutable picture of the whole region tree plus its spatial index.
 #[derive(Debug, Default)]
 pub struct GridSnapshot {
@@ -88,8 +88,11 @@ pub struct GridSnapshot {
     by_id: HashMap<i64, usize>,
     by_code: HashMap<String, usize>,
     children: HashMap<Option<i64>, Vec<usize>>,
-    villages: RTree<Indexed>,
-    townships: RTree<Indexed>,
+    villages: CellIndex,
+    townships: CellIndex,
+    /// Boundaries of the nodes in `villages` and `townships`, prepared for point
+    /// lookups, by node index (`None` for the rest).
+    prepared: Vec<Option<PreparedBoundary>>,
     max_fanout: usize,
     version: String,
 }
@@ -125,16 +128,15 @@ impl GridSnapshot {
         let mut children: HashMap<Option<i64>, Vec<usize>> = HashMap::new();
         let mut villages = Vec::new();
         let mut townships = Vec::new();
+        let mut prepared = Vec::with_capacity(nodes.len());
         for (i, n) in nodes.iter().enumerate() {
             by_id.insert(n.id, i);
             by_code.insert(n.code.clone(), i);
             children.entry(n.parent_id).or_default().push(i);
             if let Some(rect) = n.boundary.as_ref().and_then(|b| b.bounding_rect()) {
-                let r = GeomWithData::new(
-                    Rectangle::from_corners(
-                        [rect.min().x, rect.min().y],
-                        [rect.max().x, rect.max().y],
-                    ),
+                let r = (
+                    [rect.min().x, rect.min().y],
+                    [rect.max().x, rect.max().y],
                     i,
                 );
                 match n.level {
@@ -143,6 +145,12 @@ impl GridSnapshot {
                     RegionLevel::County => {}
                 }
             }
+            prepared.push(match (n.level, &n.boundary) {
+                (RegionLevel::Village | RegionLevel::Township, Some(b)) => {
+                    Some(PreparedBoundary::new(b))
+                }
+                _ => None,
+            });
         }
         let max_fanout = children.values().map(Vec::len).max().unwrap_or(0);
         let version = version_of(&nodes);
@@ -151,8 +159,9 @@ impl GridSnapshot {
             by_id,
             by_code,
             children,
-            villages: RTree::bulk_load(villages),
-            townships: RTree::bulk_load(townships),
+            villages: CellIndex::new(villages),
+            townships: CellIndex::new(townships),
+            prepared,
             max_fanout,
             version,
         }
@@ -220,7 +229,7 @@ impl GridSnapshot {
     /// A point exactly on a shared edge belongs to the grid with the smallest code, so
     /// the answer is always one grid and always the same one.
     pub fn locate(&self, p: WgsPoint) -> Option<&RegionNode> {
-        Self::find_in(&self.villages, &self.nodes, p)
+        self.find_in(&self.villages, p)
     }
 
     /// The township whose boundary is nearest to `p` (for points outside every grid),
@@ -240,7 +249,7 @@ impl GridSnapshot {
 
     /// The township whose boundary is nearest to `p` (for points outside every grid).
     pub fn nearest_township(&self, p: WgsPoint) -> Option<&RegionNode> {
-        if let Some(t) = Self::find_in(&self.townships, &self.nodes, p) {
+        if let Some(t) = self.find_in(&self.townships, p) {
             return Some(t);
         }
         let point = Point::new(p.lng.degrees(), p.lat.degrees());
@@ -256,17 +265,17 @@ impl GridSnapshot {
             .map(|(_, n)| n)
     }
 
-    fn find_in<'a>(
-        tree: &RTree<Indexed>,
-        nodes: &'a [RegionNode],
-        p: WgsPoint,
-    ) -> Option<&'a RegionNode> {
+    /// The region of `tree` whose boundary contains `p` or has it on its edge; of
+    /// several, the one with the smallest code (nodes are in code order, so the
+    /// smallest index).
+    fn find_in(&self, index: &CellIndex, p: WgsPoint) -> Option<&RegionNode> {
         let xy = [p.lng.degrees(), p.lat.degrees()];
-        let point = Point::new(xy[0], xy[1]);
-        tree.locate_all_at_point(&xy)
-            .map(|c| &nodes[c.data])
-            .filter(|n| n.boundary.as_ref().is_some_and(|b| b.intersects(&point)))
-            .min_by(|a, b| a.code.cmp(&b.code))
+        let c = Coord { x: xy[0], y: xy[1] };
+        index
+            .containing(xy)
+            .filter(|&i| self.prepared[i].as_ref().is_some_and(|b| b.intersects(c)))
+            .min()
+            .map(|i| &self.nodes[i])
     }
 }
 

@@ -14,10 +14,6 @@ use super::{parse_id, services, state, viewer};
 use crate::domain::patrols::{self as dom, coverage as cov, plans, track::TrackPoint};
 use crate::error::AppError;
 
-async fn user(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppError> {
-    User::by_id(ctx, id).await
-}
-
 fn ids(v: &[ID], field: &str) -> Result<Vec<i64>, AppError> {
     v.iter()
         .map(|i| parse_id(i).map_err(|e| e.at(field)))
@@ -70,7 +66,7 @@ impl PatrolPlan {
     }
     /// The inspector who patrols.
     async fn inspector(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
-        user(ctx, self.0.inspector_id).await
+        User::by_id(ctx, self.0.inspector_id).await
     }
     /// The village grid patrolled.
     async fn region(&self, ctx: &Context<'_>) -> Result<Option<Region>, AppError> {
@@ -235,7 +231,7 @@ impl Patrol {
     }
     /// The inspector.
     async fn inspector(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
-        user(ctx, self.0.inspector_id).await
+        User::by_id(ctx, self.0.inspector_id).await
     }
     /// The plan it fulfils, if any.
     async fn plan_id(&self) -> Option<ID> {

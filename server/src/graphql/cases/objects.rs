@@ -54,12 +54,7 @@ impl CaseEvent {
     /// The staff member who acted (null for the public and the system).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
         match self.0.actor_id {
-            Some(id) => Ok(loaders(ctx)?
-                .users
-                .load_one(id)
-                .await
-                .map_err(unshare)?
-                .map(User)),
+            Some(id) => User::by_id(ctx, id).await,
             None => Ok(None),
         }
     }
@@ -188,24 +183,14 @@ impl Case {
     /// The inspector handling it.
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
         match self.0.assignee_id {
-            Some(id) => Ok(loaders(ctx)?
-                .users
-                .load_one(id)
-                .await
-                .map_err(unshare)?
-                .map(User)),
+            Some(id) => User::by_id(ctx, id).await,
             None => Ok(None),
         }
     }
     /// The inspector who found it on patrol.
     async fn reporter(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
         match self.0.reporter_id {
-            Some(id) => Ok(loaders(ctx)?
-                .users
-                .load_one(id)
-                .await
-                .map_err(unshare)?
-                .map(User)),
+            Some(id) => User::by_id(ctx, id).await,
             None => Ok(None),
         }
     }

@@ -146,6 +146,19 @@ async fn case_list_plans_use_indexes_at_100k_postgres() {
         "captured {} statements",
         statements.len()
     );
+    // myTasks reaches its rows from the inspector's side: both halves of "assigned to
+    // me or on my team" by their own index, never by walking the case table's primary
+    // key backwards and probing each case (what "assignee = me OR EXISTS team" did: 60
+    // ms a page at a million cases).
+    let tasks_plan = plan(&app.db, &statements[0]).await;
+    assert!(
+        statements[0].sql.contains("case_team")
+            && tasks_plan.contains("idx_case_team_user")
+            && tasks_plan.contains("idx_case_assignee")
+            && !tasks_plan.contains("Backward using case_pkey"),
+        "myTasks must start from the assignee and team indexes:\n{}\n{tasks_plan}",
+        statements[0].sql
+    );
     let mut bad = Vec::new();
     for st in &statements {
         assert_eq!(st.db_backend, DbBackend::Postgres);

@@ -333,22 +333,64 @@ pub async fn my_tasks(
     page: PageRequest,
 ) -> Result<Page<case::Model>, AppError> {
     let staff = viewer.staff()?;
-    let mut q = case::Entity::find()
-        .filter(
-            Condition::any()
-                .add(case::Column::AssigneeId.eq(staff.user_id))
-                .add(on_team(staff.user_id)),
-        )
-        .filter(case::Column::Status.is_in(["ASSIGNED", "IN_PROGRESS", "SUBMITTED"]));
-    if let Some(after) = page.after {
-        q = q.filter(case::Column::Id.lt(after));
-    }
-    let rows = q
+    let rows = case::Entity::find()
+        .filter(case::Column::Id.in_subquery(task_ids(staff.user_id, &page)))
         .order_by_desc(case::Column::Id)
         .limit(page.fetch_limit())
         .all(db)
         .await?;
     Ok(Page::from_rows(rows, page))
+}
+
+/// The statuses of a case an inspector still has to work on.
+const TASK_STATUSES: [&str; 3] = ["ASSIGNED", "IN_PROGRESS", "SUBMITTED"];
+
+/// The ids of one page of `user_id`'s tasks, as a union of two bounded halves: the
+/// newest open cases assigned to them (`(assignee_id, id)`) and the newest open cases
+/// whose team they are on (`case_team (user_id, case_id)`), each at most a page.
+/// "Assigned OR on the team" as one condition keeps PostgreSQL off both indexes: at a
+/// million cases it walked the primary key backwards probing `case_team` for every
+/// row (60 ms instead of 6). Each half is wrapped in a derived table so that its
+/// `ORDER BY … LIMIT` is legal in a SQLite compound select too.
+fn task_ids(user_id: i64, page: &PageRequest) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Order, UnionType};
+    let limit = page.fetch_limit();
+    let mut assigned = Query::select()
+        .column(case::Column::Id)
+        .from(case::Entity)
+        .and_where(case::Column::AssigneeId.eq(user_id))
+        .and_where(case::Column::Status.is_in(TASK_STATUSES))
+        .order_by(case::Column::Id, Order::Desc)
+        .limit(limit)
+        .to_owned();
+    let mut team = Query::select()
+        .column((case_team::Entity, case_team::Column::CaseId))
+        .from(case_team::Entity)
+        .inner_join(
+            case::Entity,
+            Expr::col((case::Entity, case::Column::Id))
+                .equals((case_team::Entity, case_team::Column::CaseId)),
+        )
+        .and_where(Expr::col((case_team::Entity, case_team::Column::UserId)).eq(user_id))
+        .and_where(Expr::col((case::Entity, case::Column::Status)).is_in(TASK_STATUSES))
+        .order_by((case_team::Entity, case_team::Column::CaseId), Order::Desc)
+        .limit(limit)
+        .to_owned();
+    if let Some(after) = page.after {
+        assigned.and_where(case::Column::Id.lt(after));
+        team.and_where(Expr::col((case_team::Entity, case_team::Column::CaseId)).lt(after));
+    }
+    Query::select()
+        .column(Alias::new("id"))
+        .from_subquery(assigned, Alias::new("assigned"))
+        .union(
+            UnionType::All,
+            Query::select()
+                .column(Alias::new("case_id"))
+                .from_subquery(team, Alias::new("team"))
+                .to_owned(),
+        )
+        .to_owned()
 }
 
 /// Most open cases [`open_team_cases`] reads (an inspector is on a handful at a time).

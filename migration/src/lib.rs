@@ -29,6 +29,7 @@ mod m20261204_000015_evaluation;
 mod m20261204_000016_campaigns;
 mod m20261204_000017_case_team;
 mod m20261204_000019_case_probes;
+mod m20261204_000020_cache_notices;
 mod util;
 
 /// All migrations of gridwatch, in the order they are applied.
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_campaigns::Migration),
             Box::new(m20261204_000017_case_team::Migration),
             Box::new(m20261204_000019_case_probes::Migration),
+            Box::new(m20261204_000020_cache_notices::Migration),
         ]
     }
 }

@@ -86,7 +86,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         storage,
         vault,
         keys,
-        rules: Arc::default(),
+        cache: Arc::default(),
         config: Arc::clone(&config),
     };
     let limits = Arc::new(RateLimits::new(
@@ -95,7 +95,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
         services.clock.clone(),
     ));
     let (hub, live) =
-        crate::live::Hub::start(&services.db, Arc::clone(&grid), Arc::clone(&services.rules));
+        crate::live::Hub::start(&services.db, Arc::clone(&grid), Arc::clone(&services.cache));
     let state = AppState {
         services,
         limits,

@@ -27,9 +27,9 @@ use sea_orm::{
 use tokio::sync::{Mutex, broadcast};
 use tokio::task::JoinHandle;
 
+use crate::domain::cache::{RULES_CHANNEL, TableCache};
 use crate::domain::events::{CHANNEL, EventNotice};
 use crate::domain::grid::{GRID_CHANNEL, Grid};
-use crate::domain::intake_rules::{RULES_CHANNEL, RuleCache};
 
 /// How many notices a slow subscriber may fall behind before it misses some.
 const BUFFER: usize = 1024;
@@ -49,7 +49,7 @@ impl Hub {
     pub fn start(
         db: &DatabaseConnection,
         grid: Arc<Grid>,
-        rules: Arc<RuleCache>,
+        cache: Arc<TableCache>,
     ) -> (Arc<Self>, JoinHandle<()>) {
         let (tx, _) = broadcast::channel(BUFFER);
         let postgres = db.get_database_backend() == DbBackend::Postgres;
@@ -58,7 +58,7 @@ impl Hub {
             polling: (!postgres).then(|| (db.clone(), Mutex::new(None))),
         });
         let task = if postgres {
-            tokio::spawn(listen(db.clone(), Arc::clone(&hub), grid, rules))
+            tokio::spawn(listen(db.clone(), Arc::clone(&hub), grid, cache))
         } else {
             tokio::spawn(poll(Arc::clone(&hub)))
         };
@@ -88,7 +88,7 @@ impl Hub {
     }
 }
 
-async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>, rules: Arc<RuleCache>) {
+async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>, cache: Arc<TableCache>) {
     let pool = db.get_postgres_connection_pool().clone();
     loop {
         let mut listener = match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
@@ -108,14 +108,14 @@ async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>, rules: A
             continue;
         }
         // Rule changes are heard from now on: the cache may start (empty).
-        rules.set_listening(true);
+        cache.set_listening(true);
         // A grid notice sent while the connection was down is caught up here.
         if let Err(e) = grid.refresh_if_changed().await {
             tracing::warn!(error = ?e, "grid check after (re)connecting failed");
         }
         loop {
             match listener.recv().await {
-                Ok(n) if n.channel() == RULES_CHANNEL => rules.invalidate(),
+                Ok(n) if n.channel() == RULES_CHANNEL => cache.invalidate(),
                 Ok(n) if n.channel() == GRID_CHANNEL => match grid.refresh_if_changed().await {
                     Ok(true) => tracing::info!("grid imported elsewhere; index reloaded"),
                     Ok(false) => {}
@@ -127,8 +127,8 @@ async fn listen(db: DatabaseConnection, hub: Arc<Hub>, grid: Arc<Grid>, rules: A
                 },
                 Err(e) => {
                     tracing::warn!(error = %e, "live events: connection lost");
-                    // Changes would go unheard: stop caching rules until reconnected.
-                    rules.set_listening(false);
+                    // Changes would go unheard: stop caching until reconnected.
+                    cache.set_listening(false);
                     break;
                 }
             }

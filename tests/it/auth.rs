@@ -353,6 +353,93 @@ both!(
     deactivation_and_region_change_apply_on_the_next_request
 );
 
+/// A server keeps accounts' viewer fields and the categories in memory only while it
+/// hears of their changes (PostgreSQL): then a repeated page of tasks costs one
+/// statement, and a change written by anyone else — here raw SQL
+/// on another connection, as a DBA or a second process would — applies once its
+/// notice arrives. On SQLite both are read on every request.
+async fn accounts_and_categories_changed_elsewhere_apply(backend: Backend) {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use sea_orm::ConnectionTrait;
+
+    use crate::helpers::cases::seed_case;
+
+    let app = TestApp::spawn(backend).await;
+    if backend == Backend::Postgres {
+        let mut heard = false;
+        for _ in 0..100 {
+            heard = app.state.services.cache.caching();
+            if heard {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(heard, "the live listener never connected");
+    }
+    seed_case(&app, "140521100201", "ASSIGNED").await;
+    let (insp, _) = app.login("demo-insp-140521100201").await;
+    const TASKS: &str = "{ myTasks(first: 5) { edges { node { id category { code name } } } } }";
+    let statements = || app.state.sql_statements.load(Ordering::SeqCst);
+    let before = statements();
+    let first = app.gql(Some(&insp), TASKS, json!({})).await;
+    let (middle, second) = (statements(), app.gql(Some(&insp), TASKS, json!({})).await);
+    let after = statements();
+    assert_eq!(first, second);
+    let node = &second["data"]["myTasks"]["edges"][0]["node"];
+    assert_eq!(node["category"]["code"], "DUST", "{second}");
+    let (cold, warm) = (middle - before, after - middle);
+    // The viewer, the page, its categories; only the page once they are kept.
+    match backend {
+        Backend::Postgres => assert_eq!((cold, warm), (cold, 1), "viewer and categories kept"),
+        Backend::Sqlite => assert_eq!((cold, warm), (3, 3), "nothing kept without notices"),
+    }
+
+    // Another connection renames the category and deactivates the account.
+    let run = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let n = db.execute_unprepared(sql).await.unwrap().rows_affected();
+            assert_eq!(n, 1, "{sql}");
+        }
+    };
+    run("UPDATE category SET name = '扬尘（改名）' WHERE code = 'DUST'").await;
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = app.gql(Some(&insp), TASKS, json!({})).await;
+        if seen["data"]["myTasks"]["edges"][0]["node"]["category"]["name"] == "扬尘（改名）" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen["data"]["myTasks"]["edges"][0]["node"]["category"]["name"], "扬尘（改名）",
+        "the rename never reached the server: {seen}"
+    );
+    run("UPDATE app_user SET active = false WHERE username = 'demo-insp-140521100201'").await;
+    let mut code = String::new();
+    for _ in 0..100 {
+        let b = app.gql(Some(&insp), TASKS, json!({})).await;
+        code = b["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if code == "UNAUTHENTICATED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        code, "UNAUTHENTICATED",
+        "the deactivation never reached the server"
+    );
+}
+both!(
+    changes_elsewhere_apply,
+    accounts_and_categories_changed_elsewhere_apply
+);
+
 async fn user_management_validates_input(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (admin, _) = app.login("demo-admin").await;

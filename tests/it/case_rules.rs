@@ -568,12 +568,15 @@ both!(deadlines, deadlines_extend_and_parking);
 
 async fn a_page_of_cases_costs_a_fixed_number_of_statements(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.grid.refresh_secs = 3600).await;
+    wait_for_rule_cache(&app, backend).await;
     let (sup, _) = app.login("demo-sup-140521100").await;
     for i in 0..50 {
         let code = format!("1405211002{:02}", 1 + i % 9);
         seed_case(&app, &code, if i % 2 == 0 { "ASSIGNED" } else { "PENDING" }).await;
     }
     let q = "query($n: Int!) { cases(first: $n) { edges { node { id category { code } region { name } assignee { name } lastEvent { action } } } } }";
+    // A first request fills what the process keeps in memory (PostgreSQL).
+    app.gql(Some(&sup), q, json!({ "n": 1 })).await;
     let mut counts = Vec::new();
     for n in [5, 50] {
         let before = app.state.sql_statements.load(Ordering::SeqCst);
@@ -590,9 +593,11 @@ async fn a_page_of_cases_costs_a_fixed_number_of_statements(backend: Backend) {
         counts[0], counts[1],
         "statements must not grow with the page: {counts:?}"
     );
-    // The viewer, the page, categories, assignees, last events.
+    // The viewer, the page, categories, assignees, last events (viewer and categories
+    // from memory on PostgreSQL).
+    let most = if backend == Backend::Postgres { 3 } else { 5 };
     assert!(
-        counts[1] <= 5,
+        counts[1] <= most,
         "a 50-case page took {} statements",
         counts[1]
     );
@@ -705,7 +710,7 @@ async fn wait_for_rule_cache(app: &TestApp, backend: Backend) {
         return;
     }
     for _ in 0..100 {
-        if app.state.services.rules.caching() {
+        if app.state.services.cache.caching() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

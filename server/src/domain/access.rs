@@ -5,8 +5,9 @@
 //! exactly like missing ones.
 
 use entity::{app_user, tipster};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
 
+use super::cache::TableCache;
 use super::grid::{GridSnapshot, path_is_within};
 use crate::auth::token::{Subject, TokenKeys};
 use crate::error::{AppError, Msg};
@@ -124,10 +125,13 @@ impl Viewer {
     }
 }
 
-/// Resolves a bearer token to a viewer, re-reading the user so that deactivation and
-/// role or region changes apply at once. Any flaw in the token is `UNAUTHENTICATED`.
+/// Resolves a bearer token to a viewer, with the account as it is now, so that
+/// deactivation and role or region changes apply at once: read each time, or kept by
+/// [`TableCache`] only while this process hears of every change to accounts. Any flaw
+/// in the token is `UNAUTHENTICATED`.
 pub async fn resolve(
     db: &DatabaseConnection,
+    cache: &TableCache,
     keys: &TokenKeys,
     grid: &GridSnapshot,
     bearer: Option<&str>,
@@ -138,22 +142,13 @@ pub async fn resolve(
     };
     match keys.verify(token, now)? {
         Subject::User(id) => {
-            // Only what a viewer is made of: this runs on every request, and the row
-            // also holds the password hash and the encrypted phone.
-            let (user_id, name, role, region_id) = app_user::Entity::find_by_id(id)
-                .select_only()
-                .columns([
-                    app_user::Column::Id,
-                    app_user::Column::Name,
-                    app_user::Column::Role,
-                    app_user::Column::RegionId,
-                ])
-                .filter(app_user::Column::Active.eq(true))
-                .into_tuple::<(i64, String, Role, i64)>()
-                .one(db)
+            // Only what a viewer is made of (this runs on every request), from the
+            // process's cache while changes to accounts are heard.
+            let v = cache
+                .viewer_fields(db, id)
                 .await?
                 .ok_or(AppError::Unauthenticated)?;
-            viewer_of(user_id, name, role, region_id, grid).ok_or(AppError::Unauthenticated)
+            viewer_of(id, v.name, v.role, v.region_id, grid).ok_or(AppError::Unauthenticated)
         }
         Subject::Tipster(id) => {
             let (tipster_id, handle) = tipster::Entity::find_by_id(id)

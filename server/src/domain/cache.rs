@@ -1,18 +1,22 @@
-//! The rules a new case's deadlines are planned with — its category's time limits, the
-//! work calendar and the escalation rules — kept in memory between requests.
+//! Rarely changed tables kept in memory between requests: the rules a new case's
+//! deadlines are planned with (its category's time limits, the work calendar, the
+//! escalation rules), the categories, and the viewer fields of accounts (name, role,
+//! region, only while active).
 //!
-//! They change rarely (county staff, the seed, a DBA) and are read by every tip-off, so
-//! re-reading them costs three statements per request. The cache is trusted only while
-//! this process hears about every change: on PostgreSQL a trigger on each of the three
-//! tables (migration 000019) `pg_notify`s [`RULES_CHANNEL`] in the writer's transaction,
-//! whichever process or tool writes, and the live listener calls [`RuleCache::invalidate`]
-//! on every notice. While that listener is not connected (starting up, after a lost
-//! connection, and always on SQLite, which has no notifications) nothing is cached and
-//! every call reads the database, so a change committed by another process is never
-//! missed — it shows once its notice arrives, at the latest.
+//! They change rarely (county staff, the seed, a DBA) and are read all the time: the
+//! rules by every tip-off (three statements), the categories by every page of cases,
+//! an account by every authenticated request. The cache is trusted only while this
+//! process hears about every change: on PostgreSQL a statement trigger on each of those
+//! tables (migrations 000019 and 000020) `pg_notify`s [`RULES_CHANNEL`] in the writer's
+//! transaction, whichever process or tool writes, and the live listener calls
+//! [`TableCache::invalidate`] on every notice. While that listener is not connected
+//! (starting up, after a lost connection, and always on SQLite, which has no
+//! notifications) nothing is cached and every call reads the database, so a change
+//! committed by another process is never missed — it shows once its notice arrives, at
+//! the latest (a process that changes an account forgets at once, without waiting).
 //!
 //! A read that raced an invalidation is not kept: every entry is stamped with the
-//! generation it was read in, and [`RuleCache::invalidate`] moves the generation on.
+//! generation it was read in, and [`TableCache::invalidate`] moves the generation on.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sea_orm::ConnectionTrait;
 
+use crate::domain::access::Role;
 use crate::domain::category::TimeLimit;
 use crate::domain::sla::{WorkCalendar, WorkingHours};
 use crate::domain::supervision::Rules;
@@ -34,25 +39,42 @@ struct Entries {
     calendar: Option<Arc<WorkCalendar>>,
     limits: HashMap<i64, Vec<TimeLimit>>,
     rules: HashMap<i64, Rules>,
+    categories: Option<Arc<HashMap<i64, entity::category::Model>>>,
+    viewers: HashMap<i64, ViewerFields>,
 }
+
+/// The fields of an active account that a request's viewer is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerFields {
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// The region the account is bound to.
+    pub region_id: i64,
+}
+
+/// Most accounts whose viewer fields are kept; past it the set starts over (a county has
+/// a few hundred staff, a province tens of thousands).
+const MAX_VIEWERS: usize = 100_000;
 
 /// Time limits per category, the work calendar and escalation rules, cached while
 /// changes are heard (see the module documentation).
 #[derive(Default)]
-pub struct RuleCache {
+pub struct TableCache {
     listening: AtomicBool,
     entries: Mutex<Entries>,
 }
 
-impl std::fmt::Debug for RuleCache {
+impl std::fmt::Debug for TableCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleCache")
+        f.debug_struct("TableCache")
             .field("listening", &self.listening.load(Ordering::Relaxed))
             .finish()
     }
 }
 
-impl RuleCache {
+impl TableCache {
     fn entries(&self) -> MutexGuard<'_, Entries> {
         match self.entries.lock() {
             Ok(e) => e,
@@ -132,6 +154,73 @@ impl RuleCache {
         Ok(l)
     }
 
+    /// Every category by id, active or not (a county has a few dozen; case pages name
+    /// theirs on every request).
+    pub async fn categories<C: ConnectionTrait>(
+        &self,
+        db: &C,
+    ) -> Result<Arc<HashMap<i64, entity::category::Model>>, AppError> {
+        use sea_orm::EntityTrait;
+        let generation = self.generation();
+        if generation.is_some()
+            && let Some(c) = &self.entries().categories
+        {
+            return Ok(Arc::clone(c));
+        }
+        let all: HashMap<i64, entity::category::Model> = entity::category::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let all = Arc::new(all);
+        self.keep(generation, |e| e.categories = Some(Arc::clone(&all)));
+        Ok(all)
+    }
+
+    /// The viewer fields of an account, `None` when it does not exist or is inactive
+    /// (only active accounts are kept: a token for anyone else is refused each time).
+    pub async fn viewer_fields<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: i64,
+    ) -> Result<Option<ViewerFields>, AppError> {
+        use entity::app_user;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        let generation = self.generation();
+        if generation.is_some()
+            && let Some(v) = self.entries().viewers.get(&user_id)
+        {
+            return Ok(Some(v.clone()));
+        }
+        let Some((name, role, region_id)) = app_user::Entity::find_by_id(user_id)
+            .select_only()
+            .columns([
+                app_user::Column::Name,
+                app_user::Column::Role,
+                app_user::Column::RegionId,
+            ])
+            .filter(app_user::Column::Active.eq(true))
+            .into_tuple::<(String, Role, i64)>()
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let v = ViewerFields {
+            name,
+            role,
+            region_id,
+        };
+        self.keep(generation, |e| {
+            if e.viewers.len() >= MAX_VIEWERS {
+                e.viewers.clear();
+            }
+            e.viewers.insert(user_id, v.clone());
+        });
+        Ok(Some(v))
+    }
+
     /// The escalation rules that apply to a category.
     pub async fn rules<C: ConnectionTrait>(
         &self,
@@ -158,7 +247,7 @@ mod tests {
 
     #[test]
     fn nothing_is_kept_while_not_listening_or_across_an_invalidation() {
-        let cache = RuleCache::default();
+        let cache = TableCache::default();
         let g = cache.generation();
         assert_eq!(g, None, "not listening: no generation");
         cache.keep(g, |e| {

@@ -11,6 +11,7 @@ use sea_orm::DatabaseConnection;
 
 pub mod access;
 pub mod accounts;
+pub mod cache;
 pub mod campaigns;
 pub mod cases;
 pub mod category;
@@ -23,7 +24,6 @@ pub mod exports;
 pub mod geo;
 pub mod grid;
 pub mod idempotency;
-pub mod intake_rules;
 pub mod media;
 pub mod notifications;
 pub mod open311;
@@ -62,8 +62,9 @@ pub struct Services {
     pub vault: Arc<crate::auth::vault::Vault>,
     /// Access-token keys.
     pub keys: Arc<crate::auth::token::TokenKeys>,
-    /// Time limits, work calendar and escalation rules, cached while changes are heard.
-    pub rules: Arc<intake_rules::RuleCache>,
+    /// Rarely changed tables kept in memory while their changes are heard: time limits,
+    /// work calendar, escalation rules, categories and the viewer fields of accounts.
+    pub cache: Arc<cache::TableCache>,
     /// The configuration the server was started with.
     pub config: Arc<crate::config::Config>,
 }

@@ -104,6 +104,7 @@ pub(super) async fn payload(
         Subject::User(_) | Subject::Tipster(_) => {
             access::resolve(
                 &st.services.db,
+                &st.services.cache,
                 &st.services.keys,
                 &st.services.grid.snapshot(),
                 Some(&session.access_token),

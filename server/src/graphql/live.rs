@@ -153,6 +153,7 @@ impl Watch {
         let svc = &self.app.services;
         let viewer = access::resolve(
             &svc.db,
+            &svc.cache,
             &svc.keys,
             &svc.grid.snapshot(),
             self.token.as_deref(),

@@ -10,14 +10,16 @@ use entity::{app_user, case_event, category, tipster};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::domain::accounts::users::StaffCard;
+use crate::domain::cache::TableCache;
 use crate::domain::page::id_in;
 use crate::error::AppError;
 
 /// Why a batch failed (shared by every key of the batch).
 pub type LoadError = Arc<AppError>;
 
-/// Categories by id.
-pub struct CategoryLoader(pub DatabaseConnection);
+/// Categories by id: from the process's category cache while it is kept (see
+/// `domain::cache`), otherwise one statement for the keys.
+pub struct CategoryLoader(pub DatabaseConnection, pub Arc<TableCache>);
 /// Staff users by id.
 pub struct UserLoader(pub DatabaseConnection);
 /// Tipsters (for their pseudonymous handle) by id.
@@ -29,6 +31,13 @@ impl Loader<i64> for CategoryLoader {
     type Value = category::Model;
     type Error = LoadError;
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        if self.1.caching() {
+            let all = self.1.categories(&self.0).await.map_err(Arc::new)?;
+            return Ok(keys
+                .iter()
+                .filter_map(|k| all.get(k).map(|c| (*k, c.clone())))
+                .collect());
+        }
         let rows = category::Entity::find()
             .filter(id_in(
                 self.0.get_database_backend(),
@@ -106,10 +115,10 @@ pub struct Loaders {
 
 impl Loaders {
     /// Fresh loaders for one request.
-    pub fn new(db: &DatabaseConnection) -> Self {
+    pub fn new(db: &DatabaseConnection, cache: &Arc<TableCache>) -> Self {
         Self {
             categories: DataLoader::with_cache(
-                CategoryLoader(db.clone()),
+                CategoryLoader(db.clone(), Arc::clone(cache)),
                 tokio::spawn,
                 HashMapCache::default(),
             ),

@@ -297,6 +297,7 @@ async fn graphql_ws(
                         let svc = &app.services;
                         access::resolve(
                             &svc.db,
+                            &svc.cache,
                             &svc.keys,
                             &svc.grid.snapshot(),
                             token.as_deref(),
@@ -350,6 +351,7 @@ pub(crate) async fn viewer_of(
     let svc = &app.services;
     match access::resolve(
         &svc.db,
+        &svc.cache,
         &svc.keys,
         &svc.grid.snapshot(),
         bearer,
@@ -519,7 +521,7 @@ async fn execute(
         viewer,
         bad_token,
     };
-    let loaders = crate::graphql::loaders::Loaders::new(&s.app.services.db);
+    let loaders = crate::graphql::loaders::Loaders::new(&s.app.services.db, &s.app.services.cache);
     let operation = operation_label(&req);
     s.documents.prepare(&mut req);
     let started = std::time::Instant::now();

@@ -367,7 +367,10 @@ pub async fn update_user(
         am.phone_last4 = Set(Some(last4));
     }
     am.updated_at = Set(svc.clock.now());
-    Ok(am.update(db).await?)
+    let user = am.update(db).await?;
+    // This process need not wait for its own notice (other processes get theirs).
+    svc.cache.invalidate();
+    Ok(user)
 }
 
 /// Deactivates a user within scope and ends their sessions; their access token stops
@@ -392,6 +395,7 @@ pub async fn deactivate_user(
     am.active = Set(false);
     am.updated_at = Set(now);
     let user = am.update(db).await?;
+    svc.cache.invalidate();
     revoke_user_sessions(db, id, now).await?;
     Ok(user)
 }

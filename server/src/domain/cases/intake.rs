@@ -501,9 +501,9 @@ pub async fn submit_tip_via(
     let grid = svc.grid.snapshot();
     let (region, outside) = route(&grid, point)?;
     let region = region.clone();
-    let limits = svc.rules.limits(&svc.db, cat.id).await?;
-    let calendar = svc.rules.calendar(&svc.db).await?;
-    let rules = svc.rules.rules(&svc.db, cat.id).await?;
+    let limits = svc.cache.limits(&svc.db, cat.id).await?;
+    let calendar = svc.cache.calendar(&svc.db).await?;
+    let rules = svc.cache.rules(&svc.db, cat.id).await?;
     let title: String = description.chars().take(30).collect();
     let accuracy_m = input.location.accuracy_m;
     let (vault, clock, viewer) = (svc.vault.clone(), svc.clock.clone(), viewer.clone());
@@ -631,9 +631,9 @@ pub async fn report_case(
             .at("location")
         })?
         .clone();
-    let limits = svc.rules.limits(&svc.db, cat.id).await?;
-    let calendar = svc.rules.calendar(&svc.db).await?;
-    let rules = svc.rules.rules(&svc.db, cat.id).await?;
+    let limits = svc.cache.limits(&svc.db, cat.id).await?;
+    let calendar = svc.cache.calendar(&svc.db).await?;
+    let rules = svc.cache.rules(&svc.db, cat.id).await?;
     let title: String = description.chars().take(30).collect();
     let accuracy_m = input.location.accuracy_m;
     let (clock, viewer) = (svc.clock.clone(), viewer.clone());
@@ -837,9 +837,9 @@ pub async fn create_task(
     if let Some(d) = input.due_at {
         crate::domain::dates::deadline(d, now, "dueAt")?;
     }
-    let limits = svc.rules.limits(&svc.db, cat.id).await?;
-    let calendar = svc.rules.calendar(&svc.db).await?;
-    let rules = svc.rules.rules(&svc.db, cat.id).await?;
+    let limits = svc.cache.limits(&svc.db, cat.id).await?;
+    let calendar = svc.cache.calendar(&svc.db).await?;
+    let rules = svc.cache.rules(&svc.db, cat.id).await?;
     let status = if input.assignee_id.is_some() {
         CaseStatus::Assigned
     } else {

@@ -166,3 +166,40 @@ async fn bad_input_has_detail_and_field(backend: Backend) {
     );
 }
 both!(bad_input_details, bad_input_has_detail_and_field);
+
+/// An answer is serialised once and sent as `application/graphql-response+json`; one
+/// larger than `max_response_bytes` is replaced by `BAD_INPUT` / `RESPONSE_TOO_LARGE`,
+/// with the size in the message.
+async fn answers_are_typed_and_capped(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.limits.max_response_bytes = 600).await;
+    let post = |query: &'static str| {
+        app.client
+            .post(format!("{}/graphql", app.base))
+            .header("content-type", "application/json")
+            .json(&json!({ "query": query }))
+            .send()
+    };
+    let r = post("{ __typename }").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/graphql-response+json"
+    );
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body, json!({ "data": { "__typename": "Query" } }));
+
+    let r = post("{ categories { code name description } }")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(error_code(&body), "BAD_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["detail"],
+        "RESPONSE_TOO_LARGE"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("最多 600 字节"), "{message}");
+    assert!(body.get("data").is_none_or(|d| d.is_null()), "{body}");
+}
+both!(answers_capped, answers_are_typed_and_capped);

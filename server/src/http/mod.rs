@@ -538,8 +538,7 @@ async fn execute(
         })
         .unwrap_or_else(|| "OK".to_owned());
     crate::observe::graphql_request(&operation, &code, started.elapsed());
-    let resp = cap_response(resp, s.app.services.config.limits.max_response_bytes, lang);
-    let mut http = GraphQLResponse::from(resp).into_response();
+    let mut http = answer(resp, s.app.services.config.limits.max_response_bytes, lang);
     if let Some(secs) = retry_after {
         *http.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
@@ -549,22 +548,42 @@ async fn execute(
     http
 }
 
-/// Replaces an answer whose JSON is larger than `max` bytes by a `BAD_INPUT`
-/// (`RESPONSE_TOO_LARGE`) error. The cost model refuses such queries before they run;
-/// this is the second line of defence.
-fn cap_response(resp: async_graphql::Response, max: usize, lang: Lang) -> async_graphql::Response {
-    let size = match serde_json::to_vec(&resp) {
-        Ok(bytes) => bytes.len(),
-        Err(_) => 0,
+/// The HTTP answer of a GraphQL response, serialised once (as `GraphQLResponse` would:
+/// same body, content type and headers). An answer whose JSON is larger than `max`
+/// bytes is replaced by a `BAD_INPUT` (`RESPONSE_TOO_LARGE`) error: the cost model
+/// refuses such queries before they run; this is the second line of defence.
+fn answer(resp: async_graphql::Response, max: usize, lang: Lang) -> Response {
+    let body = match serde_json::to_vec(&resp) {
+        Ok(bytes) if bytes.len() <= max => bytes,
+        Ok(bytes) => {
+            let size = bytes.len();
+            tracing::warn!(
+                size_bytes = size,
+                limit_bytes = max,
+                "answer too large; refused"
+            );
+            return GraphQLResponse::from(answer_too_large(size, max, lang)).into_response();
+        }
+        // Not reachable for values the engine builds; answered like the engine would.
+        Err(_) => return GraphQLResponse::from(resp).into_response(),
     };
-    if size <= max {
-        return resp;
-    }
-    tracing::warn!(
-        size_bytes = size,
-        limit_bytes = max,
-        "answer too large; refused"
+    let mut http = Response::new(axum::body::Body::from(body));
+    http.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/graphql-response+json"),
     );
+    if resp.is_ok()
+        && let Some(cache_control) = resp.cache_control.value()
+        && let Ok(value) = header::HeaderValue::from_str(&cache_control)
+    {
+        http.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    http.headers_mut().extend(resp.http_headers);
+    http
+}
+
+/// The error that replaces an answer of `size` bytes, over `max`.
+fn answer_too_large(size: usize, max: usize, lang: Lang) -> async_graphql::Response {
     let (zh, en) = (
         format!("查询结果过大（{size} 字节，最多 {max} 字节），请减少字段或条数"),
         format!(

@@ -211,3 +211,140 @@ async fn full_story(backend: Backend) {
     assert!(c["tipster"].as_str().unwrap().starts_with("举报人-"));
 }
 both!(story, full_story);
+
+/// Case pages are read by position (`cases::rows::CaseRow`, for speed); it must read
+/// exactly what sea-orm's derived decoder reads, column for column: on a row with every
+/// column set to a value no other column has, and on one with every optional column
+/// NULL, written by sea-orm itself. Inside a transaction that is rolled back, with the
+/// foreign keys not checked (the values are distinct, not real).
+async fn case_rows_read_by_position_match_the_derived_decoder(backend: Backend) {
+    use chrono::{Duration, TimeZone, Utc};
+    use entity::case;
+    use entity::enums::{CaseSource, CaseStatus, Priority, RejectReason, TextCheck};
+    use gridwatch::domain::cases::rows::{COLUMNS, CaseRow};
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, Iterable, TransactionTrait};
+
+    assert_eq!(case::Column::iter().count(), COLUMNS, "a column was added");
+    let app = TestApp::spawn(backend).await;
+    let id = crate::helpers::cases::seed_case(&app, "140521100201", "ASSIGNED").await;
+    let txn = app.db.begin().await.unwrap();
+    txn.execute_unprepared(match backend {
+        Backend::Postgres => "SET LOCAL session_replication_role = replica",
+        Backend::Sqlite => "PRAGMA defer_foreign_keys = ON",
+    })
+    .await
+    .unwrap();
+    let t = |n: i64| Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::seconds(n);
+    let full = case::Model {
+        id,
+        number: "N-0001".into(),
+        tracking_code: Some("T-0002".into()),
+        source: CaseSource::Patrol,
+        category_id: 1003,
+        title: "标题".into(),
+        description: "描述".into(),
+        status: CaseStatus::Submitted,
+        priority: Priority::High,
+        region_id: 1004,
+        region_path: "/1/2/".into(),
+        lat: 35.5,
+        lng: 112.25,
+        accuracy_m: Some(7.5),
+        outside_grid: true,
+        address: Some("地址".into()),
+        tipster_id: Some(1005),
+        reporter_id: Some(1006),
+        created_by: Some(1007),
+        assignee_id: Some(1008),
+        site_id: Some(1009),
+        duplicate_of: Some(1010),
+        merged_into: Some(1011),
+        reject_reason: Some(RejectReason::Duplicate),
+        rework_count: 12,
+        escalation_level: 13,
+        version: 14,
+        accepted_at: Some(t(15)),
+        started_at: Some(t(16)),
+        submitted_at: Some(t(17)),
+        closed_at: Some(t(18)),
+        first_submitted_at: Some(t(19)),
+        due_at: Some(t(20)),
+        onsite_due_at: Some(t(21)),
+        warn_at: Some(t(22)),
+        onsite_warn_at: Some(t(23)),
+        text_check: Some(TextCheck::Risky),
+        parked_at: Some(t(24)),
+        parked_seconds: 25,
+        extended_count: 26,
+        checkin_lat: Some(35.25),
+        checkin_lng: Some(112.125),
+        checkin_distance_m: Some(29.5),
+        checkin_far: true,
+        rating: Some(4),
+        rating_comment: Some("满意".into()),
+        rated_at: Some(t(31)),
+        created_at: t(32),
+        updated_at: t(33),
+        campaign_id: Some(1034),
+    };
+    let empty = case::Model {
+        tracking_code: None,
+        accuracy_m: None,
+        address: None,
+        tipster_id: None,
+        reporter_id: None,
+        created_by: None,
+        assignee_id: None,
+        site_id: None,
+        duplicate_of: None,
+        merged_into: None,
+        reject_reason: None,
+        accepted_at: None,
+        started_at: None,
+        submitted_at: None,
+        closed_at: None,
+        first_submitted_at: None,
+        due_at: None,
+        onsite_due_at: None,
+        warn_at: None,
+        onsite_warn_at: None,
+        text_check: None,
+        parked_at: None,
+        checkin_lat: None,
+        checkin_lng: None,
+        checkin_distance_m: None,
+        rating: None,
+        rating_comment: None,
+        rated_at: None,
+        campaign_id: None,
+        outside_grid: false,
+        checkin_far: false,
+        ..full.clone()
+    };
+    for written in [full, empty] {
+        case::ActiveModel::from(written.clone())
+            .reset_all()
+            .update(&txn)
+            .await
+            .unwrap();
+        let derived = case::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .unwrap()
+            .unwrap();
+        let by_position = case::Entity::find_by_id(id)
+            .into_model::<CaseRow>()
+            .one(&txn)
+            .await
+            .unwrap()
+            .unwrap()
+            .0;
+        assert_eq!(by_position, derived);
+        assert_eq!(by_position, written);
+    }
+    txn.rollback().await.unwrap();
+}
+both!(
+    case_rows_by_position,
+    case_rows_read_by_position_match_the_derived_decoder
+);

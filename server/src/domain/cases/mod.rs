@@ -21,6 +21,7 @@
 
 pub mod intake;
 pub mod public;
+pub mod rows;
 pub mod workflow;
 
 use chrono::{DateTime, Utc};
@@ -37,6 +38,7 @@ use super::access::{Role, Viewer};
 use super::grid::{path_is_within, subtree};
 use super::page::{Page, PageRequest};
 use crate::error::{AppError, Msg};
+use rows::CaseRow;
 
 pub use entity::enums::{CaseSource, CaseStatus, Priority, RejectReason};
 
@@ -320,9 +322,13 @@ pub async fn list(
     let rows = q
         .order_by_desc(case::Column::Id)
         .limit(page.fetch_limit())
+        .into_model::<CaseRow>()
         .all(db)
         .await?;
-    Ok(Page::from_rows(rows, page))
+    Ok(Page::from_rows(
+        rows.into_iter().map(|r| r.0).collect(),
+        page,
+    ))
 }
 
 /// The inspector's open work: cases assigned to them and cases whose team they are on
@@ -337,9 +343,13 @@ pub async fn my_tasks(
         .filter(case::Column::Id.in_subquery(task_ids(staff.user_id, &page)))
         .order_by_desc(case::Column::Id)
         .limit(page.fetch_limit())
+        .into_model::<CaseRow>()
         .all(db)
         .await?;
-    Ok(Page::from_rows(rows, page))
+    Ok(Page::from_rows(
+        rows.into_iter().map(|r| r.0).collect(),
+        page,
+    ))
 }
 
 /// The statuses of a case an inspector still has to work on.

@@ -160,7 +160,11 @@ impl Extension for GuardExt {
                 ),
             ));
         }
-        if let Ok(mut slot) = self.doc.lock() {
+        // Kept to put the answer's keys in query order, unless the request carries the
+        // cached tree already.
+        if ctx.data_opt::<super::documents::Parsed>().is_none()
+            && let Ok(mut slot) = self.doc.lock()
+        {
             *slot = Some(doc.clone());
         }
         Ok(doc)
@@ -183,7 +187,15 @@ impl Extension for GuardExt {
                     return Response::from_errors(vec![refuse(AppError::TimedOut)]);
                 }
             };
-        let doc = self.doc.lock().ok().and_then(|mut d| d.take());
+        let cached = ctx
+            .data_opt::<super::documents::Parsed>()
+            .map(|p| Arc::clone(&p.0));
+        let doc = cached.or_else(|| {
+            self.doc
+                .lock()
+                .ok()
+                .and_then(|mut d| d.take().map(Arc::new))
+        });
         if let Some(doc) = doc
             && let Some(op) = operation(&doc, operation_name)
         {
@@ -633,47 +645,68 @@ fn collect_keys<'d>(
     }
 }
 
-/// Puts the keys of `value` in the order `sets` ask for them, recursively.
-fn reorder(value: &mut ConstValue, sets: &[&SelectionSet], doc: &ExecutableDocument, depth: usize) {
-    if depth > 64 || !matches!(value, ConstValue::List(_) | ConstValue::Object(_)) {
-        return;
-    }
-    // The keys depend only on the selection sets: worked out once for every element of a
-    // list, not once per element.
-    let mut keys = Vec::new();
-    collect_keys(sets, doc, &mut keys, 0);
-    reorder_with(value, &keys, doc, depth);
+/// The response keys a selection asks for, in query order, each with the keys of its
+/// own selection: worked out once per request from the document, then applied to every
+/// object of the answer (a page of a hundred cases asks the same keys a hundred times).
+#[derive(Default)]
+struct KeyTree {
+    keys: Vec<(Name, KeyTree)>,
 }
 
-/// [`reorder`] with the keys of `sets` already collected.
-fn reorder_with(
-    value: &mut ConstValue,
-    keys: &[(Name, Vec<&SelectionSet>)],
-    doc: &ExecutableDocument,
-    depth: usize,
-) {
-    if depth > 64 {
+impl KeyTree {
+    /// The tree of `sets`, merged (fragments expanded, repeated keys joined). Its size is
+    /// that of the query's expanded selection, which the cost limit has already bounded.
+    fn of(sets: &[&SelectionSet], doc: &ExecutableDocument, depth: usize) -> Self {
+        if depth > 64 {
+            return Self::default();
+        }
+        let mut flat = Vec::new();
+        collect_keys(sets, doc, &mut flat, 0);
+        Self {
+            keys: flat
+                .into_iter()
+                .map(|(key, subs)| {
+                    let child = if subs.iter().all(|s| s.items.is_empty()) {
+                        Self::default()
+                    } else {
+                        Self::of(&subs, doc, depth + 1)
+                    };
+                    (key, child)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Puts the keys of `value` in the order `sets` ask for them, recursively.
+fn reorder(value: &mut ConstValue, sets: &[&SelectionSet], doc: &ExecutableDocument, depth: usize) {
+    if !matches!(value, ConstValue::List(_) | ConstValue::Object(_)) {
+        return;
+    }
+    reorder_with(value, &KeyTree::of(sets, doc, depth), depth);
+}
+
+/// [`reorder`] with the keys already worked out.
+fn reorder_with(value: &mut ConstValue, tree: &KeyTree, depth: usize) {
+    if depth > 64 || tree.keys.is_empty() {
         return;
     }
     match value {
         ConstValue::List(items) => {
             for item in items {
-                reorder_with(item, keys, doc, depth + 1);
+                reorder_with(item, tree, depth + 1);
             }
         }
         ConstValue::Object(map) => {
-            // The engine usually answers in query order already: rebuild the map only
-            // when it did not (the common case costs a walk, not a copy).
-            let mut expected = keys.iter().map(|(k, _)| k).filter(|k| map.contains_key(*k));
-            let in_order = map
-                .keys()
-                .take(keys.len())
-                .all(|k| expected.next().is_some_and(|e| e == k))
-                && expected.next().is_none();
+            // The engine usually answers in query order already: the map's keys are then
+            // a subsequence of the tree's, found in one walk without hashing, and the map
+            // is rebuilt only when they are not.
+            let mut expected = tree.keys.iter();
+            let in_order = map.keys().all(|k| expected.any(|(e, _)| e == k));
             if !in_order {
                 let mut old = std::mem::take(map);
                 let mut fresh = IndexMap::with_capacity(old.len());
-                for (key, _) in keys {
+                for (key, _) in &tree.keys {
                     if let Some(v) = old.swap_remove(key) {
                         fresh.insert(key.clone(), v);
                     }
@@ -681,9 +714,13 @@ fn reorder_with(
                 fresh.extend(old);
                 *map = fresh;
             }
-            for (key, subs) in keys {
-                if let Some(v) = map.get_mut(key) {
-                    reorder(v, subs, doc, depth + 1);
+            // Keys and tree now run in the same order: one walk pairs them.
+            let mut subs = tree.keys.iter();
+            for (key, v) in map.iter_mut() {
+                let mut rest = subs.clone();
+                if let Some((_, child)) = rest.find(|(k, _)| k == key) {
+                    subs = rest;
+                    reorder_with(v, child, depth + 1);
                 }
             }
         }

@@ -348,3 +348,79 @@ both!(
     case_rows_by_position,
     case_rows_read_by_position_match_the_derived_decoder
 );
+
+/// Like [`case_rows_read_by_position_match_the_derived_decoder`], for the events
+/// (`cases::rows::EventRow`, the last event of each case of a page).
+async fn event_rows_read_by_position_match_the_derived_decoder(backend: Backend) {
+    use chrono::{TimeZone, Utc};
+    use entity::case_event;
+    use entity::enums::CaseStatus;
+    use gridwatch::domain::cases::rows::{EVENT_COLUMNS, EventRow};
+    use sea_orm::{
+        ActiveModelTrait, ColumnTrait, ConnectionTrait, Iterable, QueryFilter, TransactionTrait,
+    };
+
+    assert_eq!(
+        case_event::Column::iter().count(),
+        EVENT_COLUMNS,
+        "a column was added"
+    );
+    let app = TestApp::spawn(backend).await;
+    let case_id = crate::helpers::cases::seed_case(&app, "140521100201", "ASSIGNED").await;
+    let txn = app.db.begin().await.unwrap();
+    txn.execute_unprepared(match backend {
+        Backend::Postgres => "SET LOCAL session_replication_role = replica",
+        Backend::Sqlite => "PRAGMA defer_foreign_keys = ON",
+    })
+    .await
+    .unwrap();
+    let full = case_event::Model {
+        id: 0,
+        case_id,
+        seq: 7,
+        actor_id: Some(1003),
+        actor_tipster_id: Some(1004),
+        actor_role: "INSPECTOR".into(),
+        action: "SUBMIT".into(),
+        from_status: Some(CaseStatus::InProgress),
+        to_status: Some(CaseStatus::Submitted),
+        note: Some("备注".into()),
+        data: Some(serde_json::json!({ "photos": [1, 2], "far": true, "by": "检查" })),
+        created_at: Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 9).unwrap(),
+    };
+    let empty = case_event::Model {
+        seq: 8,
+        actor_id: None,
+        actor_tipster_id: None,
+        from_status: None,
+        to_status: None,
+        note: None,
+        data: None,
+        ..full.clone()
+    };
+    for mut written in [full, empty] {
+        let mut am = case_event::ActiveModel::from(written.clone()).reset_all();
+        am.id = sea_orm::ActiveValue::NotSet;
+        written.id = am.insert(&txn).await.unwrap().id;
+        let find = || {
+            case_event::Entity::find()
+                .filter(case_event::Column::CaseId.eq(case_id))
+                .filter(case_event::Column::Seq.eq(written.seq))
+        };
+        let derived = find().one(&txn).await.unwrap().unwrap();
+        let by_position = find()
+            .into_model::<EventRow>()
+            .one(&txn)
+            .await
+            .unwrap()
+            .unwrap()
+            .0;
+        assert_eq!(by_position, derived);
+        assert_eq!(by_position, written);
+    }
+    txn.rollback().await.unwrap();
+}
+both!(
+    event_rows_by_position,
+    event_rows_read_by_position_match_the_derived_decoder
+);

@@ -560,9 +560,10 @@ pub async fn last_events(
             case_ids,
         ))
         .filter(case_event::Column::Seq.in_subquery(latest))
+        .into_model::<rows::EventRow>()
         .all(db)
         .await?
         .into_iter()
-        .map(|e| (e.case_id, e))
+        .map(|e| (e.0.case_id, e.0))
         .collect())
 }

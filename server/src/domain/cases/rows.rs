@@ -1,4 +1,4 @@
-//! Case rows read by position.
+//! Case and event rows read by position.
 //!
 //! sea-orm's derived decoder finds each of a row's 50 columns by name and, for every
 //! NULL in an optional column, formats the column's name into an error that it then
@@ -7,11 +7,12 @@
 //! Debug>`. [`CaseRow`] reads the same columns by position straight from the driver's
 //! row, for selects of the whole `case` row (`case::Entity::find()`, which lists the
 //! columns in `case::Column` order); anything else falls back to the derived decoder.
-//! A test compares both decoders on rows with every column set and with every
-//! optional column NULL, on both databases.
+//! [`EventRow`] does the same for `case_event` (the last events of a page). A test
+//! compares both decoders on rows with every column set and with every optional column
+//! NULL, on both databases.
 
 use chrono::{DateTime, Utc};
-use entity::case;
+use entity::{case, case_event};
 use sea_orm::sqlx::{self, ColumnIndex, Decode, Row, Type};
 use sea_orm::{ActiveEnum, DbErr, FromQueryResult, QueryResult};
 
@@ -132,5 +133,51 @@ where
         created_at: get(row, 47)?,
         updated_at: get(row, 48)?,
         campaign_id: get(row, 49)?,
+    })
+}
+
+/// Columns of a whole `case_event` row.
+pub const EVENT_COLUMNS: usize = 12;
+
+/// A whole `case_event` row, read by position when the row has exactly its columns.
+pub struct EventRow(pub case_event::Model);
+
+impl FromQueryResult for EventRow {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        if pre.is_empty() {
+            if let Some(row) = res.try_as_pg_row().filter(|r| r.len() == EVENT_COLUMNS) {
+                return decode_event(row).map(EventRow);
+            }
+            if let Some(row) = res.try_as_sqlite_row().filter(|r| r.len() == EVENT_COLUMNS) {
+                return decode_event(row).map(EventRow);
+            }
+        }
+        case_event::Model::from_query_result(res, pre).map(EventRow)
+    }
+}
+
+fn decode_event<'r, R>(row: &'r R) -> Result<case_event::Model, DbErr>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    serde_json::Value: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(case_event::Model {
+        id: get(row, 0)?,
+        case_id: get(row, 1)?,
+        seq: get(row, 2)?,
+        actor_id: get(row, 3)?,
+        actor_tipster_id: get(row, 4)?,
+        actor_role: get(row, 5)?,
+        action: get(row, 6)?,
+        from_status: opt_en(row, 7)?,
+        to_status: opt_en(row, 8)?,
+        note: get(row, 9)?,
+        data: get(row, 10)?,
+        created_at: get(row, 11)?,
     })
 }

@@ -75,6 +75,10 @@ impl CaseEvent {
 /// A case as staff see it (scoped: out-of-scope cases are never returned).
 pub struct Case(pub case::Model);
 
+// Resolvers that query the database box their future: the engine moves the future of
+// every field (an `id` as much as an `events`) into its own allocation, and unboxed
+// each would be as large as the largest resolver's. perf of a page of a hundred cases
+// put 7.5% of the server's CPU in memcpy under the engine's field sets.
 #[Object]
 impl Case {
     /// Opaque id.
@@ -151,9 +155,11 @@ impl Case {
     ) -> Result<Option<super::super::campaigns::Campaign>, AppError> {
         match self.0.campaign_id {
             None => Ok(None),
-            Some(id) => Ok(crate::domain::campaigns::of_case(services(ctx)?, id)
-                .await?
-                .map(super::super::campaigns::Campaign)),
+            Some(id) => Ok(
+                Box::pin(crate::domain::campaigns::of_case(services(ctx)?, id))
+                    .await?
+                    .map(super::super::campaigns::Campaign),
+            ),
         }
     }
     /// Accuracy of the reported location in metres.
@@ -274,7 +280,13 @@ impl Case {
         let Some(id) = self.0.duplicate_of else {
             return Ok(None);
         };
-        match dom::get_for_staff(&state(ctx)?.services.db, viewer(ctx)?, id).await {
+        match Box::pin(dom::get_for_staff(
+            &state(ctx)?.services.db,
+            viewer(ctx)?,
+            id,
+        ))
+        .await
+        {
             Ok(c) => Ok(Some(Case(c))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -287,13 +299,15 @@ impl Case {
     /// Newer tip-offs linked to this case as possible duplicates (for the supervisor to
     /// merge or keep).
     async fn possible_duplicates(&self, ctx: &Context<'_>) -> Result<Vec<Case>, AppError> {
-        Ok(
-            dom::possible_duplicates(&state(ctx)?.services.db, viewer(ctx)?, self.0.id)
-                .await?
-                .into_iter()
-                .map(Case)
-                .collect(),
-        )
+        Ok(Box::pin(dom::possible_duplicates(
+            &state(ctx)?.services.db,
+            viewer(ctx)?,
+            self.0.id,
+        ))
+        .await?
+        .into_iter()
+        .map(Case)
+        .collect())
     }
     /// The tipster's rating after closure (1–5).
     async fn rating(&self) -> Option<i32> {
@@ -317,17 +331,18 @@ impl Case {
         &self,
         ctx: &Context<'_>,
     ) -> Result<Vec<super::super::evidence::Evidence>, AppError> {
-        Ok(
-            crate::domain::evidence::list_for_case(&state(ctx)?.services.db, &self.0)
-                .await?
-                .into_iter()
-                .map(super::super::evidence::Evidence)
-                .collect(),
-        )
+        Ok(Box::pin(crate::domain::evidence::list_for_case(
+            &state(ctx)?.services.db,
+            &self.0,
+        ))
+        .await?
+        .into_iter()
+        .map(super::super::evidence::Evidence)
+        .collect())
     }
     /// The whole trail, in order.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, AppError> {
-        Ok(dom::events(&state(ctx)?.services.db, self.0.id)
+        Ok(Box::pin(dom::events(&state(ctx)?.services.db, self.0.id))
             .await?
             .into_iter()
             .map(CaseEvent)

@@ -36,6 +36,7 @@
 #    function with P1's filter taking the inspector as an argument (assignee = $1, status
 #    ASSIGNED/IN_PROGRESS/SUBMITTED, newest first): the same 20 rows with category, region
 #    and deadline through its relations, at the same concurrency.
+# P1 server CPU: the server process's user + system time (/proc) per answered P1 request.
 # P7 footprint: resident memory when idle, and time from start to ready.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -398,8 +399,16 @@ end''')
 PY
 fi
 
-run_wrk() { # run_wrk NAME LUA URL: sets rps and p50_ms; fails on any bad answer
+server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0; }
+run_wrk() { # run_wrk NAME LUA URL: sets rps, p50_ms and cpu_us; fails on any bad answer
+  local t0 t1
+  t0=$(server_ticks)
   wrk -t2 -c"$CONC" -d"${SECS}s" --latency -s "$2" "$3" >"$work/wrk.out" 2>"$work/wrk.err"
+  t1=$(server_ticks)
+  # The server's CPU (user + system, from /proc) per answered request; meaningless for
+  # the peer, which is another process.
+  cpu_us=$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" \
+    '/requests in/ {n = $1} END {if (n > 0) printf "%d", (b - a) * 1000000 / hz / n; else print 0}' "$work/wrk.out")
   bad=$(awk '/^BAD/ {print $2}' "$work/wrk.err")
   [ "${bad:-1}" = 0 ] || { echo "bench.sh: $1 had ${bad:-?} bad answers"; cat "$work/wrk.out" "$work/wrk.err"; exit 1; }
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
@@ -417,14 +426,15 @@ run_pgbench() { # run_pgbench FILE: sets tps
 # walk of the primary key through all of them (seen: P1's baseline 10,000 → 900 tps
 # after one P3 round), which would measure the benchmark's own writes, not the reads.
 start GRIDWATCH__JOBS__ENABLED=false
-declare -A OURS BASE P50 BIG
+declare -A OURS BASE P50 BIG CPU
 pair() { # pair NAME ROUND: wrk then pgbench
   run_wrk "$1" "$work/$1.lua" "http://127.0.0.1:$port/graphql"
   run_pgbench "$work/$1.pgbench"
   OURS[$1]="${OURS[$1]:-} $rps"
   BASE[$1]="${BASE[$1]:-} $tps"
   P50[$1]="${P50[$1]:-} $p50_ms"
-  echo "round $2 $1: gridwatch $rps req/s (p50 $p50_ms ms), pgbench $tps tps"
+  CPU[$1]="${CPU[$1]:-} $cpu_us"
+  echo "round $2 $1: gridwatch $rps req/s (p50 $p50_ms ms, server CPU $cpu_us µs/request), pgbench $tps tps"
 }
 for r in $(seq 1 "$ROUNDS"); do
   for b in P1 P2; do pair "$b" "$r"; done
@@ -499,6 +509,11 @@ for key, name, target in [
     rows.append({"benchmark": name, "ours": o, "baseline": b, "unit": "req/s vs tps",
                  "statements": int(nstmt[key]),
                  "ratio": round(o / b, 3), "target": f">= {target}", "held": o / b >= target})
+cpu = "${CPU[P1]:-}"
+if cpu.strip():
+    o = med(cpu)
+    rows.append({"benchmark": "P1 server CPU per request", "ours": o, "baseline": None,
+                 "unit": "µs", "ratio": None, "target": "<= 200", "held": o <= 200})
 for key, name in [("P1", "P6 P1 p50 at %d vs 10k" % scale_cases), ("P2", "P6 P2 p50 at %d vs 10k" % scale_cases)]:
     if big[key].strip():
         o, b = med(big[key]), med(p50[key])

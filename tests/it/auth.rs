@@ -367,17 +367,7 @@ async fn accounts_and_categories_changed_elsewhere_apply(backend: Backend) {
     use crate::helpers::cases::seed_case;
 
     let app = TestApp::spawn(backend).await;
-    if backend == Backend::Postgres {
-        let mut heard = false;
-        for _ in 0..100 {
-            heard = app.state.services.cache.caching();
-            if heard {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(heard, "the live listener never connected");
-    }
+    app.wait_for_cache(backend).await;
     seed_case(&app, "140521100201", "ASSIGNED").await;
     let (insp, _) = app.login("demo-insp-140521100201").await;
     const TASKS: &str = "{ myTasks(first: 5) { edges { node { id category { code name } } } } }";

@@ -568,7 +568,7 @@ both!(deadlines, deadlines_extend_and_parking);
 
 async fn a_page_of_cases_costs_a_fixed_number_of_statements(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.grid.refresh_secs = 3600).await;
-    wait_for_rule_cache(&app, backend).await;
+    app.wait_for_cache(backend).await;
     let (sup, _) = app.login("demo-sup-140521100").await;
     for i in 0..50 {
         let code = format!("1405211002{:02}", 1 + i % 9);
@@ -615,7 +615,7 @@ async fn a_tip_costs_a_fixed_number_of_statements_and_is_written_once(backend: B
     let app = TestApp::spawn_with(backend, |c| c.grid.refresh_secs = 3600).await;
     let public = public_login(&app, "o-count-tipster").await;
     let (lat, lng) = village_centre(&app, "140521101203");
-    wait_for_rule_cache(&app, backend).await;
+    app.wait_for_cache(backend).await;
     // The first tip of a tipster may create rows later ones only read; count the second.
     let first = submit_tip(
         &app,
@@ -704,25 +704,11 @@ both!(
     a_tip_costs_a_fixed_number_of_statements_and_is_written_once
 );
 
-/// On PostgreSQL, waits until the server hears rule changes (and so caches rules).
-async fn wait_for_rule_cache(app: &TestApp, backend: Backend) {
-    if backend != Backend::Postgres {
-        return;
-    }
-    for _ in 0..100 {
-        if app.state.services.cache.caching() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the live listener never connected");
-}
-
 async fn a_time_limit_changed_elsewhere_applies_to_the_next_tip(backend: Backend) {
     use entity::category_time_limit as ctl;
     use sea_orm::sea_query::Expr;
     let app = TestApp::spawn(backend).await;
-    wait_for_rule_cache(&app, backend).await;
+    app.wait_for_cache(backend).await;
     let public = public_login(&app, "o-rules-tipster").await;
     let (lat, lng) = village_centre(&app, "140521101203");
     let burning = entity::category::Entity::find()

@@ -212,6 +212,20 @@ async fn full_story(backend: Backend) {
 }
 both!(story, full_story);
 
+/// A transaction whose foreign keys are not checked (the row tests write distinct
+/// values, not real references, and roll back).
+async fn unchecked_txn(app: &TestApp, backend: Backend) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let txn = app.db.begin().await.unwrap();
+    txn.execute_unprepared(match backend {
+        Backend::Postgres => "SET LOCAL session_replication_role = replica",
+        Backend::Sqlite => "PRAGMA defer_foreign_keys = ON",
+    })
+    .await
+    .unwrap();
+    txn
+}
+
 /// Case pages are read by position (`cases::rows::CaseRow`, for speed); it must read
 /// exactly what sea-orm's derived decoder reads, column for column: on a row with every
 /// column set to a value no other column has, and on one with every optional column
@@ -222,18 +236,12 @@ async fn case_rows_read_by_position_match_the_derived_decoder(backend: Backend) 
     use entity::case;
     use entity::enums::{CaseSource, CaseStatus, Priority, RejectReason, TextCheck};
     use gridwatch::domain::cases::rows::{COLUMNS, CaseRow};
-    use sea_orm::{ActiveModelTrait, ConnectionTrait, Iterable, TransactionTrait};
+    use sea_orm::{ActiveModelTrait, Iterable};
 
     assert_eq!(case::Column::iter().count(), COLUMNS, "a column was added");
     let app = TestApp::spawn(backend).await;
     let id = crate::helpers::cases::seed_case(&app, "140521100201", "ASSIGNED").await;
-    let txn = app.db.begin().await.unwrap();
-    txn.execute_unprepared(match backend {
-        Backend::Postgres => "SET LOCAL session_replication_role = replica",
-        Backend::Sqlite => "PRAGMA defer_foreign_keys = ON",
-    })
-    .await
-    .unwrap();
+    let txn = unchecked_txn(&app, backend).await;
     let t = |n: i64| Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap() + Duration::seconds(n);
     let full = case::Model {
         id,
@@ -356,9 +364,7 @@ async fn event_rows_read_by_position_match_the_derived_decoder(backend: Backend)
     use entity::case_event;
     use entity::enums::CaseStatus;
     use gridwatch::domain::cases::rows::{EVENT_COLUMNS, EventRow};
-    use sea_orm::{
-        ActiveModelTrait, ColumnTrait, ConnectionTrait, Iterable, QueryFilter, TransactionTrait,
-    };
+    use sea_orm::{ActiveModelTrait, ColumnTrait, Iterable, QueryFilter};
 
     assert_eq!(
         case_event::Column::iter().count(),
@@ -367,13 +373,7 @@ async fn event_rows_read_by_position_match_the_derived_decoder(backend: Backend)
     );
     let app = TestApp::spawn(backend).await;
     let case_id = crate::helpers::cases::seed_case(&app, "140521100201", "ASSIGNED").await;
-    let txn = app.db.begin().await.unwrap();
-    txn.execute_unprepared(match backend {
-        Backend::Postgres => "SET LOCAL session_replication_role = replica",
-        Backend::Sqlite => "PRAGMA defer_foreign_keys = ON",
-    })
-    .await
-    .unwrap();
+    let txn = unchecked_txn(&app, backend).await;
     let full = case_event::Model {
         id: 0,
         case_id,

@@ -366,6 +366,21 @@ impl TestApp {
         }
     }
 
+    /// On PostgreSQL, waits until the server hears table changes (and so keeps
+    /// `domain::cache` in memory); nothing to wait for on SQLite.
+    pub async fn wait_for_cache(&self, backend: Backend) {
+        if backend != Backend::Postgres {
+            return;
+        }
+        for _ in 0..100 {
+            if self.state.services.cache.caching() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the live listener never connected");
+    }
+
     /// Now, on the server's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.state.services.clock.now()

@@ -24,16 +24,28 @@ pub struct CaseRow(pub case::Model);
 
 impl FromQueryResult for CaseRow {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        if pre.is_empty() {
-            if let Some(row) = res.try_as_pg_row().filter(|r| r.len() == COLUMNS) {
-                return decode(row).map(CaseRow);
-            }
-            if let Some(row) = res.try_as_sqlite_row().filter(|r| r.len() == COLUMNS) {
-                return decode(row).map(CaseRow);
-            }
-        }
-        case::Model::from_query_result(res, pre).map(CaseRow)
+        by_position(res, pre, COLUMNS, |r| decode(r), |r| decode(r)).map(CaseRow)
     }
+}
+
+/// A whole row of `columns` read by position (`pg` or `sqlite`, the same decoder at
+/// either driver's row type), or by the derived decoder for anything else.
+fn by_position<M: FromQueryResult>(
+    res: &QueryResult,
+    pre: &str,
+    columns: usize,
+    pg: impl FnOnce(&sqlx::postgres::PgRow) -> Result<M, DbErr>,
+    sqlite: impl FnOnce(&sqlx::sqlite::SqliteRow) -> Result<M, DbErr>,
+) -> Result<M, DbErr> {
+    if pre.is_empty() {
+        if let Some(row) = res.try_as_pg_row().filter(|r| r.len() == columns) {
+            return pg(row);
+        }
+        if let Some(row) = res.try_as_sqlite_row().filter(|r| r.len() == columns) {
+            return sqlite(row);
+        }
+    }
+    M::from_query_result(res, pre)
 }
 
 fn type_error(i: usize, e: sqlx::Error) -> DbErr {
@@ -144,15 +156,14 @@ pub struct EventRow(pub case_event::Model);
 
 impl FromQueryResult for EventRow {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        if pre.is_empty() {
-            if let Some(row) = res.try_as_pg_row().filter(|r| r.len() == EVENT_COLUMNS) {
-                return decode_event(row).map(EventRow);
-            }
-            if let Some(row) = res.try_as_sqlite_row().filter(|r| r.len() == EVENT_COLUMNS) {
-                return decode_event(row).map(EventRow);
-            }
-        }
-        case_event::Model::from_query_result(res, pre).map(EventRow)
+        by_position(
+            res,
+            pre,
+            EVENT_COLUMNS,
+            |r| decode_event(r),
+            |r| decode_event(r),
+        )
+        .map(EventRow)
     }
 }
 

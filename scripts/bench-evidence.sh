@@ -3,11 +3,16 @@
 # and runs server/examples/bench_evidence.rs, which prints throughput ratios and the
 # server's peak RSS growth. Not part of the test suite.
 #
-#   scripts/bench-evidence.sh          S3 store: a real S3 server (scripts/s3.sh)
+#   scripts/bench-evidence.sh          S3 store: a real S3 server (scripts/s3.sh), Garage
+#                                      by default, which verifies upload checksums
+#   GRIDWATCH_TEST_S3=s3s-fs scripts/bench-evidence.sh
+#                                      S3 on s3s-fs, which does not: confirmation then
+#                                      copies and reads every photo whole
 #   BENCH_STORE=fs scripts/bench-evidence.sh    the folder store (embedded default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STORE=${BENCH_STORE:-s3}
+export GRIDWATCH_TEST_S3=${GRIDWATCH_TEST_S3:-garage}
 cargo build --release --locked -p gridwatch --bin gridwatch --example bench_evidence
 TARGET=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
@@ -44,6 +49,10 @@ env GRIDWATCH__SERVER__ADDR=127.0.0.1:$port \
 server_pid=$!
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/server.log"; exit 1; }
-echo "store: $STORE; server idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$server_pid/status)"
+# /readyz answers 200 once the S3 store's checksum probe has answered too.
+checks=$(curl -sf "http://127.0.0.1:$port/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["evidenceChecks"])')
+label=$STORE
+[ "$STORE" = s3 ] && label="s3 ($GRIDWATCH_TEST_S3)"
+echo "store: $label; evidence checks: $checks; server idle RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$server_pid/status)"
 BENCH_STORE=$STORE BENCH_BASE="http://127.0.0.1:$port" BENCH_SERVER_PID=$server_pid \
   "$TARGET/release/examples/bench_evidence"

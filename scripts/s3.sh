@@ -10,7 +10,7 @@
 # GRIDWATCH_TEST_S3 picks the server:
 #   s3s-fs (default)  s3s-fs 0.14.1, a small S3 server over a folder (~4 CPU-minutes to
 #                     build once). Accepts any region; a bucket is a top-level folder.
-#   garage            Garage 2.5.0 in single-node mode (~22 CPU-minutes to build once).
+#   garage            Garage 2.5.0 in single-node mode (~15 CPU-minutes to build once).
 #                     Rejects every region but its configured `s3_region` ("garage").
 #
 # `start` honours GRIDWATCH_S3_PORT, GRIDWATCH_S3_RPC_PORT (garage) and GRIDWATCH_S3_DATA
@@ -71,8 +71,11 @@ install() {
         --features binary --locked --root "$root" >&2
       ;;
     garage)
-      log "building garage $GARAGE_VERSION into $root (one-time, ~22 CPU-minutes)"
+      # Only what a single-node test server needs: the SQLite metadata engine, bundled.
+      # (No LMDB, Prometheus metrics or K2V: fewer crates to build on a fresh machine.)
+      log "building garage $GARAGE_VERSION into $root (one-time, ~15 CPU-minutes)"
       CARGO_TARGET_DIR="$CACHE/target-garage" cargo install "garage@$GARAGE_VERSION" \
+        --no-default-features --features bundled-libs,sqlite \
         --locked --root "$root" >&2
       ;;
   esac

@@ -7,9 +7,10 @@
 # is installed but stopped; if it still cannot be reached the suite FAILS — a missing
 # service is never a skip.
 #
-# Also starts a real S3 server for the evidence store tests (scripts/s3.sh: s3s-fs,
-# built once into ~/.cache/gridwatch; GRIDWATCH_TEST_S3=garage for Garage) and stops it
-# on exit. An S3 server that cannot be built or started fails the suite too.
+# Also starts two real S3 servers for the evidence store tests (scripts/s3.sh, each built
+# once into ~/.cache/gridwatch): s3s-fs (GRIDWATCH_TEST_S3=garage puts Garage there too)
+# and Garage, and stops them on exit. An S3 server that cannot be built or started
+# fails the suite too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,19 @@ if ! s3_env=$(scripts/s3.sh start); then
 fi
 eval "$s3_env"
 trap 'scripts/s3.sh stop "$GRIDWATCH_TEST_S3_PID" "$GRIDWATCH_TEST_S3_DATA"' EXIT
+
+# A second S3 server, Garage, which verifies the checksums of POST policies (s3s-fs does
+# not): the evidence tests run on both, so the head-only confirmation and the
+# copy-and-read-whole fallback each meet a real store. Its variables are
+# GRIDWATCH_TEST_GARAGE_*.
+GRIDWATCH_TEST_S3=garage scripts/s3.sh install
+if ! garage_env=$(GRIDWATCH_TEST_S3=garage scripts/s3.sh start); then
+  echo "test.sh: the Garage test server is required and could not start" >&2
+  exit 1
+fi
+eval "${garage_env//GRIDWATCH_TEST_S3/GRIDWATCH_TEST_GARAGE}"
+trap 'scripts/s3.sh stop "$GRIDWATCH_TEST_S3_PID" "$GRIDWATCH_TEST_S3_DATA";
+      scripts/s3.sh stop "$GRIDWATCH_TEST_GARAGE_PID" "$GRIDWATCH_TEST_GARAGE_DATA"' EXIT
 
 # One debug build for everything; tests share it.
 cargo test --workspace --locked "$@"

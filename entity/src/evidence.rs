@@ -45,6 +45,10 @@ pub struct Model {
     pub confirmed_at: Option<DateTimeUtc>,
     /// When the orphan sweeper cleaned up after this row (see `jobs`).
     pub purged_at: Option<DateTimeUtc>,
+    /// The object under `object_key` can only ever hold bytes whose SHA-256 is `sha256`:
+    /// the server wrote and hashed them itself, or the S3 store verified the checksum
+    /// its upload policy carried. Confirmation then reads only the head of the object.
+    pub sha256_bound: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

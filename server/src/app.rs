@@ -106,6 +106,7 @@ pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<App> {
     let schema = schema(&config, &state);
     let router = http::router(state.clone(), schema.clone());
     let mut background = background(grid, &config);
+    background.push(probe_storage(Arc::clone(&state.services.storage)));
     background.push(live);
     let jobs = Some(Jobs::start(&state.services));
     Ok(App {
@@ -210,6 +211,25 @@ fn background(grid: Arc<Grid>, config: &Config) -> Vec<JoinHandle<()>> {
         }
     });
     vec![refresh_grid]
+}
+
+/// Runs the S3 store's checksum probe (through its readiness check) soon after start
+/// rather than at the first `/readyz`, so that upload tickets are bound to declared
+/// hashes from the first minutes; while the store cannot be reached it asks again every
+/// 30 s. Nothing to do on the folder store.
+fn probe_storage(storage: Arc<dyn storage::BlobStore>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while storage.checksums() == storage::Checksums::Unknown {
+            match tokio::time::timeout(Duration::from_secs(10), storage.check()).await {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => {
+                    tracing::info!(error = ?e.cause(), "evidence storage not ready; probing again in 30 s")
+                }
+                Err(_) => tracing::info!("evidence storage timed out; probing again in 30 s"),
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    })
 }
 
 impl App {

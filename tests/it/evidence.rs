@@ -223,22 +223,50 @@ async fn bad_uploads_are_rejected_and_removed(store: Store) {
     assert_eq!(error_code(&b), "BAD_INPUT");
     let b = request(&app, &insp, &id, "AFTER", "image/jpeg", photo.len(), "abc").await;
     assert_eq!(error_code(&b), "BAD_INPUT");
-    // Wrong hash: the bytes arrive but are not what was declared.
+    // Wrong hash: the bytes are not what was declared.
     let other = media::fixtures::test_jpeg(321, 240, None);
-    let (up, c) = send_and_confirm(
-        &app,
-        &insp,
-        &id,
-        "image/jpeg",
-        &sha_hex(&other),
-        photo.clone(),
-    )
-    .await;
-    assert_eq!(
-        c["errors"][0]["extensions"]["detail"], "HASH_MISMATCH",
-        "{c}"
-    );
-    assert_is_rejected(&app, &insp, &id, &up["evidence"]["id"], "HASH_MISMATCH").await;
+    if store == Store::Garage {
+        // A store that verifies checksums refuses them at upload and keeps nothing: the
+        // evidence waits for the declared bytes.
+        let r = request(
+            &app,
+            &insp,
+            &id,
+            "AFTER",
+            "image/jpeg",
+            photo.len(),
+            &sha_hex(&other),
+        )
+        .await;
+        let up = r["data"]["requestEvidenceUpload"].clone();
+        let status = send(&app.client, &ticket_of(&up), "image/jpeg", photo.clone())
+            .await
+            .status();
+        assert!(status.is_client_error(), "upload: {status}");
+        let c = app
+            .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+            .await;
+        assert_eq!(
+            c["errors"][0]["extensions"]["detail"], "NOT_UPLOADED_YET",
+            "{c}"
+        );
+    } else {
+        // Elsewhere they arrive, and confirmation finds the difference.
+        let (up, c) = send_and_confirm(
+            &app,
+            &insp,
+            &id,
+            "image/jpeg",
+            &sha_hex(&other),
+            photo.clone(),
+        )
+        .await;
+        assert_eq!(
+            c["errors"][0]["extensions"]["detail"], "HASH_MISMATCH",
+            "{c}"
+        );
+        assert_is_rejected(&app, &insp, &id, &up["evidence"]["id"], "HASH_MISMATCH").await;
+    }
     // A PNG claiming 50000×50000 (declared honestly as PNG) never gets decoded.
     let bomb = media::fixtures::png_claiming(50_000, 50_000);
     let (_, c) = send_and_confirm(&app, &insp, &id, "image/png", &sha_hex(&bomb), bomb).await;
@@ -641,3 +669,143 @@ async fn confirmed_originals_are_write_once(store: Store) {
     assert_eq!(sha_hex(&got), sha_hex(&original));
 }
 both!(write_once, confirmed_originals_are_write_once, stores);
+
+/// `uploadEvidence` of `bytes` as a JPEG (AFTER): the whole answer.
+async fn upload_through_server(app: &TestApp, token: &str, case_id: &Value, bytes: &[u8]) -> Value {
+    let ops = json!({
+        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { id status sha256 } }",
+        "variables": { "c": case_id, "f": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", ops.to_string())
+        .text("map", json!({ "0": ["variables.f"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes.to_vec())
+                .file_name("a.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    app.client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn evidence_row(app: &TestApp, id: &Value) -> entity::evidence::Model {
+    let id: i64 = id.as_str().unwrap().parse().unwrap();
+    entity::evidence::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// How confirmation knows a photo's bytes, per store, as `/readyz` reports it:
+/// - the folder store hashed them on upload;
+/// - Garage verified the declared SHA-256 its ticket carried (it passed the server's
+///   checksum probe), so the photo is neither copied nor read whole;
+/// - s3s-fs verifies nothing, so the photo is copied away from its upload URL (the
+///   `-sealed` key) and read whole.
+///
+/// Photos the server streams to the store itself (`uploadEvidence`) are bound to the
+/// hash it computed, on every store, and never copied.
+async fn what_confirmation_reads(store: Store) {
+    let app = spawn(store, |_| {}).await;
+    let ready: Value = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expect = match store {
+        Store::Fs => "hashed-on-upload",
+        Store::Garage => "store-verified",
+        Store::S3 if crate::helpers::s3::s3_kind(store) == "garage" => "store-verified",
+        Store::S3 => "full-read",
+    };
+    assert_eq!(ready["evidenceChecks"], expect, "{ready}");
+    let bound = expect == "store-verified";
+    let (id, _, _, insp, _) = case_in_progress(&app, "140521100210", "DUST").await;
+
+    // A ticket for a declared hash: bound where the store verifies it.
+    let photo = media::fixtures::test_jpeg(320, 240, None);
+    let r = request(
+        &app,
+        &insp,
+        &id,
+        "AFTER",
+        "image/jpeg",
+        photo.len(),
+        &sha_hex(&photo),
+    )
+    .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    let carries_hash = up["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "x-amz-checksum-sha256");
+    assert_eq!(carries_hash, bound, "{up}");
+    let status = send(&app.client, &ticket_of(&up), "image/jpeg", photo.clone())
+        .await
+        .status();
+    assert!(status.is_success(), "upload: {status}");
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(c["data"]["confirmEvidence"]["status"], "CONFIRMED", "{c}");
+    let row = evidence_row(&app, &up["evidence"]["id"]).await;
+    assert_eq!(row.sha256_bound, bound);
+    assert_eq!(row.sha256, sha_hex(&photo));
+    assert_eq!(
+        row.object_key.ends_with("-sealed"),
+        expect == "full-read",
+        "{}",
+        row.object_key
+    );
+
+    // Without a declared hash nothing can be bound: the server reads what it must.
+    let other = media::fixtures::test_jpeg(330, 240, None);
+    let r = app
+        .gql(
+            Some(&insp),
+            REQUEST,
+            json!({ "i": { "caseId": id, "phase": "AFTER", "contentType": "image/jpeg", "byteSize": other.len() } }),
+        )
+        .await;
+    let up = r["data"]["requestEvidenceUpload"].clone();
+    assert!(up.is_object(), "{r}");
+    let status = send(&app.client, &ticket_of(&up), "image/jpeg", other.clone())
+        .await
+        .status();
+    assert!(status.is_success(), "upload: {status}");
+    let c = app
+        .gql(Some(&insp), CONFIRM, json!({ "id": up["evidence"]["id"] }))
+        .await;
+    assert_eq!(c["data"]["confirmEvidence"]["status"], "CONFIRMED", "{c}");
+    let row = evidence_row(&app, &up["evidence"]["id"]).await;
+    assert!(!row.sha256_bound);
+    assert_eq!(row.sha256, sha_hex(&other), "computed at confirmation");
+    assert_eq!(row.object_key.ends_with("-sealed"), store != Store::Fs);
+
+    // Through the server: bound everywhere, never copied.
+    let third = media::fixtures::test_jpeg(340, 240, None);
+    let b = upload_through_server(&app, &insp, &id, &third).await;
+    let e = &b["data"]["uploadEvidence"];
+    assert_eq!(e["status"], "CONFIRMED", "{b}");
+    let row = evidence_row(&app, &e["id"]).await;
+    assert!(row.sha256_bound);
+    assert_eq!(row.sha256, sha_hex(&third));
+    assert!(!row.object_key.ends_with("-sealed"), "{}", row.object_key);
+}
+both!(confirmation_reads, what_confirmation_reads, stores);

@@ -82,14 +82,15 @@ async fn leftovers_go_confirmed_photos_stay(store: Store) {
     }
     // A ticket whose photo was sent but never confirmed.
     let unconfirmed = sent_ticket(&app, &insp, &case, &photo(1), &sha_hex(&photo(1))).await;
-    // A rejected upload (wrong hash) whose object survived.
-    let bad = photo(2);
-    let rejected = sent_ticket(&app, &insp, &case, &bad, &sha_hex(b"something else")).await;
+    // A rejected upload (no photo) whose object survived. (Not a wrong hash: a store
+    // that verifies checksums refuses those bytes at upload.)
+    let bad = b"a text file, not a photo; ".repeat(40);
+    let rejected = sent_ticket(&app, &insp, &case, &bad, &sha_hex(&bad)).await;
     let r = app
         .gql(Some(&insp), CONFIRM, json!({ "id": rejected }))
         .await;
     assert_eq!(
-        r["errors"][0]["extensions"]["detail"], "HASH_MISMATCH",
+        r["errors"][0]["extensions"]["detail"], "NOT_AN_IMAGE",
         "{r}"
     );
     let rejected_row = row(&app, &rejected).await;

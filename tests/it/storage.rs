@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use gridwatch::config::{Config, StorageBackend};
 use gridwatch::error::AppError;
 use gridwatch::storage::{
-    self, BlobReader, BlobStore, ObjectKey, UploadMethod, UploadTicket, fs::DEV_SIGNING_KEY,
-    random_key,
+    self, BlobReader, BlobStore, Checksums, ObjectKey, UploadMethod, UploadTicket,
+    fs::DEV_SIGNING_KEY, random_key,
 };
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::both;
-use crate::helpers::s3::{PrivateS3, env, fresh_bucket, s3_config, s3_kind, send};
+use crate::helpers::s3::{PrivateS3, fresh_bucket, s3_config_of, s3_kind, send};
 use crate::helpers::{Backend, Store, TestApp};
 
 /// A store under test, with whatever it needs running (for `fs`, a server on port 0
@@ -61,11 +61,10 @@ impl TestStore {
                     shutdown: Some(tx),
                 }
             }
-            Store::S3 => {
-                let endpoint = env("GRIDWATCH_TEST_S3_ENDPOINT");
-                let bucket = fresh_bucket(&endpoint).await;
+            Store::S3 | Store::Garage => {
+                let (endpoint, bucket) = fresh_bucket(kind).await;
                 config.storage.backend = StorageBackend::S3;
-                config.storage.s3 = s3_config(&endpoint, &bucket);
+                config.storage.s3 = s3_config_of(kind, &endpoint, &bucket);
                 let store = storage::build(&config.storage, &config.server, &clock).unwrap();
                 Self {
                     store,
@@ -147,7 +146,7 @@ async fn upload_head_read_download(kind: Store) {
     let bytes = jpeg_like(2048);
     let ticket = t
         .store
-        .presign_upload(&key, "image/jpeg", bytes.len() as u64, MINUTES)
+        .presign_upload(&key, "image/jpeg", bytes.len() as u64, None, MINUTES)
         .await
         .unwrap();
     // One upload shape everywhere: a multipart POST form.
@@ -202,7 +201,7 @@ async fn uploads_outside_the_ticket_are_rejected(kind: Store) {
     let key = random_key("ev");
     let ticket = t
         .store
-        .presign_upload(&key, "image/jpeg", size, MINUTES)
+        .presign_upload(&key, "image/jpeg", size, None, MINUTES)
         .await
         .unwrap();
     let r = t.upload(&ticket, "image/png", bytes.clone()).await;
@@ -240,13 +239,16 @@ async fn uploads_outside_the_ticket_are_rejected(kind: Store) {
             let body: serde_json::Value = r.json().await.unwrap();
             assert_eq!(body["error"]["code"], "ALREADY_EXISTS");
         }
-        Store::S3 => {
+        Store::S3 | Store::Garage => {
             // S3 has no write-once for POST uploads: s3s-fs (like AWS) accepts the second
             // upload while the policy is valid and replaces the object. Evidence relies on
             // random keys, short expiry and the SHA-256 check at confirmation instead.
             let status = r.status();
-            eprintln!("{}: reusing an upload ticket answered {status}", s3_kind());
-            if s3_kind() == "s3s-fs" {
+            eprintln!(
+                "{}: reusing an upload ticket answered {status}",
+                s3_kind(kind)
+            );
+            if s3_kind(kind) == "s3s-fs" {
                 assert!(status.is_success(), "{status}");
                 let now = read_all(t.store.open_read(&key).await.unwrap().unwrap()).await;
                 assert_eq!(now, replacement, "s3s-fs replaced the object");
@@ -284,7 +286,7 @@ async fn urls_expire(kind: Store) {
         // Signed now, valid for ten minutes; eleven minutes later both are refused.
         let ticket = t
             .store
-            .presign_upload(&key, "image/jpeg", bytes.len() as u64, MINUTES)
+            .presign_upload(&key, "image/jpeg", bytes.len() as u64, None, MINUTES)
             .await
             .unwrap();
         let download = t.store.presign_download(&other, MINUTES).await.unwrap();
@@ -300,7 +302,7 @@ async fn urls_expire(kind: Store) {
         t.clock.advance(chrono::Duration::hours(-1));
         let ticket = t
             .store
-            .presign_upload(&key, "image/jpeg", bytes.len() as u64, MINUTES)
+            .presign_upload(&key, "image/jpeg", bytes.len() as u64, None, MINUTES)
             .await
             .unwrap();
         assert!(ticket.expires_at < chrono::Utc::now());
@@ -512,7 +514,7 @@ async fn fs_routes_refuse_unsigned_and_tampered_urls() {
     let bytes = jpeg_like(100);
     let ticket = as_put(
         t.store
-            .presign_upload(&key, "image/jpeg", 100, MINUTES)
+            .presign_upload(&key, "image/jpeg", 100, None, MINUTES)
             .await
             .unwrap(),
     );
@@ -619,7 +621,7 @@ async fn app_serves_fs_evidence_and_reports_readiness(backend: Backend) {
     let key: ObjectKey = random_key("ev");
     let bytes = jpeg_like(2_500_000);
     let ticket = store
-        .presign_upload(&key, "image/jpeg", bytes.len() as u64, MINUTES)
+        .presign_upload(&key, "image/jpeg", bytes.len() as u64, None, MINUTES)
         .await
         .unwrap();
     assert!(ticket.url.starts_with(&app.base));
@@ -681,7 +683,7 @@ async fn fs_form_uploads_refuse_tampered_fields() {
     let bytes = jpeg_like(100);
     let ticket = t
         .store
-        .presign_upload(&key, "image/jpeg", 100, MINUTES)
+        .presign_upload(&key, "image/jpeg", 100, None, MINUTES)
         .await
         .unwrap();
     let with = |name: &str, value: &str| UploadTicket {
@@ -756,4 +758,72 @@ async fn fs_form_uploads_refuse_tampered_fields() {
     assert_eq!(r.status(), 409, "objects are written once");
     let read = read_all(t.store.open_read(&key).await.unwrap().unwrap()).await;
     assert_eq!(read, bytes);
+}
+
+/// The checksum probe tells the stores apart. Garage refuses bytes that do not match a
+/// POST policy's `x-amz-checksum-sha256` and keeps nothing of them, even over an object
+/// already stored; s3s-fs 0.14 answers BadDigest but stores them. The folder store hashes
+/// every upload itself and needs no probe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksum_probe_tells_stores_apart() {
+    let fs = TestStore::new(Store::Fs).await;
+    assert_eq!(fs.store.checksums(), Checksums::Hashed);
+    for kind in [Store::S3, Store::Garage] {
+        let t = TestStore::new(kind).await;
+        assert_eq!(t.store.checksums(), Checksums::Unknown, "{kind:?} before");
+        t.store.check().await.unwrap();
+        let want = if s3_kind(kind) == "garage" {
+            Checksums::Verified
+        } else {
+            Checksums::Unverified
+        };
+        assert_eq!(t.store.checksums(), want, "{}", s3_kind(kind));
+    }
+}
+
+/// A ticket bound to a SHA-256 on a store that verifies it: other bytes of the right
+/// size are refused before and after the right ones arrive, and never stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_tickets_take_only_the_declared_bytes() {
+    use base64::Engine as _;
+    let t = TestStore::new(Store::Garage).await;
+    t.store.check().await.unwrap();
+    assert_eq!(t.store.checksums(), Checksums::Verified);
+    let key = random_key("ev");
+    let bytes = jpeg_like(5000);
+    let mut forged = bytes.clone();
+    forged[2500] ^= 0xFF;
+    let sha: [u8; 32] = Sha256::digest(&bytes).into();
+    let ticket = t
+        .store
+        .presign_upload(&key, "image/jpeg", 5000, Some(&sha), MINUTES)
+        .await
+        .unwrap();
+    assert!(ticket.sha256_bound);
+    let declared = base64::engine::general_purpose::STANDARD.encode(sha);
+    assert!(
+        ticket
+            .fields
+            .iter()
+            .any(|(k, v)| k == "x-amz-checksum-sha256" && *v == declared),
+        "{:?}",
+        ticket.fields
+    );
+    let r = t.upload(&ticket, "image/jpeg", forged.clone()).await;
+    assert!(r.status().is_client_error(), "forged first: {}", r.status());
+    assert_eq!(t.store.head(&key).await.unwrap(), None);
+    let r = t.upload(&ticket, "image/jpeg", bytes.clone()).await;
+    assert!(r.status().is_success(), "declared bytes: {}", r.status());
+    let r = t.upload(&ticket, "image/jpeg", forged).await;
+    assert!(r.status().is_client_error(), "forged after: {}", r.status());
+    let now = read_all(t.store.open_read(&key).await.unwrap().unwrap()).await;
+    assert_eq!(now, bytes, "the declared bytes stay");
+    // The folder store ignores a hash (it computes its own) and binds nothing.
+    let fs = TestStore::new(Store::Fs).await;
+    let ticket = fs
+        .store
+        .presign_upload(&key, "image/jpeg", 5000, Some(&sha), MINUTES)
+        .await
+        .unwrap();
+    assert!(!ticket.sha256_bound);
 }

@@ -804,6 +804,9 @@ async fn readyz(State(s): State<HttpState>) -> Response {
         "status": if db_ok && storage_ok { "ok" } else { "unavailable" },
         "database": if db_ok { "ok" } else { "unreachable" },
         "storage": if storage_ok { "ok" } else { "unavailable" },
+        // How confirmation knows a photo's bytes: hashed on upload (folder store), verified
+        // by the store (S3 that passed the checksum probe), or read whole (the others).
+        "evidenceChecks": s.app.services.storage.checksums().as_str(),
     });
     if db_ok && storage_ok {
         Json(body).into_response()

@@ -381,6 +381,9 @@ impl BlobStore for FsStore {
         key: &'a ObjectKey,
         content_type: &'a str,
         byte_size: u64,
+        // This store hashes every upload itself ([`Checksums::Hashed`]): a declared hash
+        // is compared at confirmation.
+        _sha256: Option<&'a [u8; 32]>,
         expires: Duration,
     ) -> BoxFuture<'a, Result<UploadTicket, AppError>> {
         Box::pin(async move {
@@ -416,6 +419,7 @@ impl BlobStore for FsStore {
                     url: put_url,
                     headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
                 }),
+                sha256_bound: false,
             })
         })
     }

@@ -74,6 +74,41 @@ pub struct UploadTicket {
     /// The same upload as a raw PUT, where the store offers one (the folder store), for
     /// clients that prefer it.
     pub put: Option<PutTarget>,
+    /// The ticket carries the declared SHA-256 and the store refuses other bytes (see
+    /// [`Checksums::Verified`]): whatever the key holds has that hash, however often the
+    /// URL is used before it expires.
+    pub sha256_bound: bool,
+}
+
+/// How a store vouches for the bytes clients upload with its tickets, and so how much of
+/// an object confirmation must read (reported by `/readyz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksums {
+    /// The folder store hashes every upload on the way to disk and never lets it change:
+    /// confirmation reads only the head of the object.
+    Hashed,
+    /// The S3 store passed the checksum probe: it refused bytes that did not match the
+    /// `x-amz-checksum-sha256` of a POST policy and kept nothing of them. Tickets for a
+    /// declared SHA-256 carry it, and confirmation reads only the head of the object.
+    Verified,
+    /// The S3 store failed the probe (it accepted or kept bytes that did not match):
+    /// confirmation copies each object away from its upload URL and reads it whole.
+    Unverified,
+    /// The probe has not had an answer yet (the store was unreachable): as `Unverified`
+    /// until it has.
+    Unknown,
+}
+
+impl Checksums {
+    /// The name `/readyz` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hashed => "hashed-on-upload",
+            Self::Verified => "store-verified",
+            Self::Unverified => "full-read",
+            Self::Unknown => "probing",
+        }
+    }
 }
 
 /// A raw-body PUT upload: URL and the headers to send with it.
@@ -236,14 +271,23 @@ pub trait BlobStore: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 
     /// A ticket to upload exactly `byte_size` bytes of `content_type` to `key`, valid for
-    /// `expires`. Anything else sent there is rejected by the store.
+    /// `expires`. Anything else sent there is rejected by the store. With `sha256` an S3
+    /// store binds the ticket to those bytes too ([`UploadTicket::sha256_bound`]): pass
+    /// it only when [`BlobStore::checksums`] is `Verified`, or to re-issue a ticket that
+    /// was bound. The folder store hashes uploads itself and ignores it.
     fn presign_upload<'a>(
         &'a self,
         key: &'a ObjectKey,
         content_type: &'a str,
         byte_size: u64,
+        sha256: Option<&'a [u8; 32]>,
         expires: Duration,
     ) -> BoxFuture<'a, Result<UploadTicket, AppError>>;
+
+    /// How this store vouches for uploaded bytes (see [`Checksums`]).
+    fn checksums(&self) -> Checksums {
+        Checksums::Hashed
+    }
 
     /// Size and content type of an object, `None` when it does not exist.
     fn head<'a>(
@@ -318,7 +362,8 @@ pub trait BlobStore: Send + Sync + 'static {
         expires: Duration,
     ) -> BoxFuture<'a, Result<String, AppError>>;
 
-    /// Readiness: the bucket answers, or the folder is writable.
+    /// Readiness: the bucket answers, or the folder is writable. An S3 store whose
+    /// checksum probe has not answered yet runs it here.
     fn check(&self) -> BoxFuture<'_, Result<(), AppError>>;
 
     /// The folder store, whose signed URLs the server itself answers (the HTTP layer

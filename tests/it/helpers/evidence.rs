@@ -3,28 +3,43 @@
 
 use chrono::Utc;
 use gridwatch::config::StorageBackend;
-use gridwatch::storage::{UploadMethod, UploadTicket};
+use gridwatch::storage::{Checksums, UploadMethod, UploadTicket};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::cases::{act, public_login, submit_tip, village_centre};
-use super::s3::{env, fresh_bucket, s3_config, send};
+use super::s3::{fresh_bucket, s3_config_of, send};
 use super::{Backend, Store, TestApp};
 
 pub async fn spawn(store: Store, tweak: impl FnOnce(&mut gridwatch::config::Config)) -> TestApp {
     match store {
         Store::Fs => TestApp::spawn_with(Backend::Sqlite, tweak).await,
-        Store::S3 => {
-            let endpoint = env("GRIDWATCH_TEST_S3_ENDPOINT");
-            let bucket = fresh_bucket(&endpoint).await;
-            TestApp::spawn_with(Backend::Postgres, |c| {
+        Store::S3 | Store::Garage => {
+            let (endpoint, bucket) = fresh_bucket(store).await;
+            let app = TestApp::spawn_with(Backend::Postgres, |c| {
                 c.storage.backend = StorageBackend::S3;
-                c.storage.s3 = s3_config(&endpoint, &bucket);
+                c.storage.s3 = s3_config_of(store, &endpoint, &bucket);
                 tweak(c);
             })
-            .await
+            .await;
+            wait_for_probe(&app).await;
+            app
         }
     }
+}
+
+/// Waits (at most 10 s) for the server's checksum probe of its S3 store, which runs in
+/// the background from start: until it answers, tickets are not bound to declared
+/// hashes, and tests that expect one behaviour or the other would race it.
+pub async fn wait_for_probe(app: &TestApp) {
+    let storage = &app.state.services.storage;
+    for _ in 0..200 {
+        if storage.checksums() != Checksums::Unknown {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the S3 checksum probe did not answer within 10 s");
 }
 
 pub const REQUEST: &str = "mutation($i: RequestEvidenceUploadInput!) { requestEvidenceUpload(input: $i) { evidence { id status } url method fields { name value } headers { name value } expiresAt } }";
@@ -64,6 +79,7 @@ pub fn ticket_of(v: &Value) -> UploadTicket {
                 url: url.to_owned(),
                 headers: pairs("putHeaders"),
             }),
+        sha256_bound: false,
     }
 }
 

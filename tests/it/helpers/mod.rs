@@ -36,12 +36,16 @@ pub enum Backend {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
     Fs,
+    /// The suite's S3 server (s3s-fs by default, which does not verify checksums).
     S3,
+    /// Garage, the second S3 server scripts/test.sh starts: it verifies the checksum of
+    /// a POST policy, so upload tickets carry the declared SHA-256.
+    Garage,
 }
 
 /// Runs an async test body once per backend: `both!(name, body_fn)` makes
-/// `name::sqlite` and `name::postgres`; `both!(name, body_fn, stores)` makes `name::fs`
-/// and `name::s3` with a [`Store`].
+/// `name::sqlite` and `name::postgres`; `both!(name, body_fn, stores)` makes `name::fs`,
+/// `name::s3` and `name::garage` with a [`Store`].
 #[macro_export]
 macro_rules! both {
     ($name:ident, $body:ident) => {
@@ -65,6 +69,10 @@ macro_rules! both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn s3() {
                 super::$body($crate::helpers::Store::S3).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn garage() {
+                super::$body($crate::helpers::Store::Garage).await;
             }
         }
     };

@@ -8,6 +8,8 @@ use gridwatch::storage::{self, BlobStore, UploadMethod, UploadTicket};
 use s3::creds::Credentials;
 use s3::{Bucket, BucketConfiguration, Region};
 
+use super::Store;
+
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
@@ -17,36 +19,57 @@ pub fn env(name: &str) -> String {
     })
 }
 
-/// Which S3 server scripts/s3.sh started (`s3s-fs` or `garage`).
-pub fn s3_kind() -> String {
-    std::env::var("GRIDWATCH_TEST_S3").unwrap_or_else(|_| "s3s-fs".into())
+/// Which S3 server scripts/s3.sh started for `store`: `s3s-fs` or `garage` for
+/// [`Store::S3`] (`GRIDWATCH_TEST_S3`, s3s-fs by default), and Garage for
+/// [`Store::Garage`], the second server scripts/test.sh starts (`GRIDWATCH_TEST_GARAGE_*`).
+pub fn s3_kind(store: Store) -> String {
+    match store {
+        Store::Garage => "garage".into(),
+        _ => std::env::var("GRIDWATCH_TEST_S3").unwrap_or_else(|_| "s3s-fs".into()),
+    }
 }
 
-/// The S3 settings exported by `scripts/s3.sh start`, for `bucket`.
+/// One of the variables scripts/test.sh exports for `store`'s server, e.g. `ENDPOINT`.
+pub fn var(store: Store, name: &str) -> String {
+    match store {
+        Store::Garage => env(&format!("GRIDWATCH_TEST_GARAGE_{name}")),
+        _ => env(&format!("GRIDWATCH_TEST_S3_{name}")),
+    }
+}
+
+/// The S3 settings exported by `scripts/s3.sh start` (the suite's first server), for
+/// `bucket` at `endpoint`.
 pub fn s3_config(endpoint: &str, bucket: &str) -> S3Config {
+    s3_config_of(Store::S3, endpoint, bucket)
+}
+
+/// The settings of `store`'s server, for `bucket` at `endpoint`.
+pub fn s3_config_of(store: Store, endpoint: &str, bucket: &str) -> S3Config {
     S3Config {
         endpoint: endpoint.to_owned(),
-        region: env("GRIDWATCH_TEST_S3_REGION"),
+        region: var(store, "REGION"),
         bucket: bucket.to_owned(),
-        access_key: Some(env("GRIDWATCH_TEST_S3_ACCESS_KEY").into()),
-        secret_key: Some(env("GRIDWATCH_TEST_S3_SECRET_KEY").into()),
+        access_key: Some(var(store, "ACCESS_KEY").into()),
+        secret_key: Some(var(store, "SECRET_KEY").into()),
         path_style: true,
         timeout_secs: 5,
     }
 }
 
-/// A fresh bucket on the shared test server, so tests never see each other's objects.
-/// (On s3s-fs a bucket is a folder; Garage's default key may not create buckets, so
-/// there the shared bucket is used — every key is random anyway.)
-pub async fn fresh_bucket(endpoint: &str) -> String {
+/// A fresh bucket on `store`'s shared test server, so tests never see each other's
+/// objects: (endpoint, bucket). (On s3s-fs a bucket is a folder; Garage's default key
+/// may not create buckets, so there the shared bucket is used — every key is random
+/// anyway.)
+pub async fn fresh_bucket(store: Store) -> (String, String) {
+    let endpoint = var(store, "ENDPOINT");
     let name = format!("gw-test-{:016x}", rand::random::<u64>());
     let region = Region::Custom {
-        region: env("GRIDWATCH_TEST_S3_REGION"),
-        endpoint: endpoint.to_owned(),
+        region: var(store, "REGION"),
+        endpoint: endpoint.clone(),
     };
     let creds = Credentials::new(
-        Some(&env("GRIDWATCH_TEST_S3_ACCESS_KEY")),
-        Some(&env("GRIDWATCH_TEST_S3_SECRET_KEY")),
+        Some(&var(store, "ACCESS_KEY")),
+        Some(&var(store, "SECRET_KEY")),
         None,
         None,
         None,
@@ -57,10 +80,10 @@ pub async fn fresh_bucket(endpoint: &str) -> String {
             .await
             .map(|r| (r.response_code, r.response_text));
     match created {
-        Ok((code, _)) if (200..300).contains(&code) => name,
-        other if s3_kind() == "garage" => {
+        Ok((code, _)) if (200..300).contains(&code) => (endpoint, name),
+        other if s3_kind(store) == "garage" => {
             eprintln!("garage: cannot create a bucket ({other:?}); using the shared one");
-            env("GRIDWATCH_TEST_S3_BUCKET")
+            (endpoint, var(store, "BUCKET"))
         }
         other => panic!("creating test bucket {name}: {other:?}"),
     }

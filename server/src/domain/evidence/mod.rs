@@ -58,6 +58,18 @@ impl TryFrom<&str> for Sha256Hex {
     }
 }
 
+impl Sha256Hex {
+    /// The 32 bytes the hex spells.
+    pub fn bytes(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // Checked on construction: 64 hex digits.
+        if hex::decode_to_slice(&self.0, &mut out).is_err() {
+            tracing::error!("Sha256Hex holds no hex");
+        }
+        out
+    }
+}
+
 /// Who may add evidence to a case: its assignee and the inspectors on its team (field
 /// work, see `cases::workflow`), supervisors and county staff in scope, and the tipster
 /// who reported it (photos of the problem only).

@@ -18,7 +18,7 @@ use crate::domain::idempotency::IdemKey;
 use crate::domain::media::ImageKind;
 use crate::domain::uow;
 use crate::error::{AppError, Msg};
-use crate::storage::{ObjectKey, UploadTicket, random_key};
+use crate::storage::{Checksums, ObjectKey, UploadTicket, random_key};
 
 /// What a client asks to upload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,10 +111,23 @@ pub async fn request_upload(
     check_tipster_limits(svc, viewer, &c, Some(req.byte_size)).await?;
     let key = random_key("ev");
     let now = svc.clock.now();
+    // Where the store verifies checksums, the ticket carries the declared hash: the key
+    // can then only ever hold those bytes, and confirmation reads only their head.
+    let bind = sha
+        .as_ref()
+        .filter(|_| svc.storage.checksums() == Checksums::Verified)
+        .map(Sha256Hex::bytes);
     let ticket = svc
         .storage
-        .presign_upload(&key, &req.content_type, req.byte_size, expires)
+        .presign_upload(
+            &key,
+            &req.content_type,
+            req.byte_size,
+            bind.as_ref(),
+            expires,
+        )
         .await?;
+    let sha256_bound = ticket.sha256_bound;
     let (uploader_id, uploader_tipster_id) = uploader(viewer);
     let row = evidence::ActiveModel {
         case_id: Set(c.id),
@@ -125,6 +138,7 @@ pub async fn request_upload(
         byte_size: Set(i64::try_from(req.byte_size).unwrap_or(i64::MAX)),
         // Empty until confirmation computes it, when the client declared none.
         sha256: Set(sha.map(|s| s.0).unwrap_or_default()),
+        sha256_bound: Set(sha256_bound),
         uploader_id: Set(uploader_id),
         uploader_tipster_id: Set(uploader_tipster_id),
         created_at: Set(now),
@@ -160,9 +174,16 @@ async fn reissued(svc: &Services, id: i64, expires: StdDuration) -> Result<Uploa
         .ok_or_else(|| AppError::not_found("证据", "evidence"))?;
     let key = ObjectKey::try_from(ev.object_key.as_str())?;
     let size = u64::try_from(ev.byte_size).unwrap_or(0);
+    // A bound row stays bound: its new ticket carries the same hash, whatever this
+    // process's probe found, or confirmation would trust bytes nobody verified.
+    let bind = if ev.sha256_bound {
+        Some(Sha256Hex::try_from(ev.sha256.as_str())?.bytes())
+    } else {
+        None
+    };
     let ticket = svc
         .storage
-        .presign_upload(&key, &ev.content_type, size, expires)
+        .presign_upload(&key, &ev.content_type, size, bind.as_ref(), expires)
         .await?;
     Ok(Upload {
         evidence: ev,
@@ -222,6 +243,8 @@ pub async fn upload_stream(
         content_type: Set(content_type.to_owned()),
         byte_size: Set(i64::try_from(written).unwrap_or(i64::MAX)),
         sha256: Set(sha),
+        // The server wrote these bytes and hashed them on the way; no upload URL exists.
+        sha256_bound: Set(true),
         uploader_id: Set(uploader_id),
         uploader_tipster_id: Set(uploader_tipster_id),
         created_at: Set(now),

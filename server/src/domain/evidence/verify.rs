@@ -1,8 +1,11 @@
 //! Verification of an uploaded photo: checked for size, SHA-256, real type and
 //! dimensions, its EXIF read for time and place, and the evidence confirmed with its
-//! flags, or rejected and removed. Where the store vouches for the SHA-256 of the bytes
-//! (the folder store hashes uploads on the way in) only the head of the object is read;
-//! otherwise (S3) the object is streamed once, hash and a bounded prefix together.
+//! flags, or rejected and removed. Where the SHA-256 of the bytes is known without
+//! reading them (the folder store hashes uploads on the way in; an S3 store that
+//! verifies checksums refused any other bytes for the ticket; the server wrote them
+//! itself) only the head of the object is read; otherwise (S3 without verified
+//! checksums) the object is copied away from its upload URL and streamed once, hash and
+//! a bounded prefix together.
 
 use chrono::{DateTime, Utc};
 use entity::{case, evidence};
@@ -142,14 +145,25 @@ async fn verify_object(
             format!("size {} differs from the declared {declared}", meta.size),
         )));
     }
-    // Everything below reads an immutable copy: whoever still holds the upload URL
-    // cannot swap the bytes after they were checked.
-    let sealed = svc.storage.seal(key).await?;
-    let read = match meta.sha256 {
-        // The store hashed the bytes as they arrived and keeps them unchangeable: the
-        // checks below need only the head of the object.
-        Some(vouched) => read_head(svc, &sealed, vouched, &ev.sha256).await?,
-        None => read_and_hash(svc, &sealed, declared, &ev.sha256).await?,
+    // The SHA-256 of the bytes, where it is known without reading them: the folder
+    // store hashed them as they arrived, or the row is bound to its hash (the server
+    // wrote the object itself, or the S3 store verified the hash its ticket carried).
+    // Either way the key can hold no other bytes, and the checks below need only the
+    // head of the object.
+    let vouched = meta
+        .sha256
+        .or_else(|| (ev.sha256_bound && !ev.sha256.is_empty()).then(|| ev.sha256.clone()));
+    let (read, sealed) = match vouched {
+        Some(vouched) => (read_head(svc, key, vouched, &ev.sha256).await?, key.clone()),
+        None => {
+            // Everything below reads an immutable copy: whoever still holds the upload
+            // URL cannot swap the bytes after they were checked.
+            let sealed = svc.storage.seal(key).await?;
+            (
+                read_and_hash(svc, &sealed, declared, &ev.sha256).await?,
+                sealed,
+            )
+        }
     };
     let (prefix, sha256) = match read {
         Ok(read) => read,

@@ -16,7 +16,7 @@ use crate::auth::wechat::WechatClient;
 use crate::config::Config;
 use crate::domain::grid::Grid;
 use crate::domain::{Clock, Services, WriteGate};
-use crate::graphql::{self, GridwatchSchema};
+use crate::graphql::{self, GuardedSchema};
 use crate::jobs::Jobs;
 use crate::ratelimit::RateLimits;
 pub use crate::state::AppState;
@@ -38,8 +38,8 @@ pub struct App {
     pub router: Router,
     /// Its state.
     pub state: AppState,
-    /// The GraphQL schema with its data.
-    pub schema: GridwatchSchema,
+    /// The GraphQL schema with its data, behind the request guard.
+    pub schema: GuardedSchema,
     background: Vec<JoinHandle<()>>,
     jobs: Option<Jobs>,
 }
@@ -172,25 +172,26 @@ async fn database(
     Ok((db, sql_statements))
 }
 
-/// The schema with its data and the request guard (limits from `[limits]`).
-fn schema(config: &Config, state: &AppState) -> GridwatchSchema {
+/// The schema with its data, behind the request guard (limits from `[limits]`).
+fn schema(config: &Config, state: &AppState) -> GuardedSchema {
     let limits = &config.limits;
     let mut builder = graphql::schema()
         .data(state.clone())
-        .limit_recursive_depth(32)
-        .extension(graphql::RequestGuard {
-            limits: graphql::RequestLimits {
-                max_depth: limits.max_depth,
-                max_cost: u64::try_from(limits.max_complexity).unwrap_or(u64::MAX),
-                max_aliases: limits.max_aliases,
-                max_page_size: limits.max_page_size,
-                timeout: Duration::from_secs(limits.request_timeout_secs.max(1)),
-            },
-        });
+        .limit_recursive_depth(graphql::limits::RECURSION_LIMIT);
     if config.is_production() {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    builder.finish()
+    GuardedSchema::new(
+        builder.finish(),
+        graphql::RequestLimits {
+            max_depth: limits.max_depth,
+            max_cost: u64::try_from(limits.max_complexity).unwrap_or(u64::MAX),
+            max_aliases: limits.max_aliases,
+            max_page_size: limits.max_page_size,
+            timeout: Duration::from_secs(limits.request_timeout_secs.max(1)),
+        },
+        Arc::clone(&state.services.grid),
+    )
 }
 
 /// The check for grid changes made by other processes (every process keeps its own

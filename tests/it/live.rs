@@ -36,6 +36,11 @@ async fn next_number(ws: &mut WsClient) -> String {
 /// `next` carrying errors (then `complete`), a request that does not validate as
 /// `error`.
 async fn refused_with(ws: &mut WsClient) -> String {
+    refusal(ws).await.0
+}
+
+/// [`refused_with`], with the error's `detail`.
+async fn refusal(ws: &mut WsClient) -> (String, Value) {
     let m = ws.next(WAIT).await.expect("an answer");
     let errors = match m["type"].as_str() {
         Some("next") => &m["payload"]["errors"],
@@ -46,11 +51,12 @@ async fn refused_with(ws: &mut WsClient) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("{m}"))
         .to_owned();
+    let detail = errors[0]["extensions"]["detail"].clone();
     if m["type"] == "next" {
         let end = ws.next(WAIT).await.expect("complete");
         assert_eq!(end["type"], "complete", "{end}");
     }
-    code
+    (code, detail)
 }
 
 async fn until_listening(app: &TestApp, n: usize) {
@@ -146,6 +152,18 @@ async fn who_may_subscribe(backend: Backend) {
     assert_eq!(refused_with(&mut staff).await, "NOT_FOUND");
     staff.subscribe("2", SUB, json!({ "r": "abc" })).await;
     assert_eq!(refused_with(&mut staff).await, "BAD_INPUT");
+    // The socket answers to the same request guard as HTTP: text and cost.
+    staff.subscribe("4", SUB, json!({ "r": "1\u{0}" })).await;
+    assert_eq!(
+        refusal(&mut staff).await,
+        ("BAD_INPUT".to_owned(), json!("CONTROL_CHARACTER"))
+    );
+    let costly = "{ regions { children { children { parent { children { parent { children { parent { children { code } } } } } } } } } }";
+    staff.subscribe("5", costly, json!({})).await;
+    assert_eq!(
+        refusal(&mut staff).await,
+        ("BAD_INPUT".to_owned(), json!("TOO_COMPLEX"))
+    );
     // The socket still serves a good subscription afterwards.
     staff.subscribe("3", SUB, json!({})).await;
     until_listening(&app, 1).await;

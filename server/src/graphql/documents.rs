@@ -1,8 +1,7 @@
 //! Parsed GraphQL documents by query text. The apps send the same few dozen queries all
 //! day; parsing one is about a tenth of a small request's work, so each text is parsed
 //! once and the request gets a copy of the tree. Everything after parsing — the
-//! guards' cost and control-character checks, validation — still runs per request
-//! (async-graphql calls the extensions' `parse_query` with a pre-parsed document too).
+//! guard's cost and control-character checks, validation — still runs per request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,9 +14,6 @@ const ENTRIES: usize = 256;
 /// Longer texts are not kept (the apps' queries are a few hundred bytes).
 const MAX_QUERY_BYTES: usize = 16 * 1024;
 
-/// The document a request was given from the cache (request data).
-pub struct Parsed(pub Arc<ExecutableDocument>);
-
 /// The cache (one per server, shared by every request).
 #[derive(Default)]
 pub struct Documents {
@@ -25,11 +21,12 @@ pub struct Documents {
 }
 
 impl Documents {
-    /// Gives `req` its parsed document when its text parses; a text that does not parse
-    /// is left for the engine, which reports the error as before.
-    pub fn prepare(&self, req: &mut async_graphql::Request) {
+    /// Gives `req` its parsed document when its text parses, and returns it (the guard
+    /// checks it and orders the answer by it); a text that does not parse is left for
+    /// the engine, which reports the error as before.
+    pub fn prepare(&self, req: &mut async_graphql::Request) -> Option<Arc<ExecutableDocument>> {
         if req.query.len() > MAX_QUERY_BYTES {
-            return;
+            return None;
         }
         let hit = self
             .docs
@@ -40,7 +37,7 @@ impl Documents {
             Some(doc) => doc,
             None => {
                 let Ok(parsed) = async_graphql::parser::parse_query(&req.query) else {
-                    return;
+                    return None;
                 };
                 let doc = Arc::new(parsed);
                 if let Ok(mut d) = self.docs.lock() {
@@ -53,9 +50,7 @@ impl Documents {
             }
         };
         req.set_parsed_query((*doc).clone());
-        // The guard reads the answer's key order from this copy instead of cloning the
-        // tree a second time.
-        req.data.insert(Parsed(doc));
+        Some(doc)
     }
 
     /// Texts held now.

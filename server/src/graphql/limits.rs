@@ -1,6 +1,7 @@
 //! What a request may ask for, checked before anything runs, and how long it may take.
 //!
-//! One extension, [`RequestGuard`], does per request:
+//! [`GuardedSchema`] wraps the schema and does per request, over HTTP and WebSocket
+//! alike:
 //!
 //! 1. **Text** — every string in the request (variables and literals, at any nesting)
 //!    is refused with `BAD_INPUT`/`CONTROL_CHARACTER` when it holds a control
@@ -26,25 +27,33 @@
 //!
 //! The size of the serialized answer is capped at the HTTP edge
 //! (`limits.max_response_bytes`).
+//!
+//! This is deliberately not an async-graphql extension: with any extension registered
+//! the engine sends every field of the answer through the extension chain (a type
+//! lookup, a `ResolveInfo` and two more futures per field). A page of a hundred cases
+//! resolves about two thousand fields, and that chain was a quarter of its CPU.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
-};
+use async_graphql::futures_util::stream::{self, BoxStream, StreamExt as _};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
     ExecutableDocument, Field, OperationDefinition, OperationType, Selection, SelectionSet,
     VariableDefinition,
 };
 use async_graphql::registry::{MetaTypeName, Registry};
-use async_graphql::{Name, Positioned, Response, ServerError, ServerResult, Variables};
+use async_graphql::{
+    Data, Executor, Name, OutputType, Positioned, Request, Response, ServerError, SubscriptionType,
+    Variables,
+};
 use async_graphql_value::{ConstValue, Value};
 
+use super::GridwatchSchema;
 use crate::domain;
+use crate::domain::grid::Grid;
 use crate::error::{AppError, Msg};
-use crate::state::AppState;
 
 /// The limits of one request, from `[limits]`.
 #[derive(Debug, Clone, Copy)]
@@ -61,25 +70,23 @@ pub struct RequestLimits {
     pub timeout: Duration,
 }
 
-/// The extension factory; see the module documentation.
-pub struct RequestGuard {
-    /// The limits.
-    pub limits: RequestLimits,
+/// The engine's own bound on selection nesting (`limit_recursive_depth`): a document
+/// nested deeper is left to the engine, which refuses it before anything runs, so the
+/// walks here never recurse further than this.
+pub const RECURSION_LIMIT: usize = 32;
+
+/// The schema behind its guard: what the HTTP and WebSocket endpoints execute.
+#[derive(Clone)]
+pub struct GuardedSchema {
+    schema: GridwatchSchema,
+    guard: Arc<Guard>,
 }
 
-impl ExtensionFactory for RequestGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExt {
-            limits: self.limits,
-            doc: Mutex::new(None),
-        })
-    }
-}
-
-struct GuardExt {
+struct Guard {
     limits: RequestLimits,
-    /// The parsed document, kept to put the answer's keys in query order.
-    doc: Mutex<Option<ExecutableDocument>>,
+    model: CostModel,
+    /// The region tree, whose largest fan-out bounds `regions` and `children`.
+    grid: Arc<Grid>,
 }
 
 fn refuse(err: AppError) -> ServerError {
@@ -96,33 +103,132 @@ fn too_complex(zh: String, en: String) -> ServerError {
     })
 }
 
-#[async_trait::async_trait]
-impl Extension for GuardExt {
-    async fn parse_query(
+impl GuardedSchema {
+    /// `schema` behind the guard of `limits`.
+    pub fn new(schema: GridwatchSchema, limits: RequestLimits, grid: Arc<Grid>) -> Self {
+        Self {
+            schema,
+            guard: Arc::new(Guard {
+                limits,
+                model: CostModel::of_schema(),
+                grid,
+            }),
+        }
+    }
+
+    /// The schema itself, unguarded (its SDL, tests).
+    pub fn schema(&self) -> &GridwatchSchema {
+        &self.schema
+    }
+
+    /// Checks and runs one request. `prepared` is its document when the caller parsed it
+    /// already (and gave the request a copy: see `documents`).
+    pub async fn run(
         &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        if let Some(path) = find_control_char_in_variables(variables) {
+        mut req: Request,
+        prepared: Option<Arc<ExecutableDocument>>,
+    ) -> Response {
+        let doc = match self.guard.check(&mut req, prepared) {
+            Ok(doc) => doc,
+            Err(e) => return Response::from_errors(vec![e]),
+        };
+        let op_name = req.operation_name.clone();
+        let budget = self.guard.limits.timeout;
+        let mut resp = match tokio::time::timeout(budget, self.schema.execute(req)).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(
+                    budget_ms = budget.as_millis() as u64,
+                    "request ran past its time budget"
+                );
+                return Response::from_errors(vec![refuse(AppError::TimedOut)]);
+            }
+        };
+        if let Some(doc) = doc
+            && let Some(op) = operation(&doc, op_name.as_deref())
+        {
+            reorder(&mut resp.data, &[&op.selection_set.node], &doc, 0);
+        }
+        resp
+    }
+}
+
+impl Executor for GuardedSchema {
+    fn execute(&self, request: Request) -> impl std::future::Future<Output = Response> + Send {
+        self.run(request, None)
+    }
+
+    /// Subscriptions (and anything else sent over the WebSocket): the same checks before
+    /// the stream starts, each answer's keys in query order. Each event is resolved as
+    /// it comes; the time budget is for requests, not for a stream that lasts.
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let doc = match self.guard.check(&mut request, None) {
+            Ok(doc) => doc,
+            Err(e) => {
+                // Completed here as the HTTP edge completes its errors (code, detail, the
+                // socket's language).
+                let ctx = session_data.as_ref().and_then(|d| {
+                    d.get(&std::any::TypeId::of::<super::RequestContext>())
+                        .and_then(|b| b.downcast_ref::<super::RequestContext>())
+                });
+                let (lang, id) = ctx.map_or((crate::error::Lang::Zh, ""), |c| {
+                    (c.lang, c.request_id.as_str())
+                });
+                let mut errors = vec![e];
+                super::errors::finish_errors(&mut errors, lang, id);
+                return stream::once(async move { Response::from_errors(errors) }).boxed();
+            }
+        };
+        let op_name = request.operation_name.clone();
+        let events = Executor::execute_stream(&self.schema, request, session_data);
+        match doc {
+            Some(doc) => events
+                .map(move |mut resp| {
+                    if let Some(op) = operation(&doc, op_name.as_deref()) {
+                        reorder(&mut resp.data, &[&op.selection_set.node], &doc, 0);
+                    }
+                    resp
+                })
+                .boxed(),
+            None => events,
+        }
+    }
+}
+
+impl Guard {
+    /// The text and cost checks of a request; its document (to order the answer), or
+    /// `None` when the engine will refuse the request anyway (it does not parse, or is
+    /// nested past [`RECURSION_LIMIT`]) and reports why itself.
+    fn check(
+        &self,
+        req: &mut Request,
+        prepared: Option<Arc<ExecutableDocument>>,
+    ) -> Result<Option<Arc<ExecutableDocument>>, ServerError> {
+        let doc = match prepared {
+            Some(doc) => doc,
+            None => match async_graphql::parser::parse_query(&req.query) {
+                Ok(parsed) => {
+                    req.set_parsed_query(parsed.clone());
+                    Arc::new(parsed)
+                }
+                Err(_) => return Ok(None),
+            },
+        };
+        if !within_recursion_limit(&doc) {
+            return Ok(None);
+        }
+        if let Some(path) = find_control_char_in_variables(&req.variables) {
             return Err(refuse(control_char_error(&path)));
         }
         if let Some(path) = find_control_char_in_document(&doc) {
             return Err(refuse(control_char_error(&path)));
         }
-        let fanout = ctx
-            .data::<AppState>()
-            .map(|s| s.services.grid.snapshot().max_fanout())
-            .unwrap_or(0);
-        let m = measure(
-            &ctx.schema_env.registry,
-            &doc,
-            variables,
-            fanout,
-            &self.limits,
-        );
+        let fanout = self.grid.snapshot().max_fanout();
+        let m = measure(&self.model, &doc, &req.variables, fanout, &self.limits);
         let l = &self.limits;
         if m.cost > l.max_cost {
             let shown = if m.cost == u64::MAX {
@@ -160,48 +266,117 @@ impl Extension for GuardExt {
                 ),
             ));
         }
-        // Kept to put the answer's keys in query order, unless the request carries the
-        // cached tree already.
-        if ctx.data_opt::<super::documents::Parsed>().is_none()
-            && let Ok(mut slot) = self.doc.lock()
-        {
-            *slot = Some(doc.clone());
+        Ok(Some(doc))
+    }
+}
+
+/// Whether no selection of `doc` is nested past [`RECURSION_LIMIT`], counted as the
+/// engine counts (every field with a selection, fragment spread and inline fragment is
+/// a level). Stops at the limit, so it never recurses deeper itself.
+fn within_recursion_limit(doc: &ExecutableDocument) -> bool {
+    fn set(doc: &ExecutableDocument, s: &SelectionSet, depth: usize) -> bool {
+        if depth > RECURSION_LIMIT {
+            return false;
         }
-        Ok(doc)
+        s.items.iter().all(|sel| match &sel.node {
+            Selection::Field(f) => {
+                f.node.selection_set.node.items.is_empty()
+                    || set(doc, &f.node.selection_set.node, depth + 1)
+            }
+            Selection::FragmentSpread(spread) => doc
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .is_none_or(|frag| set(doc, &frag.node.selection_set.node, depth + 1)),
+            Selection::InlineFragment(i) => set(doc, &i.node.selection_set.node, depth + 1),
+        })
+    }
+    doc.operations
+        .iter()
+        .all(|(_, op)| set(doc, &op.node.selection_set.node, 0))
+        && doc
+            .fragments
+            .values()
+            .all(|f| set(doc, &f.node.selection_set.node, 0))
+}
+
+/// What the cost walk needs to know of one field.
+#[derive(Debug, Clone)]
+struct FieldShape {
+    /// It returns a list.
+    list: bool,
+    /// It returns a connection page (`first`).
+    paged: bool,
+    /// The type of its value (of its items, for a list).
+    child: String,
+}
+
+/// The schema as the cost walk sees it: per type, per field, its [`FieldShape`]. Made
+/// once from the schema's types; the registry it is made from is not kept.
+pub struct CostModel {
+    query: String,
+    mutation: Option<String>,
+    subscription: Option<String>,
+    types: HashMap<String, HashMap<String, FieldShape>>,
+}
+
+impl CostModel {
+    /// The model of gridwatch's schema.
+    pub fn of_schema() -> Self {
+        let mut registry = Registry {
+            types: Default::default(),
+            directives: Default::default(),
+            implements: Default::default(),
+            query_type: super::Query::type_name().into_owned(),
+            mutation_type: Some(super::Mutation::type_name().into_owned()),
+            subscription_type: Some(super::live::Subscription::type_name().into_owned()),
+            introspection_mode: async_graphql::IntrospectionMode::Enabled,
+            enable_federation: false,
+            federation_subscription: false,
+            ignore_name_conflicts: Default::default(),
+            enable_suggestions: false,
+        };
+        <super::Query as OutputType>::create_type_info(&mut registry);
+        <super::Mutation as OutputType>::create_type_info(&mut registry);
+        <super::live::Subscription as SubscriptionType>::create_type_info(&mut registry);
+        // As the engine does: the merged roots' parts are no types of the schema.
+        registry.remove_unused_types();
+        Self::from_registry(&registry)
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut resp =
-            match tokio::time::timeout(self.limits.timeout, next.run(ctx, operation_name)).await {
-                Ok(r) => r,
-                Err(_) => {
-                    tracing::warn!(
-                        budget_ms = self.limits.timeout.as_millis() as u64,
-                        "request ran past its time budget"
-                    );
-                    return Response::from_errors(vec![refuse(AppError::TimedOut)]);
-                }
-            };
-        let cached = ctx
-            .data_opt::<super::documents::Parsed>()
-            .map(|p| Arc::clone(&p.0));
-        let doc = cached.or_else(|| {
-            self.doc
-                .lock()
-                .ok()
-                .and_then(|mut d| d.take().map(Arc::new))
-        });
-        if let Some(doc) = doc
-            && let Some(op) = operation(&doc, operation_name)
-        {
-            reorder(&mut resp.data, &[&op.selection_set.node], &doc, 0);
+    fn from_registry(registry: &Registry) -> Self {
+        let types = registry
+            .types
+            .iter()
+            .filter_map(|(type_name, ty)| {
+                let fields = ty.fields()?;
+                let shapes = fields
+                    .iter()
+                    .map(|(name, f)| {
+                        let child = MetaTypeName::concrete_typename(&f.ty);
+                        let shape = FieldShape {
+                            list: matches!(
+                                MetaTypeName::create(&f.ty).unwrap_non_null(),
+                                MetaTypeName::List(_)
+                            ),
+                            paged: f.args.contains_key("first") && child.ends_with("Connection"),
+                            child: child.to_owned(),
+                        };
+                        (name.clone(), shape)
+                    })
+                    .collect();
+                Some((type_name.clone(), shapes))
+            })
+            .collect();
+        Self {
+            query: registry.query_type.clone(),
+            mutation: registry.mutation_type.clone(),
+            subscription: registry.subscription_type.clone(),
+            types,
         }
-        resp
+    }
+
+    fn field(&self, parent: &str, name: &str) -> Option<&FieldShape> {
+        self.types.get(parent)?.get(name)
     }
 }
 
@@ -427,7 +602,7 @@ pub struct Measure {
 }
 
 struct Walk<'a> {
-    registry: &'a Registry,
+    model: &'a CostModel,
     doc: &'a ExecutableDocument,
     vars: &'a Variables,
     var_defs: &'a [Positioned<VariableDefinition>],
@@ -441,7 +616,7 @@ struct Walk<'a> {
 
 /// Measures every operation of `doc` and returns the largest figures.
 pub fn measure(
-    registry: &Registry,
+    model: &CostModel,
     doc: &ExecutableDocument,
     vars: &Variables,
     fanout: usize,
@@ -450,13 +625,13 @@ pub fn measure(
     let mut out = Measure::default();
     for (_, op) in doc.operations.iter() {
         let root = match op.node.ty {
-            OperationType::Query => Some(registry.query_type.as_str()),
-            OperationType::Mutation => registry.mutation_type.as_deref(),
-            OperationType::Subscription => registry.subscription_type.as_deref(),
+            OperationType::Query => Some(model.query.as_str()),
+            OperationType::Mutation => model.mutation.as_deref(),
+            OperationType::Subscription => model.subscription.as_deref(),
         };
         let Some(root) = root else { continue };
         let mut w = Walk {
-            registry,
+            model,
             doc,
             vars,
             var_defs: &op.node.variable_definitions,
@@ -534,22 +709,13 @@ impl<'a> Walk<'a> {
         }
         let depth = depth + 1;
         self.depth = self.depth.max(depth);
-        let Some(meta) = self
-            .registry
-            .types
-            .get(parent)
-            .and_then(|t| t.field_by_name(name))
-        else {
+        let model = self.model;
+        let Some(shape) = model.field(parent, name) else {
             // Unknown here (`__typename`, or a field validation will refuse).
             return 1;
         };
-        let is_list = matches!(
-            MetaTypeName::create(&meta.ty).unwrap_non_null(),
-            MetaTypeName::List(_)
-        );
-        let paged = meta.args.contains_key("first")
-            && MetaTypeName::concrete_typename(&meta.ty).ends_with("Connection");
-        let bound = if paged {
+        let is_list = shape.list;
+        let bound = if shape.paged {
             Some(ListBound::Page)
         } else {
             list_bound(parent, name)
@@ -561,11 +727,10 @@ impl<'a> Walk<'a> {
             None if is_list => UNDECLARED_LIST_BOUND,
             None => 1,
         };
-        let child_type = MetaTypeName::concrete_typename(&meta.ty);
         let children = if f.selection_set.node.items.is_empty() {
             0
         } else {
-            self.set(&f.selection_set.node, child_type, depth)
+            self.set(&f.selection_set.node, &shape.child, depth)
         };
         let per_item = if is_list { children.max(1) } else { children };
         1u64.saturating_add(items.saturating_mul(per_item))
@@ -743,44 +908,11 @@ mod tests {
         }
     }
 
-    /// The schema's environment (registry included), captured by an extension while a
-    /// trivial query runs: async-graphql offers no other way to reach the registry.
-    pub(crate) fn schema_env() -> async_graphql::SchemaEnv {
-        struct Capture(Arc<Mutex<Option<async_graphql::SchemaEnv>>>);
-        struct CaptureExt(Arc<Mutex<Option<async_graphql::SchemaEnv>>>);
-        impl ExtensionFactory for Capture {
-            fn create(&self) -> Arc<dyn Extension> {
-                Arc::new(CaptureExt(Arc::clone(&self.0)))
-            }
-        }
-        #[async_trait::async_trait]
-        impl Extension for CaptureExt {
-            async fn execute(
-                &self,
-                ctx: &ExtensionContext<'_>,
-                operation_name: Option<&str>,
-                next: NextExecute<'_>,
-            ) -> Response {
-                *self.0.lock().unwrap() = Some(ctx.schema_env.clone());
-                next.run(ctx, operation_name).await
-            }
-        }
-        let slot = Arc::new(Mutex::new(None));
-        let schema = crate::graphql::schema()
-            .extension(Capture(Arc::clone(&slot)))
-            .finish();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(schema.execute("{ __typename }"));
-        slot.lock().unwrap().take().unwrap()
-    }
-
     fn cost(q: &str, vars: serde_json::Value, fanout: usize) -> Measure {
-        let env = schema_env();
+        let model = CostModel::of_schema();
         let doc = async_graphql::parser::parse_query(q).unwrap();
         let vars = Variables::from_json(vars);
-        measure(&env.registry, &doc, &vars, fanout, &limits())
+        measure(&model, &doc, &vars, fanout, &limits())
     }
 
     #[test]
@@ -843,27 +975,55 @@ mod tests {
         assert_eq!(m.depth, 0);
     }
 
+    /// The model is made from the schema's types the way the engine makes its registry:
+    /// the same object and interface types as the SDL, with the same fields.
+    #[test]
+    fn the_cost_model_sees_the_schema() {
+        use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+        let model = CostModel::of_schema();
+        let sdl = async_graphql::parser::parse_schema(crate::graphql::sdl()).unwrap();
+        let mut seen = 0;
+        for def in &sdl.definitions {
+            let TypeSystemDefinition::Type(t) = def else {
+                continue;
+            };
+            let fields = match &t.node.kind {
+                TypeKind::Object(o) => &o.fields,
+                TypeKind::Interface(i) => &i.fields,
+                _ => continue,
+            };
+            let name = t.node.name.node.as_str();
+            let shapes = model
+                .types
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} missing"));
+            let mut want: Vec<&str> = fields.iter().map(|f| f.node.name.node.as_str()).collect();
+            let mut got: Vec<&str> = shapes.keys().map(String::as_str).collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want, "{name}");
+            seen += 1;
+        }
+        let ours = model.types.keys().filter(|t| !t.starts_with("__")).count();
+        assert_eq!(ours, seen, "types in the model but not in the SDL");
+        assert!(model.field("Query", "myTasks").unwrap().paged);
+        assert!(model.field("Case", "events").unwrap().list);
+        assert_eq!(model.field("Case", "region").unwrap().child, "Region");
+    }
+
     #[test]
     fn every_list_field_of_the_schema_declares_a_bound() {
-        let env = schema_env();
-        let registry = &env.registry;
+        let model = CostModel::of_schema();
         let mut missing = Vec::new();
         let mut lists = 0;
-        for (type_name, ty) in &registry.types {
+        for (type_name, fields) in &model.types {
             if type_name.starts_with("__") {
                 continue;
             }
-            let Some(fields) = ty.fields() else { continue };
             for (name, f) in fields {
-                let is_list = matches!(
-                    MetaTypeName::create(&f.ty).unwrap_non_null(),
-                    MetaTypeName::List(_)
-                );
-                let paged = f.args.contains_key("first")
-                    && MetaTypeName::concrete_typename(&f.ty).ends_with("Connection");
-                if is_list || paged {
+                if f.list || f.paged {
                     lists += 1;
-                    if !paged && list_bound(type_name, name).is_none() {
+                    if !f.paged && list_bound(type_name, name).is_none() {
                         missing.push(format!("{type_name}.{name}"));
                     }
                 }

@@ -9,6 +9,7 @@ mod cases;
 mod context;
 pub mod documents;
 mod draws;
+pub mod errors;
 mod evidence;
 mod grid;
 pub mod limits;
@@ -27,7 +28,7 @@ mod users;
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
-pub use limits::{RequestGuard, RequestLimits};
+pub use limits::{GuardedSchema, RequestLimits};
 pub use scalars::parse_id;
 
 use crate::domain::access::Viewer;

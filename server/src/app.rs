@@ -175,6 +175,9 @@ async fn database(
 /// The schema with its data, behind the request guard (limits from `[limits]`).
 fn schema(config: &Config, state: &AppState) -> GuardedSchema {
     let limits = &config.limits;
+    // First: the registry it is made from is freed before the engine builds its own, so
+    // the start never holds two.
+    let model = graphql::limits::CostModel::of_schema();
     let mut builder = graphql::schema()
         .data(state.clone())
         .limit_recursive_depth(graphql::limits::RECURSION_LIMIT);
@@ -183,6 +186,7 @@ fn schema(config: &Config, state: &AppState) -> GuardedSchema {
     }
     GuardedSchema::new(
         builder.finish(),
+        model,
         graphql::RequestLimits {
             max_depth: limits.max_depth,
             max_cost: u64::try_from(limits.max_complexity).unwrap_or(u64::MAX),

@@ -104,13 +104,20 @@ fn too_complex(zh: String, en: String) -> ServerError {
 }
 
 impl GuardedSchema {
-    /// `schema` behind the guard of `limits`.
-    pub fn new(schema: GridwatchSchema, limits: RequestLimits, grid: Arc<Grid>) -> Self {
+    /// `schema` behind the guard of `limits`; `model` is [`CostModel::of_schema`], best
+    /// made before the schema: the registry it is made from is then freed before the
+    /// engine builds its own, and the start never holds two.
+    pub fn new(
+        schema: GridwatchSchema,
+        model: CostModel,
+        limits: RequestLimits,
+        grid: Arc<Grid>,
+    ) -> Self {
         Self {
             schema,
             guard: Arc::new(Guard {
                 limits,
-                model: CostModel::of_schema(),
+                model,
                 grid,
             }),
         }

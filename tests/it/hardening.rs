@@ -981,6 +981,17 @@ async fn the_smaller_points(backend: Backend) {
     let aliases: String = (0..8).map(|i| format!("a{i}: __typename ")).collect();
     let q = format!("fragment F on Query {{ {aliases} }} {{ ...F ...F ...F ...F ...F }}");
     assert_eq!(detail(&app.graphql(&q, json!({})).await), "TOO_COMPLEX");
+    // A fragment bomb within the depth limit (2^30 fields once expanded) is refused
+    // after a bounded walk, before the engine's own depth check would expand it all.
+    let mut bomb = String::from("fragment F0 on Query { __typename }\n");
+    for i in 1..=30 {
+        bomb.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
+            p = i - 1
+        ));
+    }
+    bomb.push_str("{ ...F30 }");
+    assert_eq!(detail(&app.graphql(&bomb, json!({})).await), "TOO_COMPLEX");
     // Keys come back in the order the query asked (the executor finishes fields in
     // another order: the database answers `categories` last).
     let text = app

@@ -225,8 +225,17 @@ impl Guard {
                 Err(_) => return Ok(None),
             },
         };
-        if !within_recursion_limit(&doc) {
-            return Ok(None);
+        match nesting(&doc) {
+            Nesting::Within => {}
+            Nesting::TooDeep => return Ok(None),
+            Nesting::TooBig => {
+                return Err(too_complex(
+                    "查询过于复杂：片段展开后的字段过多。请减少重复引用的片段".to_owned(),
+                    "query too complex: too many fields once its fragments are expanded; \
+                     spread fewer fragments"
+                        .to_owned(),
+                ));
+            }
         }
         if let Some(path) = find_control_char_in_variables(&req.variables) {
             return Err(refuse(control_char_error(&path)));
@@ -277,33 +286,66 @@ impl Guard {
     }
 }
 
-/// Whether no selection of `doc` is nested past [`RECURSION_LIMIT`], counted as the
-/// engine counts (every field with a selection, fragment spread and inline fragment is
-/// a level). Stops at the limit, so it never recurses deeper itself.
-fn within_recursion_limit(doc: &ExecutableDocument) -> bool {
-    fn set(doc: &ExecutableDocument, s: &SelectionSet, depth: usize) -> bool {
+/// How a document's nesting compares with the engine's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nesting {
+    /// Within [`RECURSION_LIMIT`]: the walks below may recurse.
+    Within,
+    /// Nested deeper: left to the engine, which refuses it before anything runs.
+    TooDeep,
+    /// More than [`MAX_VISITS`] selections once fragments are expanded at every spread
+    /// (a fragment bomb within the depth limit). Refused here as too complex: the
+    /// engine's own depth check expands fragments the same way, without a bound.
+    TooBig,
+}
+
+/// The [`Nesting`] of `doc`, counted as the engine counts (every field with a selection,
+/// fragment spread and inline fragment is a level). Stops at the limit and at
+/// [`MAX_VISITS`], so it never recurses deeper, nor works longer, than that.
+fn nesting(doc: &ExecutableDocument) -> Nesting {
+    fn set(doc: &ExecutableDocument, s: &SelectionSet, depth: usize, visits: &mut u64) -> Nesting {
         if depth > RECURSION_LIMIT {
-            return false;
+            return Nesting::TooDeep;
         }
-        s.items.iter().all(|sel| match &sel.node {
-            Selection::Field(f) => {
-                f.node.selection_set.node.items.is_empty()
-                    || set(doc, &f.node.selection_set.node, depth + 1)
+        for sel in &s.items {
+            *visits += 1;
+            if *visits > MAX_VISITS {
+                return Nesting::TooBig;
             }
-            Selection::FragmentSpread(spread) => doc
-                .fragments
-                .get(&spread.node.fragment_name.node)
-                .is_none_or(|frag| set(doc, &frag.node.selection_set.node, depth + 1)),
-            Selection::InlineFragment(i) => set(doc, &i.node.selection_set.node, depth + 1),
-        })
+            let inner = match &sel.node {
+                Selection::Field(f) if f.node.selection_set.node.items.is_empty() => {
+                    Nesting::Within
+                }
+                Selection::Field(f) => set(doc, &f.node.selection_set.node, depth + 1, visits),
+                Selection::FragmentSpread(spread) => {
+                    match doc.fragments.get(&spread.node.fragment_name.node) {
+                        Some(frag) => set(doc, &frag.node.selection_set.node, depth + 1, visits),
+                        None => Nesting::Within,
+                    }
+                }
+                Selection::InlineFragment(i) => {
+                    set(doc, &i.node.selection_set.node, depth + 1, visits)
+                }
+            };
+            if inner != Nesting::Within {
+                return inner;
+            }
+        }
+        Nesting::Within
     }
-    doc.operations
+    let mut visits = 0;
+    let roots = doc
+        .operations
         .iter()
-        .all(|(_, op)| set(doc, &op.node.selection_set.node, 0))
-        && doc
-            .fragments
-            .values()
-            .all(|f| set(doc, &f.node.selection_set.node, 0))
+        .map(|(_, op)| &op.node.selection_set.node)
+        .chain(doc.fragments.values().map(|f| &f.node.selection_set.node));
+    for root in roots {
+        let n = set(doc, root, 0, &mut visits);
+        if n != Nesting::Within {
+            return n;
+        }
+    }
+    Nesting::Within
 }
 
 /// What the cost walk needs to know of one field.
@@ -969,6 +1011,31 @@ mod tests {
         }
         q.push_str("{ ...F40 }");
         assert_eq!(cost(&q, serde_json::json!({}), 1).cost, u64::MAX);
+    }
+
+    /// A fragment bomb within the depth limit (each level spreads the next twice, 2^30
+    /// fields) is refused after a bounded walk; one past the limit is left to the
+    /// engine; an ordinary query is within.
+    #[test]
+    fn nesting_is_bounded() {
+        let bomb = |levels: usize| {
+            let mut q = String::from("fragment F0 on Query { categories { id } }\n");
+            for i in 1..=levels {
+                q.push_str(&format!(
+                    "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
+                    p = i - 1
+                ));
+            }
+            q.push_str(&format!("{{ ...F{levels} }}"));
+            async_graphql::parser::parse_query(q).unwrap()
+        };
+        assert_eq!(nesting(&bomb(30)), Nesting::TooBig);
+        assert_eq!(nesting(&bomb(40)), Nesting::TooDeep);
+        let q = async_graphql::parser::parse_query(
+            "{ cases(first: 5) { edges { node { id category { code } } } } }",
+        )
+        .unwrap();
+        assert_eq!(nesting(&q), Nesting::Within);
     }
 
     #[test]

@@ -455,62 +455,28 @@ async fn multipart_upload_streams_and_verifies(store: Store) {
     let (lat, lng) = village_centre(&app, village);
     let (id, _, _, insp, _) = case_in_progress(&app, village, "DUST").await;
     let photo = media::fixtures::test_jpeg(640, 480, Some((Utc::now(), lat, lng)));
-    let ops = json!({
-        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status sha256 width flags } }",
-        "variables": { "c": id, "f": null }
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", ops.to_string())
-        .text("map", json!({ "0": ["variables.f"] }).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(photo.clone())
-                .file_name("a.jpg")
-                .mime_str("image/jpeg")
-                .unwrap(),
-        );
-    let body: Value = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .bearer_auth(&insp)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .gql_upload(
+            Some(&insp),
+            "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status sha256 width flags } }",
+            json!({ "c": id }),
+            ("a.jpg", "image/jpeg", photo.clone()),
+        )
+        .await;
     let e = &body["data"]["uploadEvidence"];
     assert_eq!(e["status"], "CONFIRMED", "{body}");
     assert_eq!(e["sha256"], sha_hex(&photo));
     assert_eq!(e["width"], 640);
     // A PNG sent as a JPEG through the same path is rejected.
     let png = media::fixtures::png_claiming(10, 10);
-    let ops = json!({
-        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status } }",
-        "variables": { "c": id, "f": null }
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", ops.to_string())
-        .text("map", json!({ "0": ["variables.f"] }).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(png)
-                .file_name("b.jpg")
-                .mime_str("image/jpeg")
-                .unwrap(),
-        );
-    let body: Value = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .bearer_auth(&insp)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .gql_upload(
+            Some(&insp),
+            "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status } }",
+            json!({ "c": id }),
+            ("b.jpg", "image/jpeg", png),
+        )
+        .await;
     assert_eq!(
         body["errors"][0]["extensions"]["detail"], "TYPE_MISMATCH",
         "{body}"
@@ -670,34 +636,6 @@ async fn confirmed_originals_are_write_once(store: Store) {
 }
 both!(write_once, confirmed_originals_are_write_once, stores);
 
-/// `uploadEvidence` of `bytes` as a JPEG (AFTER): the whole answer.
-async fn upload_through_server(app: &TestApp, token: &str, case_id: &Value, bytes: &[u8]) -> Value {
-    let ops = json!({
-        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { id status sha256 } }",
-        "variables": { "c": case_id, "f": null }
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", ops.to_string())
-        .text("map", json!({ "0": ["variables.f"] }).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes.to_vec())
-                .file_name("a.jpg")
-                .mime_str("image/jpeg")
-                .unwrap(),
-        );
-    app.client
-        .post(format!("{}/graphql", app.base))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn evidence_row(app: &TestApp, id: &Value) -> entity::evidence::Model {
     let id: i64 = id.as_str().unwrap().parse().unwrap();
     entity::evidence::Entity::find_by_id(id)
@@ -800,7 +738,14 @@ async fn what_confirmation_reads(store: Store) {
 
     // Through the server: bound everywhere, never copied.
     let third = media::fixtures::test_jpeg(340, 240, None);
-    let b = upload_through_server(&app, &insp, &id, &third).await;
+    let b = app
+        .gql_upload(
+            Some(&insp),
+            "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { id status sha256 } }",
+            json!({ "c": id }),
+            ("a.jpg", "image/jpeg", third.clone()),
+        )
+        .await;
     let e = &b["data"]["uploadEvidence"];
     assert_eq!(e["status"], "CONFIRMED", "{b}");
     let row = evidence_row(&app, &e["id"]).await;

@@ -54,33 +54,19 @@ pub async fn seed_site(app: &TestApp, village: &str) -> i64 {
 
 /// Sends a file to `importSites` as a GraphQL multipart request.
 pub async fn import_file(app: &TestApp, token: Option<&str>, name: &str, bytes: Vec<u8>) -> Value {
-    let ops = json!({
-        "query": "mutation($f: Upload!) { importSites(file: $f) { imported } }",
-        "variables": { "f": null }
-    });
     let mime = if name.ends_with(".xlsx") {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     } else {
         "text/csv"
     };
-    let form = reqwest::multipart::Form::new()
-        .text("operations", ops.to_string())
-        .text("map", json!({ "0": ["variables.f"] }).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name(name.to_owned())
-                .mime_str(mime)
-                .unwrap(),
-        );
-    let mut req = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .multipart(form);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let body: Value = req.send().await.unwrap().json().await.unwrap();
+    let body = app
+        .gql_upload(
+            token,
+            "mutation($f: Upload!) { importSites(file: $f) { imported } }",
+            json!({}),
+            (name, mime, bytes),
+        )
+        .await;
     check_bad_input(&body);
     body
 }

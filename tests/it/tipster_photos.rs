@@ -140,31 +140,14 @@ async fn tipster_photos(store: Store) {
 
     // 4. Through the streaming path, by tracking code.
     let p4 = photo(4);
-    let ops = json!({
-        "query": "mutation($t: String!, $f: Upload!) { uploadEvidence(trackingCode: $t, phase: BEFORE, file: $f) { status } }",
-        "variables": { "t": code, "f": null }
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", ops.to_string())
-        .text("map", json!({ "0": ["variables.f"] }).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(p4.clone())
-                .file_name("a.jpg")
-                .mime_str("image/jpeg")
-                .unwrap(),
-        );
-    let b: Value = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .bearer_auth(&tipster)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let b = app
+        .gql_upload(
+            Some(&tipster),
+            "mutation($t: String!, $f: Upload!) { uploadEvidence(trackingCode: $t, phase: BEFORE, file: $f) { status } }",
+            json!({ "t": code }),
+            ("a.jpg", "image/jpeg", p4.clone()),
+        )
+        .await;
     assert_eq!(b["data"]["uploadEvidence"]["status"], "CONFIRMED", "{b}");
 
     // Stored with the hash the server computed, as the tipster's, on the tip's case.

@@ -151,12 +151,17 @@ impl GuardedSchema {
                 return Response::from_errors(vec![refuse(AppError::TimedOut)]);
             }
         };
-        if let Some(doc) = doc
-            && let Some(op) = operation(&doc, op_name.as_deref())
-        {
-            reorder(&mut resp.data, &[&op.selection_set.node], &doc, 0);
+        if let Some(doc) = doc {
+            in_query_order(&mut resp, &doc, op_name.as_deref());
         }
         resp
+    }
+}
+
+/// Puts the keys of `resp` in the order the operation `op_name` of `doc` asked for them.
+fn in_query_order(resp: &mut Response, doc: &ExecutableDocument, op_name: Option<&str>) {
+    if let Some(op) = operation(doc, op_name) {
+        reorder(&mut resp.data, &[&op.selection_set.node], doc, 0);
     }
 }
 
@@ -195,9 +200,7 @@ impl Executor for GuardedSchema {
         match doc {
             Some(doc) => events
                 .map(move |mut resp| {
-                    if let Some(op) = operation(&doc, op_name.as_deref()) {
-                        reorder(&mut resp.data, &[&op.selection_set.node], &doc, 0);
-                    }
+                    in_query_order(&mut resp, &doc, op_name.as_deref());
                     resp
                 })
                 .boxed(),

@@ -179,26 +179,11 @@ pub async fn case_in_progress(
 /// Sends a photo through `uploadEvidence` (a GraphQL multipart request).
 pub async fn multipart_upload(app: &TestApp, token: Option<&str>, case_id: &Value) -> Value {
     let photo = gridwatch::domain::media::fixtures::test_jpeg(64, 48, None);
-    let ops = json!({
-        "query": "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status } }",
-        "variables": { "c": case_id, "f": null }
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", ops.to_string())
-        .text("map", json!({ "0": ["variables.f"] }).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(photo)
-                .file_name("a.jpg")
-                .mime_str("image/jpeg")
-                .unwrap(),
-        );
-    let mut req = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .multipart(form);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap().json().await.unwrap()
+    app.gql_upload(
+        token,
+        "mutation($c: ID!, $f: Upload!) { uploadEvidence(caseId: $c, phase: AFTER, file: $f) { status } }",
+        json!({ "c": case_id }),
+        ("a.jpg", "image/jpeg", photo),
+    )
+    .await
 }

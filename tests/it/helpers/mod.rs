@@ -444,6 +444,39 @@ impl TestApp {
         body
     }
 
+    /// A GraphQL multipart request (`operations`, `map`, one file part): `query` with
+    /// `variables`, the file `(name, content type, bytes)` given as `$f`. The whole answer.
+    pub async fn gql_upload(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        mut variables: Value,
+        (name, mime, bytes): (&str, &str, Vec<u8>),
+    ) -> Value {
+        variables["f"] = Value::Null;
+        let form = reqwest::multipart::Form::new()
+            .text(
+                "operations",
+                json!({ "query": query, "variables": variables }).to_string(),
+            )
+            .text("map", json!({ "0": ["variables.f"] }).to_string())
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(name.to_owned())
+                    .mime_str(mime)
+                    .unwrap(),
+            );
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .multipart(form);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
     /// Logs a demo account in (password [`gridwatch::seed::DEMO_PASSWORD`]) and returns
     /// (access token, refresh token).
     pub async fn login(&self, username: &str) -> (String, String) {

@@ -690,6 +690,9 @@ async fn username_of(app: &TestApp, id: &Value) -> String {
 const SYNC_Q: &str = "query($c: String) { changesSince(cursor: $c, first: 100) { cases { id } removed cursor hasMore } }";
 
 async fn sync_from(app: &TestApp, token: &str, cursor: Option<&str>) -> Value {
+    // The log is read below the cluster's oldest open transaction: wait for it (see
+    // `settle`), or another test's long transaction holds this test's changes back.
+    crate::helpers::settle(app).await;
     let b = app.gql(Some(token), SYNC_Q, json!({ "c": cursor })).await;
     assert!(b.get("errors").is_none(), "{b}");
     b["data"]["changesSince"].clone()

@@ -663,3 +663,46 @@ pub async fn wait_for_job_passes(
         }
     }
 }
+
+/// On PostgreSQL, waits until every transaction that began before now has ended. The
+/// log is read only below the oldest open transaction *of the cluster* (xids are
+/// cluster-wide), so a long transaction of another test running beside this one (the
+/// 100,000-row plan test, a database being created) holds this test's changes back for
+/// a while: delayed by design, never lost. Waiting for the horizon keeps a sync test's
+/// exact assertions free of that timing.
+pub async fn settle(app: &TestApp) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let now = app
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_current_xact_id()::text AS x",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<String>("", "x")
+        .unwrap();
+    for _ in 0..1200 {
+        let passed = app
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8 AS p",
+                [now.clone().into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<bool>("", "p")
+            .unwrap();
+        if passed {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("a transaction of the cluster stayed open for a minute");
+}

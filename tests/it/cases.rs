@@ -424,3 +424,57 @@ both!(
     event_rows_by_position,
     event_rows_read_by_position_match_the_derived_decoder
 );
+
+/// Lists resolve their cases (and the cases' region, category, people and events)
+/// without the engine's future per field (`graphql::fast`). The same selection, with
+/// fragments, type conditions, aliases, a response key asked twice, arguments and
+/// `__typename`, must answer exactly as the engine answers it for `case(id)`, and keep
+/// the query's key order.
+async fn fast_lists_answer_as_the_engine_does(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = crate::helpers::cases::seed_case(&app, "140521100001", "IN_PROGRESS").await;
+    let (admin, _) = app.login("demo-admin").await;
+    let sel = "...C zNumber: number ... on Case { title status } ... { version } \
+               r: region { code } r: region { name level __typename } \
+               location(coord: GCJ02) { lat lng } remainingSeconds overdue \
+               assignee { ...U } reporter { username } tipster \
+               lastEvent { seq action actor { username } __typename } \
+               events { seq toStatus } evidence { id } campaign { id }";
+    let q = format!(
+        "fragment C on Case {{ id number __typename category {{ code name __typename }} }} \
+         fragment U on User {{ username name role region {{ code }} __typename }} \
+         query($id: ID!) {{ list: cases(first: 5) {{ edges {{ node {{ {sel} }} }} }} \
+         one: case(id: $id) {{ {sel} }} }}"
+    );
+    let b = app
+        .gql(Some(&admin), &q, json!({ "id": id.to_string() }))
+        .await;
+    assert!(b.get("errors").is_none(), "{b}");
+    let listed = &b["data"]["list"]["edges"][0]["node"];
+    assert_eq!(listed["id"], id.to_string(), "{b}");
+    assert_eq!(listed, &b["data"]["one"], "{b}");
+    assert_eq!(listed["r"]["code"], "140521100001");
+    assert_eq!(listed["r"]["level"], "VILLAGE");
+    assert_eq!(listed["r"]["__typename"], "Region");
+    assert_eq!(listed["assignee"]["username"], "demo-insp-140521100001");
+    assert_eq!(listed["lastEvent"]["__typename"], "CaseEvent");
+
+    // Key order: as asked, in the list as in the single case.
+    let text = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&admin)
+        .json(&json!({ "query": "{ cases(first: 1) { edges { node { \
+            zz: number events { toStatus seq } category { name code } id } } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = |k: &str| text.find(k).unwrap_or_else(|| panic!("{k} in {text}"));
+    assert!(at("\"zz\"") < at("\"events\"") && at("\"events\"") < at("\"category\""));
+    assert!(at("\"category\"") < at("\"id\""), "{text}");
+    assert!(at("\"toStatus\"") < at("\"seq\"") && at("\"name\"") < at("\"code\""));
+}
+both!(fast_lists, fast_lists_answer_as_the_engine_does);

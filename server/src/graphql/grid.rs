@@ -100,6 +100,13 @@ impl Region {
     }
 }
 
+/// Every field reads the grid snapshot the region holds.
+impl super::fast::Inline for Region {
+    fn inline(_: &str) -> bool {
+        true
+    }
+}
+
 #[Object]
 impl Region {
     /// Opaque id.

@@ -11,6 +11,7 @@ pub mod documents;
 mod draws;
 pub mod errors;
 mod evidence;
+pub mod fast;
 mod grid;
 pub mod limits;
 pub mod live;

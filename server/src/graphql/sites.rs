@@ -7,6 +7,7 @@ use entity::supervised_site;
 use tokio::io::AsyncReadExt;
 
 use super::cases::{Case, LocationInput};
+use super::fast::Fast;
 use super::grid::{CoordSystem, GeoPoint, Region};
 use super::loaders::Loaders;
 use super::pagination::{connection, page_request};
@@ -123,7 +124,7 @@ impl Site {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, Case>, AppError> {
+    ) -> Result<Connection<String, Fast<Case>>, AppError> {
         let st = state(ctx)?;
         let page = page_request(
             "case",
@@ -137,7 +138,7 @@ impl Site {
             .map_err(|_| AppError::Internal(anyhow::anyhow!("loaders missing")))?
             .prime_cases(node, &page.items)
             .await?;
-        Ok(connection("case", page, |c| c.id, Case))
+        Ok(connection("case", page, |c| c.id, |c| Fast(Case(c))))
     }
 }
 

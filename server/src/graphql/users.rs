@@ -44,6 +44,13 @@ impl From<app_user::Model> for User {
     }
 }
 
+/// Every field reads the account's card or the grid snapshot.
+impl super::fast::Inline for User {
+    fn inline(_: &str) -> bool {
+        true
+    }
+}
+
 #[Object]
 impl User {
     /// Opaque id.

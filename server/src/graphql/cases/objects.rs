@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{case, case_event};
 
+use super::super::fast::{Fast, Inline};
 use super::super::grid::{CoordSystem, GeoPoint, Priority, Region};
 use super::super::loaders::unshare;
 use super::super::users::User;
@@ -102,16 +103,18 @@ impl Case {
         Some(self.0.source.into())
     }
     /// Category.
-    async fn category(&self, ctx: &Context<'_>) -> Result<Option<CategorySummary>, AppError> {
+    async fn category(&self, ctx: &Context<'_>) -> Result<Option<Fast<CategorySummary>>, AppError> {
         let c = loaders(ctx)?
             .categories
             .load_one(self.0.category_id)
             .await
             .map_err(unshare)?;
-        Ok(c.map(|c| CategorySummary {
-            id: ID(c.id.to_string()),
-            code: c.code,
-            name: c.name,
+        Ok(c.map(|c| {
+            Fast(CategorySummary {
+                id: ID(c.id.to_string()),
+                code: c.code,
+                name: c.name,
+            })
         }))
     }
     /// Short title.
@@ -133,11 +136,8 @@ impl Case {
     }
     /// The grid the case belongs to (a village grid, or a township when reported
     /// outside every grid).
-    async fn region(&self, ctx: &Context<'_>) -> Result<Option<Region>, AppError> {
-        Ok(Region::by_id(
-            &state(ctx)?.services.grid.snapshot(),
-            self.0.region_id,
-        ))
+    async fn region(&self, ctx: &Context<'_>) -> Result<Option<Fast<Region>>, AppError> {
+        Ok(Region::by_id(&state(ctx)?.services.grid.snapshot(), self.0.region_id).map(Fast))
     }
     /// Where: WGS-84 unless `coord: GCJ02` (what WeChat and Chinese map SDKs draw).
     async fn location(&self, coord: Option<CoordSystem>) -> GeoPoint {
@@ -187,16 +187,16 @@ impl Case {
         }
     }
     /// The inspector handling it.
-    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<Fast<User>>, AppError> {
         match self.0.assignee_id {
-            Some(id) => User::by_id(ctx, id).await,
+            Some(id) => Ok(User::by_id(ctx, id).await?.map(Fast)),
             None => Ok(None),
         }
     }
     /// The inspector who found it on patrol.
-    async fn reporter(&self, ctx: &Context<'_>) -> Result<Option<User>, AppError> {
+    async fn reporter(&self, ctx: &Context<'_>) -> Result<Option<Fast<User>>, AppError> {
         match self.0.reporter_id {
-            Some(id) => User::by_id(ctx, id).await,
+            Some(id) => Ok(User::by_id(ctx, id).await?.map(Fast)),
             None => Ok(None),
         }
     }
@@ -318,13 +318,13 @@ impl Case {
         self.0.rating_comment.as_deref()
     }
     /// The latest event.
-    async fn last_event(&self, ctx: &Context<'_>) -> Result<Option<CaseEvent>, AppError> {
+    async fn last_event(&self, ctx: &Context<'_>) -> Result<Option<Fast<CaseEvent>>, AppError> {
         Ok(loaders(ctx)?
             .last_events
             .load_one(self.0.id)
             .await
             .map_err(unshare)?
-            .map(CaseEvent))
+            .map(|e| Fast(CaseEvent(e))))
     }
     /// Photos (pending and confirmed; rejected ones are left out).
     async fn evidence(
@@ -341,11 +341,38 @@ impl Case {
         .collect())
     }
     /// The whole trail, in order.
-    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<CaseEvent>, AppError> {
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Fast<CaseEvent>>, AppError> {
         Ok(Box::pin(dom::events(&state(ctx)?.services.db, self.0.id))
             .await?
             .into_iter()
-            .map(CaseEvent)
+            .map(|e| Fast(CaseEvent(e)))
             .collect())
+    }
+}
+
+/// Every field of an event but its actor reads the row alone.
+impl Inline for CaseEvent {
+    fn inline(name: &str) -> bool {
+        name != "actor"
+    }
+}
+
+/// A case's own columns, its region (the grid snapshot) and the relations a page
+/// primes (`Loaders::prime_cases`: category, assignee, reporter, tipster, last event)
+/// resolve without waiting; the rest reads the database itself. `Fast<Case>` is for
+/// primed pages only: unprimed, each inline relation would wait for its own batch.
+impl Inline for Case {
+    fn inline(name: &str) -> bool {
+        !matches!(
+            name,
+            "duplicateOf" | "possibleDuplicates" | "evidence" | "events" | "campaign"
+        )
+    }
+}
+
+/// Read from the category cache entry the case's loader returned.
+impl Inline for CategorySummary {
+    fn inline(_: &str) -> bool {
+        true
     }
 }

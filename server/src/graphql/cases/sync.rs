@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object};
 
+use super::super::fast::Fast;
 use super::super::grid::Category;
 use super::super::{state, viewer};
 use super::loaders;
@@ -16,10 +17,16 @@ pub struct Changes(DomainChanges);
 impl Changes {
     /// Cases that entered or changed within the viewer's scope, as they are now (store
     /// them over what the device holds), in the order of their latest change.
-    async fn cases(&self, ctx: &Context<'_>) -> Result<Vec<Case>, AppError> {
+    async fn cases(&self, ctx: &Context<'_>) -> Result<Vec<Fast<Case>>, AppError> {
         let node = ctx.look_ahead();
         loaders(ctx)?.prime_cases(node, &self.0.cases).await?;
-        Ok(self.0.cases.iter().cloned().map(Case).collect())
+        Ok(self
+            .0
+            .cases
+            .iter()
+            .cloned()
+            .map(|c| Fast(Case(c)))
+            .collect())
     }
 
     /// Cases that left the viewer's scope (reassigned away, escalated above the grid):

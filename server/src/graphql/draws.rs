@@ -1,12 +1,9 @@
 //! 双随机、一公开 over GraphQL: thin resolvers over `domain::draws`.
 
-use std::collections::HashMap;
-
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{app_user, random_draw};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entity::random_draw;
 
 use super::cases::{Case, CaseStatus};
 use super::grid::Region;
@@ -14,6 +11,7 @@ use super::pagination::{connection, page_request};
 use super::sites::{RiskLevel, Site, SiteKind};
 use super::users::User;
 use super::{parse_id, state, viewer};
+use crate::domain::accounts::users::StaffCard;
 use crate::domain::draws as dom;
 use crate::domain::grid::RegionLevel;
 use crate::error::AppError;
@@ -61,7 +59,7 @@ pub struct DrawnSite {
     seq: i32,
     site: entity::supervised_site::Model,
     task: entity::case::Model,
-    inspectors: Vec<app_user::Model>,
+    inspectors: Vec<StaffCard>,
 }
 
 #[Object]
@@ -150,20 +148,7 @@ impl RandomDraw {
     async fn sites(&self, ctx: &Context<'_>) -> Result<Vec<DrawnSite>, AppError> {
         let db = &state(ctx)?.services.db;
         let drawn = dom::drawn_sites(db, self.0.id).await?;
-        let users: HashMap<i64, app_user::Model> = app_user::Entity::find()
-            .filter(
-                app_user::Column::Id.is_in(
-                    drawn
-                        .iter()
-                        .flat_map(|d| d.inspector_ids.iter().copied())
-                        .collect::<Vec<_>>(),
-                ),
-            )
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let cards = dom::team_cards(db, &drawn).await?;
         Ok(drawn
             .into_iter()
             .map(|d| DrawnSite {
@@ -171,7 +156,7 @@ impl RandomDraw {
                 inspectors: d
                     .inspector_ids
                     .iter()
-                    .filter_map(|id| users.get(id).cloned())
+                    .filter_map(|id| cards.get(id).cloned())
                     .collect(),
                 site: d.site,
                 task: d.task,

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{app_user, case_event, category, tipster};
-use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use entity::{case_event, category, tipster};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::domain::accounts::users::StaffCard;
 use crate::domain::cache::TableCache;
@@ -55,19 +55,9 @@ impl Loader<i64> for UserLoader {
     type Value = StaffCard;
     type Error = LoadError;
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = app_user::Entity::find()
-            .select_only()
-            .columns(StaffCard::COLUMNS)
-            .filter(id_in(
-                self.0.get_database_backend(),
-                app_user::Column::Id,
-                keys,
-            ))
-            .into_model::<StaffCard>()
-            .all(&self.0)
+        crate::domain::accounts::users::cards(&self.0, keys)
             .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
-        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+            .map_err(Arc::new)
     }
 }
 

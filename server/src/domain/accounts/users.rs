@@ -73,6 +73,28 @@ impl StaffCard {
     ];
 }
 
+/// The cards of the accounts `ids` (missing ids are left out), in one statement.
+pub async fn cards<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, StaffCard>, AppError> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows = app_user::Entity::find()
+        .select_only()
+        .columns(StaffCard::COLUMNS)
+        .filter(crate::domain::page::id_in(
+            conn.get_database_backend(),
+            app_user::Column::Id,
+            ids,
+        ))
+        .into_model::<StaffCard>()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+}
+
 impl From<app_user::Model> for StaffCard {
     fn from(m: app_user::Model) -> Self {
         Self {

@@ -53,6 +53,7 @@ use sha2::{Digest, Sha256};
 use self::select::{Candidate, Frame, Picked, SelectError, Selection};
 use super::Services;
 use super::access::{Role, StaffViewer, Viewer};
+use super::accounts::users::{StaffCard, cards};
 use super::grid::subtree;
 use super::idempotency::IdemKey;
 use super::page::{Page, PageRequest};
@@ -878,6 +879,20 @@ pub async fn drawn_sites<C: ConnectionTrait>(
             }
         })
         .collect()
+}
+
+/// The cards of every inspector drawn for `drawn` (one statement), by id.
+pub async fn team_cards<C: ConnectionTrait>(
+    conn: &C,
+    drawn: &[DrawnSite],
+) -> Result<HashMap<i64, StaffCard>, AppError> {
+    let mut ids: Vec<i64> = drawn
+        .iter()
+        .flat_map(|d| d.inspector_ids.iter().copied())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    cards(conn, &ids).await
 }
 
 /// What `verify` found.

@@ -439,7 +439,7 @@ async fn fast_lists_answer_as_the_engine_does(backend: Backend) {
                location(coord: GCJ02) { lat lng } remainingSeconds overdue \
                assignee { ...U } reporter { username } tipster \
                lastEvent { seq action actor { username } __typename } \
-               events { seq toStatus } evidence { id } campaign { id }";
+               events { seq toStatus } evidence { id } campaign { id } team { role }";
     let q = format!(
         "fragment C on Case {{ id number __typename category {{ code name __typename }} }} \
          fragment U on User {{ username name role region {{ code }} __typename }} \
@@ -458,6 +458,7 @@ async fn fast_lists_answer_as_the_engine_does(backend: Backend) {
     assert_eq!(listed["r"]["__typename"], "Region");
     assert_eq!(listed["assignee"]["username"], "demo-insp-140521100001");
     assert_eq!(listed["lastEvent"]["__typename"], "CaseEvent");
+    assert_eq!(listed["team"], json!([]), "only a drawn task has a team");
 
     // Key order: as asked, in the list as in the single case.
     let text = app

@@ -747,6 +747,24 @@ async fn drawn_teammates_work_their_task(backend: Backend) {
     );
     let member = tokens[member_id.as_str().unwrap()].clone();
     let lead = tokens[lead_id.as_str().unwrap()].clone();
+    // The task shows its team, lead first, to the team and to the supervisor.
+    for token in [&member, &lead, &sup] {
+        let b = app
+            .gql(
+                Some(token),
+                "query($id: ID!) { case(id: $id) { team { role user { id } } } }",
+                json!({ "id": task }),
+            )
+            .await;
+        assert_eq!(
+            b["data"]["case"]["team"],
+            json!([
+                { "role": "LEAD", "user": { "id": lead_id } },
+                { "role": "MEMBER", "user": { "id": member_id } },
+            ]),
+            "{b}"
+        );
+    }
 
     // The member: myTasks lists it, case(id) opens it, sync delivers it (no tombstone).
     let b = app

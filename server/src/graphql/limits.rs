@@ -632,7 +632,9 @@ pub fn list_bound(parent: &str, field: &str) -> Option<ListBound> {
         }
         ("Query", "draws" | "publicDraws") => ListBound::Page,
         ("RandomDraw" | "PublicDraw", "sites") => ListBound::Fixed(domain::draws::MAX_SITES),
-        ("DrawnSite", "inspectors") => ListBound::Fixed(domain::draws::MAX_PER_SITE),
+        ("DrawnSite", "inspectors") | ("Case", "team") => {
+            ListBound::Fixed(domain::draws::MAX_PER_SITE)
+        }
         ("DrawVerification", "problems") => ListBound::Fixed(domain::draws::MAX_PROBLEMS),
         ("Query", "campaigns") => ListBound::Fixed(domain::campaigns::MAX_LISTED),
         ("Campaign", "categories") => ListBound::Fixed(domain::campaigns::MAX_CATEGORIES as u64),

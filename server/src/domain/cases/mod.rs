@@ -513,6 +513,43 @@ pub async fn events(
     Ok(rows)
 }
 
+/// A member of a case's inspection team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    /// Lead (主办) or member.
+    pub role: entity::enums::TeamRole,
+    /// The inspector.
+    pub card: super::accounts::users::StaffCard,
+}
+
+/// The inspection team of `case` (the team a 双随机 draw named; empty for every other
+/// case): the lead first, then the members by id. The caller has already shown the
+/// viewer may see the case; the team is part of it. Two statements.
+pub async fn team<C: ConnectionTrait>(
+    conn: &C,
+    case: &case::Model,
+) -> Result<Vec<TeamMember>, AppError> {
+    let rows = case_team::Entity::find()
+        .filter(case_team::Column::CaseId.eq(case.id))
+        .all(conn)
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+    let mut cards = super::accounts::users::cards(conn, &ids).await?;
+    let mut team: Vec<TeamMember> = rows
+        .into_iter()
+        .filter_map(|r| {
+            cards
+                .remove(&r.user_id)
+                .map(|card| TeamMember { role: r.role, card })
+        })
+        .collect();
+    team.sort_by_key(|m| (m.role != entity::enums::TeamRole::Lead, m.card.id));
+    Ok(team)
+}
+
 /// Open cases linked to `case_id` as possible duplicates that the viewer may see.
 pub async fn possible_duplicates(
     db: &DatabaseConnection,

@@ -1,6 +1,6 @@
 //! A case as staff see it, its events, its category.
 
-use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{case, case_event};
 
@@ -23,6 +23,33 @@ pub struct CategorySummary {
     pub code: String,
     /// Chinese name.
     pub name: String,
+}
+
+/// A role on an inspection team.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TeamRole {
+    /// 主办: drawn first; the task's assignee when it was created.
+    Lead,
+    /// 检查组成员: drawn with the lead; sees the task and works it with them.
+    Member,
+}
+
+impl From<entity::enums::TeamRole> for TeamRole {
+    fn from(r: entity::enums::TeamRole) -> Self {
+        match r {
+            entity::enums::TeamRole::Lead => Self::Lead,
+            entity::enums::TeamRole::Member => Self::Member,
+        }
+    }
+}
+
+/// An inspector on a case's team.
+#[derive(SimpleObject)]
+pub struct TeamMember {
+    /// Lead or member.
+    pub role: TeamRole,
+    /// The inspector.
+    pub user: Fast<User>,
 }
 
 /// One entry of a case's audit trail. Events are never changed or deleted.
@@ -340,6 +367,18 @@ impl Case {
         .map(super::super::evidence::Evidence)
         .collect())
     }
+    /// The inspection team a 双随机 draw named for this task, the lead (the assignee
+    /// when the task was created) first; empty for every other case.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Vec<TeamMember>, AppError> {
+        Ok(Box::pin(dom::team(&state(ctx)?.services.db, &self.0))
+            .await?
+            .into_iter()
+            .map(|m| TeamMember {
+                role: m.role.into(),
+                user: Fast(User::from(m.card)),
+            })
+            .collect())
+    }
     /// The whole trail, in order.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Fast<CaseEvent>>, AppError> {
         Ok(Box::pin(dom::events(&state(ctx)?.services.db, self.0.id))
@@ -365,7 +404,7 @@ impl Inline for Case {
     fn inline(name: &str) -> bool {
         !matches!(
             name,
-            "duplicateOf" | "possibleDuplicates" | "evidence" | "events" | "campaign"
+            "duplicateOf" | "possibleDuplicates" | "evidence" | "events" | "campaign" | "team"
         )
     }
 }

@@ -30,7 +30,35 @@ if ! pg_up; then
   exit 1
 fi
 
-scripts/s3.sh install
+# On a fresh machine both S3 servers are built (once, into ~/.cache/gridwatch) while
+# the suite's own debug build runs: three builds that each spend part of their time on
+# one core (a crate waiting for its dependencies, linking) keep two cores busier
+# together than one after the other. Their output goes to logs shown on failure.
+install_log=$(mktemp -d)
+pids=()
+for kind in s3s-fs garage; do
+  GRIDWATCH_TEST_S3=$kind scripts/s3.sh install >"$install_log/$kind.log" 2>&1 &
+  pids+=($!)
+done
+build_args=()
+for a in "$@"; do [ "$a" = -- ] && break; build_args+=("$a"); done
+build_ok=1
+cargo test --workspace --locked --no-run "${build_args[@]}" || build_ok=0
+if [ "$build_ok" = 0 ]; then
+  kill "${pids[@]}" 2>/dev/null || true
+  exit 1
+fi
+for i in 0 1; do
+  kind=$([ $i = 0 ] && echo s3s-fs || echo garage)
+  if ! wait "${pids[$i]}"; then
+    echo "test.sh: building the $kind test server failed:" >&2
+    tail -30 "$install_log/$kind.log" >&2
+    exit 1
+  fi
+  grep -h "installed\|already installed" "$install_log/$kind.log" >&2 || true
+done
+rm -rf "$install_log"
+
 if ! s3_env=$(scripts/s3.sh start); then
   echo "test.sh: the S3 test server is required and could not start" >&2
   exit 1
@@ -42,7 +70,6 @@ trap 'scripts/s3.sh stop "$GRIDWATCH_TEST_S3_PID" "$GRIDWATCH_TEST_S3_DATA"' EXI
 # not): the evidence tests run on both, so the head-only confirmation and the
 # copy-and-read-whole fallback each meet a real store. Its variables are
 # GRIDWATCH_TEST_GARAGE_*.
-GRIDWATCH_TEST_S3=garage scripts/s3.sh install
 if ! garage_env=$(GRIDWATCH_TEST_S3=garage scripts/s3.sh start); then
   echo "test.sh: the Garage test server is required and could not start" >&2
   exit 1

@@ -82,7 +82,11 @@ peer_pid=
 stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=; fi; }
 stop_all() {
   stop
-  for p in $wx_pid $peer_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in $wx_pid $peer_pid; do
+    kill "$p" 2>/dev/null || true
+    kill -CONT "$p" 2>/dev/null || true # a stopped peer takes its signal once it runs
+    wait "$p" 2>/dev/null || true
+  done
 }
 trap 'stop_all; if [ -n "${BENCH_KEEP:-}" ]; then echo "bench.sh: kept $work"; else rm -rf "$work"; fi' EXIT
 
@@ -397,6 +401,7 @@ function done(summary, latency, requests)
   io.stderr:write("BAD " .. bad .. "\\n")
 end''')
 PY
+  kill -STOP "$peer_pid" # runs only in its turns (see the rounds)
 fi
 
 server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0; }
@@ -439,7 +444,13 @@ pair() { # pair NAME ROUND: wrk then pgbench
 for r in $(seq 1 "$ROUNDS"); do
   for b in P1 P2; do pair "$b" "$r"; done
   if [ "$PEER" = 1 ]; then
+    # The peer runs only in its own turn: stopped the rest of the time, so its idle-time
+    # work after a burst (V8's garbage collection) does not take the CPU from the next
+    # round of ours (seen: P1's CPU per request 227 µs before the first peer turn, 267–277
+    # after the later ones).
+    kill -CONT "$peer_pid"
     run_wrk PEER "$work/PEER.lua" "http://127.0.0.1:$peer_port/graphql"
+    kill -STOP "$peer_pid"
     OURS[PEER]="${OURS[PEER]:-} $rps"
     echo "round $r peer: PostGraphile $rps req/s (p50 $p50_ms ms)"
   fi
@@ -449,7 +460,7 @@ for r in $(seq 1 "$ROUNDS"); do
   pair P3 "$r"
 done
 stop
-[ -z "$peer_pid" ] || { kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; peer_pid=; }
+[ -z "$peer_pid" ] || { kill "$peer_pid" 2>/dev/null || true; kill -CONT "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; peer_pid=; }
 
 # 6. P6: grow to SCALE_CASES cases and measure P1 and P2 again.
 if [ "$SCALE" = 1 ]; then

@@ -31,6 +31,7 @@ mod m20261204_000017_case_team;
 mod m20261204_000019_case_probes;
 mod m20261204_000020_cache_notices;
 mod m20261205_000021_evidence_sha256_bound;
+mod m20261206_000022_open_tasks_index;
 mod util;
 
 /// All migrations of gridwatch, in the order they are applied.
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000019_case_probes::Migration),
             Box::new(m20261204_000020_cache_notices::Migration),
             Box::new(m20261205_000021_evidence_sha256_bound::Migration),
+            Box::new(m20261206_000022_open_tasks_index::Migration),
         ]
     }
 }

@@ -352,11 +352,14 @@ pub async fn my_tasks(
     ))
 }
 
-/// The statuses of a case an inspector still has to work on.
+/// The statuses of a case an inspector still has to work on. The partial index
+/// `idx_case_open_tasks` (migration 000022) is over exactly these, in this order: keep
+/// them together.
 const TASK_STATUSES: [&str; 3] = ["ASSIGNED", "IN_PROGRESS", "SUBMITTED"];
 
 /// `case.id IN (…)`: the ids of one page of `user_id`'s tasks, as a union of two
-/// bounded halves: the newest open cases assigned to them (`(assignee_id, id)`) and the
+/// bounded halves: the newest open cases assigned to them (`idx_case_open_tasks`, over
+/// open tasks only, so the walk does not grow with their closed history) and the
 /// newest open cases whose team they are on (`case_team (user_id, case_id)`), each at
 /// most a page. "Assigned OR on the team" as one condition keeps PostgreSQL off both
 /// indexes: at a million cases it walked the primary key backwards probing

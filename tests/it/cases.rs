@@ -443,7 +443,9 @@ async fn fast_lists_answer_as_the_engine_does(backend: Backend) {
     let q = format!(
         "fragment C on Case {{ id number __typename category {{ code name __typename }} }} \
          fragment U on User {{ username name role region {{ code }} __typename }} \
-         query($id: ID!) {{ list: cases(first: 5) {{ edges {{ node {{ {sel} }} }} }} \
+         query($id: ID!) {{ list: cases(first: 5) {{ __typename pageInfo {{ hasNextPage }} \
+         edges {{ __typename cursor node {{ {sel} }} }} ... on CaseConnection {{ edges {{ c2: cursor }} }} \
+         nodes {{ id }} }} \
          one: case(id: $id) {{ {sel} }} }}"
     );
     let b = app
@@ -459,6 +461,17 @@ async fn fast_lists_answer_as_the_engine_does(backend: Backend) {
     assert_eq!(listed["assignee"]["username"], "demo-insp-140521100001");
     assert_eq!(listed["lastEvent"]["__typename"], "CaseEvent");
     assert_eq!(listed["team"], json!([]), "only a drawn task has a team");
+    // The connection and its edges (resolved by `fast` too) answer as the engine would.
+    let list = &b["data"]["list"];
+    assert_eq!(list["__typename"], "CaseConnection");
+    assert_eq!(list["pageInfo"]["hasNextPage"], false);
+    let edge = &list["edges"][0];
+    assert_eq!(edge["__typename"], "CaseEdge");
+    assert!(
+        edge["cursor"].is_string() && edge["cursor"] == edge["c2"],
+        "{edge}"
+    );
+    assert_eq!(list["nodes"][0]["id"], id.to_string());
 
     // Key order: as asked, in the list as in the single case.
     let text = app

@@ -30,19 +30,61 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::futures_util::future::try_join_all;
 use async_graphql::futures_util::stream::{FuturesUnordered, StreamExt as _};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_container;
 use async_graphql::{
-    ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerError, ServerResult, Value,
+    Context, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerError,
+    ServerResult, Value,
 };
 
 /// An object type whose cheap fields may be resolved inline.
 pub trait Inline: ObjectType {
     /// Whether field `name` resolves without waiting on I/O of its own.
     fn inline(name: &str) -> bool;
+
+    /// The value of a field this type resolves itself rather than through its
+    /// `resolve_field` (a connection's `edges`, so each edge is resolved fast too);
+    /// `None` for every other field. Asked for inline fields only.
+    fn own<'a>(&'a self, _ctx: &'a Context<'a>) -> Option<OwnFuture<'a>> {
+        None
+    }
+}
+
+/// What [`Inline::own`] resolves a field to.
+pub type OwnFuture<'a> = Pin<Box<dyn Future<Output = ServerResult<Option<Value>>> + Send + 'a>>;
+
+/// A page's edges are resolved here, each edge with its node, without the engine's
+/// container per edge; `nodes` and `pageInfo` are the connection's own.
+impl<T: Inline> Inline for Connection<String, Fast<T>> {
+    fn inline(_: &str) -> bool {
+        true
+    }
+
+    fn own<'a>(&'a self, ctx: &'a Context<'a>) -> Option<OwnFuture<'a>> {
+        if ctx.item.node.name.node != "edges" {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let set = ctx.with_selection_set(&ctx.item.node.selection_set);
+            let items = self.edges.iter().enumerate().map(|(i, edge)| {
+                let at = set.with_index(i);
+                async move { resolve(edge, &at).await.map_err(|e| at.set_error_path(e)) }
+            });
+            Ok(Some(Value::List(try_join_all(items).await?)))
+        }))
+    }
+}
+
+/// An edge's cursor and node (itself `Fast`) resolve inline.
+impl<T: Inline> Inline for Edge<String, Fast<T>, EmptyFields> {
+    fn inline(_: &str) -> bool {
+        true
+    }
 }
 
 /// `T`, resolved with its inline fields in one future (see the module doc).
@@ -96,7 +138,12 @@ pub async fn resolve<'a, T: Inline>(
                 Value::String(obj.introspection_type_name().into_owned()),
             );
         } else if T::inline(name) && field.node.directives.is_empty() {
-            match obj.resolve_field(&ctx.with_field(field)).await {
+            let ctx_field = ctx.with_field(field);
+            let value = match obj.own(&ctx_field) {
+                Some(own) => own.await,
+                None => obj.resolve_field(&ctx_field).await,
+            };
+            match value {
                 Ok(value) => merge(&mut out, key, value.unwrap_or_default()),
                 Err(e) => ctx.add_error(e),
             }

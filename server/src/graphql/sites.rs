@@ -124,7 +124,7 @@ impl Site {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, Fast<Case>>, AppError> {
+    ) -> Result<Fast<Connection<String, Fast<Case>>>, AppError> {
         let st = state(ctx)?;
         let page = page_request(
             "case",
@@ -138,7 +138,7 @@ impl Site {
             .map_err(|_| AppError::Internal(anyhow::anyhow!("loaders missing")))?
             .prime_cases(node, &page.items)
             .await?;
-        Ok(connection("case", page, |c| c.id, |c| Fast(Case(c))))
+        Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
     }
 }
 

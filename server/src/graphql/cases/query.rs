@@ -26,7 +26,7 @@ impl CaseQuery {
         filter: Option<CaseFilter>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, Fast<Case>>, AppError> {
+    ) -> Result<Fast<Connection<String, Fast<Case>>>, AppError> {
         let st = state(ctx)?;
         let v = viewer(ctx)?;
         v.staff()?;
@@ -68,7 +68,7 @@ impl CaseQuery {
             .map_err(|e| e.under("filter"))?;
         let node = ctx.look_ahead().field("edges").field("node");
         loaders(ctx)?.prime_cases(node, &page.items).await?;
-        Ok(connection("case", page, |c| c.id, |c| Fast(Case(c))))
+        Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
     }
 
     /// One case; null when it does not exist or is outside the viewer's scope.
@@ -94,7 +94,7 @@ impl CaseQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, Fast<Case>>, AppError> {
+    ) -> Result<Fast<Connection<String, Fast<Case>>>, AppError> {
         let st = state(ctx)?;
         let page = page_request(
             "case",
@@ -105,7 +105,7 @@ impl CaseQuery {
         let page = dom::my_tasks(&st.services.db, viewer(ctx)?, page).await?;
         let node = ctx.look_ahead().field("edges").field("node");
         loaders(ctx)?.prime_cases(node, &page.items).await?;
-        Ok(connection("case", page, |c| c.id, |c| Fast(Case(c))))
+        Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
     }
 
     /// The public user's own tip-offs (and those merged with them), newest first.

@@ -130,11 +130,13 @@ impl Loaders {
         }
     }
 
-    /// Loads every relation of `cases` that the query selects under `node`, one query
-    /// per kind, into the caches.
+    /// Loads every relation of `cases` that the query selects under any of `nodes`
+    /// (a connection's `edges.node` and `nodes`, or a plain list), one query per kind,
+    /// into the caches. Relations a page resolves inline (`graphql::fast`) must be here:
+    /// unprimed, each would wait for a batch of its own.
     pub async fn prime_cases(
         &self,
-        node: async_graphql::Lookahead<'_>,
+        nodes: &[async_graphql::Lookahead<'_>],
         cases: &[entity::case::Model],
     ) -> Result<(), AppError> {
         fn ids(it: impl Iterator<Item = i64>) -> Vec<i64> {
@@ -143,10 +145,19 @@ impl Loaders {
             v.dedup();
             v
         }
+        let wants = |path: &[&str]| {
+            nodes.iter().any(|n| {
+                let mut at = n.field(path[0]);
+                for f in &path[1..] {
+                    at = at.field(f);
+                }
+                at.exists()
+            })
+        };
         if cases.is_empty() {
             return Ok(());
         }
-        if node.field("category").exists() {
+        if wants(&["category"]) {
             let keys = ids(cases.iter().map(|c| c.category_id));
             let rows = self
                 .categories
@@ -156,20 +167,23 @@ impl Loaders {
                 .map_err(unshare)?;
             self.categories.feed_many(rows).await;
         }
-        if node.field("assignee").exists() || node.field("reporter").exists() {
-            let keys = ids(cases
-                .iter()
-                .flat_map(|c| [c.assignee_id, c.reporter_id])
-                .flatten());
-            let rows = self.users.loader().load(&keys).await.map_err(unshare)?;
-            self.users.feed_many(rows).await;
-        }
-        if node.field("tipster").exists() {
+        if wants(&["tipster"]) {
             let keys = ids(cases.iter().filter_map(|c| c.tipster_id));
             let rows = self.tipsters.loader().load(&keys).await.map_err(unshare)?;
             self.tipsters.feed_many(rows).await;
         }
-        if node.field("lastEvent").exists() {
+        // The people: assignees and reporters, and the actors of the last events, in
+        // one statement.
+        let mut people: Vec<i64> = Vec::new();
+        if wants(&["assignee"]) || wants(&["reporter"]) {
+            people.extend(
+                cases
+                    .iter()
+                    .flat_map(|c| [c.assignee_id, c.reporter_id])
+                    .flatten(),
+            );
+        }
+        if wants(&["lastEvent"]) {
             let keys = ids(cases.iter().map(|c| c.id));
             let rows = self
                 .last_events
@@ -177,7 +191,15 @@ impl Loaders {
                 .load(&keys)
                 .await
                 .map_err(unshare)?;
+            if wants(&["lastEvent", "actor"]) {
+                people.extend(rows.values().filter_map(|e| e.actor_id));
+            }
             self.last_events.feed_many(rows).await;
+        }
+        if !people.is_empty() {
+            let keys = ids(people.into_iter());
+            let rows = self.users.loader().load(&keys).await.map_err(unshare)?;
+            self.users.feed_many(rows).await;
         }
         Ok(())
     }

@@ -133,10 +133,11 @@ impl Site {
             st.services.config.limits.max_page_size,
         )?;
         let page = dom::cases(&st.services, viewer(ctx)?, self.0.id, page).await?;
-        let node = ctx.look_ahead().field("edges").field("node");
+        let l = ctx.look_ahead();
+        let nodes = [l.field("edges").field("node"), l.field("nodes")];
         ctx.data::<Loaders>()
             .map_err(|_| AppError::Internal(anyhow::anyhow!("loaders missing")))?
-            .prime_cases(node, &page.items)
+            .prime_cases(&nodes, &page.items)
             .await?;
         Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
     }

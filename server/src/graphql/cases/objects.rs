@@ -397,7 +397,8 @@ impl Inline for CaseEvent {
 }
 
 /// A case's own columns, its region (the grid snapshot) and the relations a page
-/// primes (`Loaders::prime_cases`: category, assignee, reporter, tipster, last event)
+/// primes (`Loaders::prime_cases`: category, assignee, reporter, tipster, last event
+/// and its actor, under `edges.node` or `nodes`)
 /// resolve without waiting; the rest reads the database itself. `Fast<Case>` is for
 /// primed pages only: unprimed, each inline relation would wait for its own batch.
 impl Inline for Case {

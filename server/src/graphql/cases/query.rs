@@ -66,8 +66,9 @@ impl CaseQuery {
         let page = dom::list(&st.services, v, filter, page)
             .await
             .map_err(|e| e.under("filter"))?;
-        let node = ctx.look_ahead().field("edges").field("node");
-        loaders(ctx)?.prime_cases(node, &page.items).await?;
+        let l = ctx.look_ahead();
+        let nodes = [l.field("edges").field("node"), l.field("nodes")];
+        loaders(ctx)?.prime_cases(&nodes, &page.items).await?;
         Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
     }
 
@@ -103,8 +104,9 @@ impl CaseQuery {
             st.services.config.limits.max_page_size,
         )?;
         let page = dom::my_tasks(&st.services.db, viewer(ctx)?, page).await?;
-        let node = ctx.look_ahead().field("edges").field("node");
-        loaders(ctx)?.prime_cases(node, &page.items).await?;
+        let l = ctx.look_ahead();
+        let nodes = [l.field("edges").field("node"), l.field("nodes")];
+        loaders(ctx)?.prime_cases(&nodes, &page.items).await?;
         Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
     }
 

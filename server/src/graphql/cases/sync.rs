@@ -18,8 +18,9 @@ impl Changes {
     /// Cases that entered or changed within the viewer's scope, as they are now (store
     /// them over what the device holds), in the order of their latest change.
     async fn cases(&self, ctx: &Context<'_>) -> Result<Vec<Fast<Case>>, AppError> {
-        let node = ctx.look_ahead();
-        loaders(ctx)?.prime_cases(node, &self.0.cases).await?;
+        loaders(ctx)?
+            .prime_cases(&[ctx.look_ahead()], &self.0.cases)
+            .await?;
         Ok(self
             .0
             .cases

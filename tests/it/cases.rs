@@ -475,17 +475,12 @@ async fn fast_lists_answer_as_the_engine_does(backend: Backend) {
 
     // Key order: as asked, in the list as in the single case.
     let text = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .bearer_auth(&admin)
-        .json(&json!({ "query": "{ cases(first: 1) { edges { node { \
-            zz: number events { toStatus seq } category { name code } id } } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .gql_text(
+            Some(&admin),
+            "{ cases(first: 1) { edges { node { \
+             zz: number events { toStatus seq } category { name code } id } } } }",
+        )
+        .await;
     let at = |k: &str| text.find(k).unwrap_or_else(|| panic!("{k} in {text}"));
     assert!(at("\"zz\"") < at("\"events\"") && at("\"events\"") < at("\"category\""));
     assert!(at("\"category\"") < at("\"id\""), "{text}");

@@ -995,15 +995,11 @@ async fn the_smaller_points(backend: Backend) {
     // Keys come back in the order the query asked (the executor finishes fields in
     // another order: the database answers `categories` last).
     let text = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .json(&json!({ "query": "{ categories { code id } regions { code } zz: __typename }" }))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .gql_text(
+            None,
+            "{ categories { code id } regions { code } zz: __typename }",
+        )
+        .await;
     let (c, r, z) = (
         text.find("\"categories\"").unwrap(),
         text.find("\"regions\"").unwrap(),

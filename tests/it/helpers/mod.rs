@@ -444,6 +444,19 @@ impl TestApp {
         body
     }
 
+    /// A GraphQL request with an optional bearer token; the answer's raw text (for
+    /// what a parsed `Value` loses, such as the order of keys).
+    pub async fn gql_text(&self, token: Option<&str>, query: &str) -> String {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().text().await.unwrap()
+    }
+
     /// A GraphQL multipart request (`operations`, `map`, one file part): `query` with
     /// `variables`, the file `(name, content type, bytes)` given as `$f`. The whole answer.
     pub async fn gql_upload(

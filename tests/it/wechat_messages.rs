@@ -388,6 +388,25 @@ async fn text_state(app: &TestApp, id: i64) -> Option<&'static str> {
         .map(|t| t.as_str())
 }
 
+/// Advisory locks held in the test's database (none on SQLite).
+async fn advisory_locks(app: &TestApp) -> i64 {
+    use sea_orm::ConnectionTrait;
+    if app.db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return 0;
+    }
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
 async fn public_words(app: &TestApp, code: &str) -> Value {
     let b = app.gql(None, PUBLIC_VIEW, json!({ "c": code })).await;
     b["data"]["tipByTrackingCode"]["description"].clone()
@@ -471,6 +490,9 @@ async fn words_wait_for_the_text_check(backend: Backend) {
         before + 1,
         "one try, then the run stops"
     );
+    // The run's lock ends with the run, not when the pool next uses its connection
+    // (the next run, at once, must not find it taken).
+    assert_eq!(advisory_locks(&app).await, 0, "lock released on return");
     assert_eq!(check_pending(svc, &api).await.unwrap(), 1);
     assert_eq!(
         public_words(&app, &late_code).await,

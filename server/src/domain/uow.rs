@@ -120,12 +120,28 @@ where
                     ..Default::default()
                 })
                 .await?;
-            let answer = work(&txn).await?;
-            if let Some(k) = &idem {
-                k.record(&txn, &answer, clock.now()).await?;
+            let done = async {
+                let answer = work(&txn).await?;
+                if let Some(k) = &idem {
+                    k.record(&txn, &answer, clock.now()).await?;
+                }
+                Ok::<_, AppError>(answer)
             }
-            txn.commit().await?;
-            Ok::<_, AppError>(answer)
+            .await;
+            match done {
+                Ok(answer) => {
+                    txn.commit().await?;
+                    Ok(answer)
+                }
+                Err(e) => {
+                    // Roll back now rather than on drop: a dropped transaction's
+                    // ROLLBACK waits for the pool's release task, and its locks with it.
+                    if let Err(r) = txn.rollback().await {
+                        tracing::debug!(error = %r, "rollback after a failed unit of work");
+                    }
+                    Err(e)
+                }
+            }
         }
         .await;
         match (result, &idem) {

@@ -32,7 +32,7 @@ pub async fn check_pending(svc: &Services, api: &Arc<WechatApi>) -> Result<u64, 
     if !svc.config.wechat.checks_text() {
         return Ok(0);
     }
-    let _lock = if svc.db.get_database_backend() == DbBackend::Postgres {
+    let lock = if svc.db.get_database_backend() == DbBackend::Postgres {
         let txn = svc.db.begin().await?;
         let got = txn
             .query_one_raw(Statement::from_string(
@@ -43,12 +43,25 @@ pub async fn check_pending(svc: &Services, api: &Arc<WechatApi>) -> Result<u64, 
             .and_then(|r| r.try_get::<bool>("", "got").ok())
             .unwrap_or(false);
         if !got {
+            txn.rollback().await?;
             return Ok(0);
         }
         Some(txn)
     } else {
         None
     };
+    let run = checks(svc, api).await;
+    // End the lock's transaction here: dropped, its rollback would wait until the pool
+    // next used that connection, and until then every other run (the next tick, another
+    // process) would find the lock taken and check nothing.
+    if let Some(txn) = lock {
+        txn.rollback().await?;
+    }
+    run
+}
+
+/// The checks of one run, under its lock.
+async fn checks(svc: &Services, api: &Arc<WechatApi>) -> Result<u64, AppError> {
     let pending = case::Entity::find()
         .filter(case::Column::TextCheck.eq(TextCheck::Pending))
         .order_by_asc(case::Column::Id)

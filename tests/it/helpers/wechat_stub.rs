@@ -359,18 +359,24 @@ fn fail_with(errcode: i64, msg: &str, n: usize) -> Value {
     json!({ "errcode": errcode, "errmsg": format!("{msg}, rid: stub-{n}") })
 }
 
-/// Counts a call (in `calls` and `counter`) and waits the configured delay; returns the
-/// call's number, used in `rid`s and `trace_id`s.
-async fn begin(shared: &Shared, counter: Option<&AtomicUsize>) -> usize {
+/// Counts a call (in `calls` and `counter`); returns the call's number, used in `rid`s
+/// and `trace_id`s, and the configured delay. Handlers settle their answer first and
+/// wait the delay after it, as a slow WeChat does: a call the client has given up on
+/// then cannot take state (a queued failure, a login code) meant for a later call,
+/// however long the test takes between the two.
+fn begin(shared: &Shared, counter: Option<&AtomicUsize>) -> (usize, Duration) {
     let n = shared.calls.fetch_add(1, Ordering::SeqCst);
     if let Some(counter) = counter {
         counter.fetch_add(1, Ordering::SeqCst);
     }
-    let delay = shared.state.lock().unwrap().delay;
+    (n, shared.state.lock().unwrap().delay)
+}
+
+/// Waits a call's delay (see [`begin`]).
+async fn slow(delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    n
 }
 
 fn json_reply(body: &Value) -> impl IntoResponse + use<> {
@@ -402,8 +408,9 @@ async fn jscode2session(
     State(ctx): State<Ctx>,
     Query(q): Query<HashMap<String, String>>,
 ) -> impl IntoResponse {
-    let n = begin(&ctx.shared, None).await;
+    let (n, delay) = begin(&ctx.shared, None);
     let body = answer(&ctx, &q, n);
+    slow(delay).await;
     ([(header::CONTENT_TYPE, "text/plain")], body.to_string())
 }
 
@@ -447,8 +454,10 @@ fn answer(ctx: &Ctx, q: &HashMap<String, String>, n: usize) -> Value {
 }
 
 async fn stable_token(State(ctx): State<Ctx>, method: Method, body: Bytes) -> impl IntoResponse {
-    let n = begin(&ctx.shared, Some(&ctx.shared.token_calls)).await;
-    json_reply(&token_answer(&ctx, &method, &body, n))
+    let (n, delay) = begin(&ctx.shared, Some(&ctx.shared.token_calls));
+    let answer = token_answer(&ctx, &method, &body, n);
+    slow(delay).await;
+    json_reply(&answer)
 }
 
 fn token_answer(ctx: &Ctx, method: &Method, bytes: &[u8], n: usize) -> Value {
@@ -531,8 +540,10 @@ async fn subscribe_send(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> impl IntoResponse {
-    let n = begin(&ctx.shared, Some(&ctx.shared.send_calls)).await;
-    json_reply(&send_answer(&ctx, &method, &q, &body, n))
+    let (n, delay) = begin(&ctx.shared, Some(&ctx.shared.send_calls));
+    let answer = send_answer(&ctx, &method, &q, &body, n);
+    slow(delay).await;
+    json_reply(&answer)
 }
 
 fn send_answer(
@@ -648,8 +659,10 @@ async fn msg_sec_check(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> impl IntoResponse {
-    let n = begin(&ctx.shared, Some(&ctx.shared.check_calls)).await;
-    json_reply(&check_answer(&ctx, &method, &q, &body, n))
+    let (n, delay) = begin(&ctx.shared, Some(&ctx.shared.check_calls));
+    let answer = check_answer(&ctx, &method, &q, &body, n);
+    slow(delay).await;
+    json_reply(&answer)
 }
 
 fn check_answer(

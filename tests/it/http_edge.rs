@@ -32,13 +32,26 @@ async fn health_and_readiness(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], "abc-123");
-    let r = app
-        .client
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert!(!r.headers()["x-request-id"].is_empty());
+    // One made here is a random (v4) UUID, a new one for every request.
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let r = app
+            .client
+            .get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap();
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.get_version_num(), 4, "{id}");
+        assert_eq!(
+            parsed.hyphenated().to_string(),
+            id,
+            "lower-case, hyphenated"
+        );
+        ids.insert(id);
+    }
+    assert_eq!(ids.len(), 3, "{ids:?}");
     // GraphiQL outside production.
     let r = app
         .client

@@ -3,6 +3,9 @@
 # (release build, PostgreSQL on 127.0.0.1:5432, not part of the test suite).
 #
 #   scripts/bench-stats.sh [CASES…]          (default: 10000 100000 1000000)
+#   HISTORY=990000 scripts/bench-stats.sh 10000
+#                                             the same year with HISTORY more cases in the
+#                                             ten years before it (all closed or rejected)
 #
 # For each size: a fresh database, migrated and seeded by the server, then CASES cases
 # spread over 2026 across every village grid and category of the seeded county (70 %
@@ -17,6 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${*:-10000 100000 1000000}
+HISTORY=${HISTORY:-0}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 DB=gw_bench_stats
 command -v pgbench >/dev/null || { echo "bench-stats.sh: pgbench is required"; exit 1; }
@@ -48,24 +52,16 @@ token() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])'
 }
 
-results=()
-for N in $SIZES; do
-  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-  start
-  stop
-  t0=$(date +%s)
-  psql -q "$URL" <<SQL
-CREATE TEMP TABLE v AS
-  SELECT row_number() OVER (ORDER BY r.code) - 1 AS i, r.id, r.path, u.id AS insp
-  FROM region r LEFT JOIN app_user u ON u.username = 'demo-insp-' || r.code
-  WHERE r.level = 'VILLAGE';
-CREATE TEMP TABLE k AS
-  SELECT row_number() OVER (ORDER BY id) - 1 AS i, id FROM category;
+# cases_sql PREFIX COUNT START DAYS STATUS: the INSERT of COUNT generated cases numbered
+# PREFIX…, created from START over DAYS days, round-robin over the villages (temp table v)
+# and categories (k), STATUS an SQL expression of the series number g.
+cases_sql() {
+  cat <<SQL
 INSERT INTO "case" (number, source, category_id, title, description, status, priority, region_id,
   region_path, lat, lng, outside_grid, assignee_id, reject_reason, rework_count, escalation_level,
   version, accepted_at, due_at, first_submitted_at, submitted_at, closed_at, rating, rated_at,
   parked_seconds, extended_count, checkin_far, created_at, updated_at)
-SELECT 'S' || lpad(g::text, 12, '0'),
+SELECT '$1' || lpad(g::text, 12, '0'),
   CASE WHEN g % 4 = 0 THEN 'PATROL' WHEN g % 4 = 1 THEN 'TASK' ELSE 'TIP' END,
   k.id, '统计基准 ' || g, '统计基准数据集案件 ' || g, st, 'NORMAL', v.id, v.path, 35.69, 112.27, false,
   CASE WHEN st IN ('PENDING', 'REJECTED') THEN NULL ELSE v.insp END,
@@ -80,18 +76,39 @@ SELECT 'S' || lpad(g::text, 12, '0'),
   CASE WHEN st = 'CLOSED' AND g % 4 > 1 AND g % 3 > 0 THEN c + interval '200 hours' END,
   0, 0, false, c, c
 FROM (
-  SELECT g, timestamptz '2026-01-01 00:00+08' + (g::float8 / $N) * interval '364 days' AS c,
-    CASE WHEN g % 20 < 14 THEN 'CLOSED' WHEN g % 20 < 16 THEN 'SUBMITTED'
-         WHEN g % 20 < 18 THEN 'IN_PROGRESS' WHEN g % 20 = 18 THEN 'PENDING' ELSE 'REJECTED' END AS st
-  FROM generate_series(1, $N) g
+  SELECT g, timestamptz '$3' + (g::float8 / $2) * interval '$4 days' AS c, $5 AS st
+  FROM generate_series(1, $2) g
 ) s
 JOIN v ON v.i = s.g % (SELECT count(*) FROM v)
 JOIN k ON k.i = (s.g / 7) % (SELECT count(*) FROM k);
+SQL
+}
+YEAR_STATUS="CASE WHEN g % 20 < 14 THEN 'CLOSED' WHEN g % 20 < 16 THEN 'SUBMITTED'
+  WHEN g % 20 < 18 THEN 'IN_PROGRESS' WHEN g % 20 = 18 THEN 'PENDING' ELSE 'REJECTED' END"
+# History: all closed but one in twenty rejected, as old cases are.
+HISTORY_STATUS="CASE WHEN g % 20 < 19 THEN 'CLOSED' ELSE 'REJECTED' END"
+
+results=()
+for N in $SIZES; do
+  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+  start
+  stop
+  t0=$(date +%s)
+  psql -q "$URL" <<SQL
+CREATE TEMP TABLE v AS
+  SELECT row_number() OVER (ORDER BY r.code) - 1 AS i, r.id, r.path, u.id AS insp
+  FROM region r LEFT JOIN app_user u ON u.username = 'demo-insp-' || r.code
+  WHERE r.level = 'VILLAGE';
+CREATE TEMP TABLE k AS
+  SELECT row_number() OVER (ORDER BY id) - 1 AS i, id FROM category;
+$(cases_sql S "$N" '2026-01-01 00:00+08' 364 "$YEAR_STATUS")
+$(if [ "$HISTORY" -gt 0 ]; then cases_sql H "$HISTORY" '2016-01-01 00:00+08' 3651 "$HISTORY_STATUS"; fi)
 INSERT INTO case_event (case_id, seq, actor_role, action, to_status, created_at)
-SELECT id, 1, 'SYSTEM', 'CREATE', status, created_at FROM "case" WHERE number LIKE 'S%';
+SELECT id, 1, 'SYSTEM', 'CREATE', status, created_at FROM "case"
+WHERE number LIKE 'S%' OR number LIKE 'H%';
 INSERT INTO case_event (case_id, seq, actor_role, action, created_at)
 SELECT id, 2, 'SYSTEM', 'ESCALATE', created_at + interval '80 hours' FROM "case"
-WHERE number LIKE 'S%' AND id % 50 = 0;
+WHERE (number LIKE 'S%' OR number LIKE 'H%') AND id % 50 = 0;
 ANALYZE;
 SQL
   load_s=$(( $(date +%s) - t0 ))
@@ -139,11 +156,11 @@ SQL
       ROWS[$fmt]=$(python3 -c "import zipfile,re,sys; z=zipfile.ZipFile(sys.argv[1]); print(len(re.findall(rb'<row ', z.read('xl/worksheets/sheet1.xml'))) - 1)" "$work/export.xlsx")
     fi
   done
-  line=$(python3 - "$N" "$load_s" "$stmts" "$base" "${ours[*]}" "${RSS[csv]}" "${RSS[xlsx]}" "${ROWS[csv]}" "${ROWS[xlsx]}" "$base_rss" <<'PY'
+  line=$(python3 - "$N" "$load_s" "$stmts" "$base" "${ours[*]}" "${RSS[csv]}" "${RSS[xlsx]}" "${ROWS[csv]}" "${ROWS[xlsx]}" "$base_rss" "$HISTORY" <<'PY'
 import json, statistics, sys
 n, load_s, stmts, base_ms, ours = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 ours_ms = statistics.median(float(x) for x in ours.split()) * 1000
-print(json.dumps({"cases": n, "load_seconds": load_s, "statements": stmts,
+print(json.dumps({"cases": n, "history": int(sys.argv[11]), "load_seconds": load_s, "statements": stmts,
   "stats_ms": round(ours_ms, 1), "pgbench_ms": round(base_ms, 1), "ratio": round(base_ms / ours_ms, 3),
   "export_rows": {"csv": int(sys.argv[8]), "xlsx": int(sys.argv[9])},
   "export_peak_rss_growth_mib": {"csv": round(int(sys.argv[6]) / 1024, 1), "xlsx": round(int(sys.argv[7]) / 1024, 1)},

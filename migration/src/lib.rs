@@ -32,6 +32,7 @@ mod m20261204_000019_case_probes;
 mod m20261204_000020_cache_notices;
 mod m20261205_000021_evidence_sha256_bound;
 mod m20261206_000022_open_tasks_index;
+mod m20261207_000023_case_period_indexes;
 mod util;
 
 /// All migrations of gridwatch, in the order they are applied.
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000020_cache_notices::Migration),
             Box::new(m20261205_000021_evidence_sha256_bound::Migration),
             Box::new(m20261206_000022_open_tasks_index::Migration),
+            Box::new(m20261207_000023_case_period_indexes::Migration),
         ]
     }
 }

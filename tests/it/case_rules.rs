@@ -830,3 +830,79 @@ async fn expired_idempotency_keys_are_purged(backend: Backend) {
     );
 }
 both!(idempotency_purge, expired_idempotency_keys_are_purged);
+
+/// A unit of work that fails after it wrote ends its transaction before the error is
+/// answered: no session of the database is left idle in a transaction, holding the
+/// rows it wrote, until the pool next touches its connection (a dropped transaction's
+/// ROLLBACK waits for that). Another writer of the same row does not wait at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_unit_of_work_leaves_no_lock_postgres() {
+    use gridwatch::domain::uow::{work, write};
+    use gridwatch::error::{AppError, Msg};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let id = seed_case(&app, OWN, "ASSIGNED").await;
+    let version = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            case::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .version
+        }
+    };
+    let before = version(&app).await;
+    let svc = app.state.services.clone();
+    for _ in 0..5 {
+        let failed = write(
+            &svc,
+            None,
+            work(move |txn| {
+                Box::pin(async move {
+                    txn.execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        r#"UPDATE "case" SET version = version + 1 WHERE id = $1"#,
+                        [id.into()],
+                    ))
+                    .await?;
+                    Err::<(), _>(AppError::bad_input(
+                        "TEST_REFUSAL",
+                        Msg::new("测试拒绝", "refused by the test"),
+                    ))
+                })
+            }),
+        )
+        .await;
+        assert!(failed.is_err());
+        let idle = app
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state LIKE 'idle in transaction%'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(idle, 0, "a session is still in the failed transaction");
+        let other = app.db.begin().await.unwrap();
+        other
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                r#"SELECT id FROM "case" WHERE id = $1 FOR UPDATE NOWAIT"#,
+                [id.into()],
+            ))
+            .await
+            .expect("the failed write's row lock is gone");
+        other.rollback().await.unwrap();
+    }
+    assert_eq!(
+        version(&app).await,
+        before,
+        "nothing of the failed writes was kept"
+    );
+}

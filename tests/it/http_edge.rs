@@ -5,21 +5,20 @@ use serde_json::json;
 use crate::both;
 use crate::helpers::{Backend, TestApp, error_code};
 
+/// A plain GET of `path` on the test server.
+async fn get(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn health_and_readiness(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let r = app
-        .client
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&app, "/healthz").await;
     assert_eq!(r.status(), 200);
-    let r = app
-        .client
-        .get(format!("{}/readyz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&app, "/readyz").await;
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["database"], "ok");
@@ -35,12 +34,7 @@ async fn health_and_readiness(backend: Backend) {
     // One made here is a random (v4) UUID, a new one for every request.
     let mut ids = std::collections::HashSet::new();
     for _ in 0..3 {
-        let r = app
-            .client
-            .get(format!("{}/healthz", app.base))
-            .send()
-            .await
-            .unwrap();
+        let r = get(&app, "/healthz").await;
         let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
         let parsed = uuid::Uuid::parse_str(&id).unwrap();
         assert_eq!(parsed.get_version_num(), 4, "{id}");
@@ -53,22 +47,12 @@ async fn health_and_readiness(backend: Backend) {
     }
     assert_eq!(ids.len(), 3, "{ids:?}");
     // GraphiQL outside production.
-    let r = app
-        .client
-        .get(format!("{}/graphql", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&app, "/graphql").await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().to_lowercase().contains("graphiql"));
     // Readiness reports an unreachable database as 503.
     app.db.clone().close().await.unwrap();
-    let r = app
-        .client
-        .get(format!("{}/readyz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&app, "/readyz").await;
     assert_eq!(r.status(), 503);
 }
 both!(health_readiness_request_id, health_and_readiness);

@@ -9,7 +9,6 @@ use tokio::io::AsyncReadExt;
 use super::cases::{Case, LocationInput};
 use super::fast::Fast;
 use super::grid::{CoordSystem, GeoPoint, Region};
-use super::loaders::Loaders;
 use super::pagination::{connection, page_request};
 use super::{parse_id, state, viewer};
 use crate::domain::cases::intake::Location;
@@ -133,13 +132,7 @@ impl Site {
             st.services.config.limits.max_page_size,
         )?;
         let page = dom::cases(&st.services, viewer(ctx)?, self.0.id, page).await?;
-        let l = ctx.look_ahead();
-        let nodes = [l.field("edges").field("node"), l.field("nodes")];
-        ctx.data::<Loaders>()
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("loaders missing")))?
-            .prime_cases(&nodes, &page.items)
-            .await?;
-        Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
+        super::cases::case_page(ctx, page).await
     }
 }
 

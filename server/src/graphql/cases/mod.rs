@@ -10,6 +10,7 @@ mod sync;
 mod types;
 
 use async_graphql::Context;
+use async_graphql::connection::Connection;
 
 pub use inputs::LocationInput;
 pub use mutation::CaseMutation;
@@ -19,12 +20,28 @@ pub use query::CaseQuery;
 pub use sync::SyncQuery;
 pub use types::CaseStatus;
 
+use super::fast::Fast;
 use super::loaders::Loaders;
+use super::pagination::connection;
+use crate::domain::page::Page;
 use crate::error::AppError;
 
 fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, AppError> {
     ctx.data::<Loaders>()
         .map_err(|_| AppError::Internal(anyhow::anyhow!("loaders missing")))
+}
+
+/// A page of cases as a connection (`cases`, `myTasks`, a site's `cases`): the relations
+/// the query selects under `edges.node` or `nodes` primed in one statement per kind, and
+/// the whole page resolved fast (`graphql::fast`).
+pub(crate) async fn case_page(
+    ctx: &Context<'_>,
+    page: Page<entity::case::Model>,
+) -> Result<Fast<Connection<String, Fast<Case>>>, AppError> {
+    let l = ctx.look_ahead();
+    let nodes = [l.field("edges").field("node"), l.field("nodes")];
+    loaders(ctx)?.prime_cases(&nodes, &page.items).await?;
+    Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
 }
 
 /// GraphQL's `Int` is 32 bits: durations beyond ±68 years are shown at the limit

@@ -6,8 +6,8 @@ use async_graphql::{Context, ID, Object};
 use super::super::fast::Fast;
 use super::super::pagination::{connection, page_request};
 use super::super::{parse_id, state, viewer};
+use super::case_page;
 use super::inputs::CaseFilter;
-use super::loaders;
 use super::objects::Case;
 use super::public::{DisclosedCase, PublicCase};
 use crate::domain::cases::{self as dom, CaseFilter as DomainFilter};
@@ -66,10 +66,7 @@ impl CaseQuery {
         let page = dom::list(&st.services, v, filter, page)
             .await
             .map_err(|e| e.under("filter"))?;
-        let l = ctx.look_ahead();
-        let nodes = [l.field("edges").field("node"), l.field("nodes")];
-        loaders(ctx)?.prime_cases(&nodes, &page.items).await?;
-        Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
+        case_page(ctx, page).await
     }
 
     /// One case; null when it does not exist or is outside the viewer's scope.
@@ -104,10 +101,7 @@ impl CaseQuery {
             st.services.config.limits.max_page_size,
         )?;
         let page = dom::my_tasks(&st.services.db, viewer(ctx)?, page).await?;
-        let l = ctx.look_ahead();
-        let nodes = [l.field("edges").field("node"), l.field("nodes")];
-        loaders(ctx)?.prime_cases(&nodes, &page.items).await?;
-        Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
+        case_page(ctx, page).await
     }
 
     /// The public user's own tip-offs (and those merged with them), newest first.

@@ -235,10 +235,16 @@ async fn case_rows_read_by_position_match_the_derived_decoder(backend: Backend) 
     use chrono::{Duration, TimeZone, Utc};
     use entity::case;
     use entity::enums::{CaseSource, CaseStatus, Priority, RejectReason, TextCheck};
-    use gridwatch::domain::cases::rows::{COLUMNS, CaseRow};
-    use sea_orm::{ActiveModelTrait, Iterable};
+    use gridwatch::domain::cases::rows::{self, COLUMNS, CaseColumns, CaseRow};
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, Iterable, ModelTrait, QueryTrait};
 
     assert_eq!(case::Column::iter().count(), COLUMNS, "a column was added");
+    for (i, c) in case::Column::iter().enumerate() {
+        assert_eq!(
+            c as usize, i,
+            "`CaseColumns` numbers the columns in their order"
+        );
+    }
     let app = TestApp::spawn(backend).await;
     let id = crate::helpers::cases::seed_case(&app, "140521100201", "ASSIGNED").await;
     let txn = unchecked_txn(&app, backend).await;
@@ -349,6 +355,28 @@ async fn case_rows_read_by_position_match_the_derived_decoder(backend: Backend) 
             .0;
         assert_eq!(by_position, derived);
         assert_eq!(by_position, written);
+        // Narrowed rows (`CaseColumns`): each selected column read from its place.
+        let all: Vec<case::Column> = case::Column::iter().collect();
+        let mut sets = vec![
+            CaseColumns::ALL,
+            CaseColumns::ID,
+            CaseColumns::of(&all.iter().step_by(2).copied().collect::<Vec<_>>()),
+            CaseColumns::of(&all.iter().skip(1).step_by(3).copied().collect::<Vec<_>>()),
+        ];
+        sets.extend(all.iter().map(|c| CaseColumns::of(&[*c])));
+        for set in sets {
+            let statement = set
+                .select(case::Entity::find_by_id(id))
+                .build(txn.get_database_backend());
+            let read = rows::read(&txn, statement, set).await.unwrap();
+            assert_eq!(read.len(), 1);
+            for (i, c) in all.iter().enumerate() {
+                assert_eq!(set.has(i), set.is_all() || set.bits() & (1 << i) != 0);
+                if set.has(i) {
+                    assert_eq!(read[0].get(*c), written.get(*c), "{c:?} of {set:?}");
+                }
+            }
+        }
     }
     txn.rollback().await.unwrap();
 }
@@ -487,3 +515,215 @@ async fn fast_lists_answer_as_the_engine_does(backend: Backend) {
     assert!(at("\"toStatus\"") < at("\"seq\"") && at("\"name\"") < at("\"code\""));
 }
 both!(fast_lists, fast_lists_answer_as_the_engine_does);
+
+/// A page reads only the columns its fields need (`Case::columns`, the rest of the row
+/// left at a placeholder). Every field of `Case`, found by introspection and asked alone
+/// (objects with their scalar fields), must answer through a page (`cases` as the county
+/// admin, `myTasks` as the inspector) exactly as through `case(id)`, which reads the
+/// whole row. The case has every column set, each to a value its placeholder is not
+/// (zero, empty, null, false, the epoch, the first value of an enum), and relations
+/// that exist, so a field that reads a column its page did not select answers
+/// differently.
+async fn narrow_pages_answer_as_the_whole_row(backend: Backend) {
+    use chrono::Duration;
+    use entity::case;
+    use entity::enums::{CaseSource, CaseStatus, Priority, RejectReason, TextCheck};
+    use sea_orm::{ActiveModelTrait, QueryOrder};
+    use serde_json::Value;
+
+    const VILLAGE: &str = "140521100201";
+    let app = TestApp::spawn(backend).await;
+    let other = crate::helpers::cases::seed_case(&app, VILLAGE, "ASSIGNED").await;
+    let id = crate::helpers::cases::seed_case(&app, VILLAGE, "IN_PROGRESS").await;
+    crate::helpers::cases::public_login(&app, "narrow-pages").await;
+    let tipster = entity::tipster::Entity::find()
+        .order_by_desc(entity::tipster::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let site = crate::sites::seed_site(&app, VILLAGE).await;
+    let campaign = crate::campaigns::seed_campaign(&app, VILLAGE).await;
+    let supervisor = crate::helpers::cases::user_id(&app, "demo-sup-140521100").await;
+    let admin_id = crate::helpers::cases::user_id(&app, "demo-admin").await;
+    let now = app.now();
+    let t = |h: i64| now - Duration::hours(h);
+    let row = case::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let set = case::Model {
+        number: "N-NARROW".into(),
+        tracking_code: Some("T-NARROW".into()),
+        source: CaseSource::Patrol,
+        title: "窄页标题".into(),
+        description: "窄页描述".into(),
+        status: CaseStatus::InProgress,
+        priority: Priority::High,
+        accuracy_m: Some(7.5),
+        outside_grid: true,
+        address: Some("窄页地址".into()),
+        tipster_id: Some(tipster),
+        reporter_id: Some(supervisor),
+        created_by: Some(admin_id),
+        site_id: Some(site),
+        duplicate_of: Some(other),
+        merged_into: Some(other),
+        reject_reason: Some(RejectReason::Duplicate),
+        rework_count: 2,
+        escalation_level: 1,
+        version: 9,
+        accepted_at: Some(t(30)),
+        started_at: Some(t(29)),
+        submitted_at: Some(t(28)),
+        closed_at: Some(t(27)),
+        first_submitted_at: Some(t(26)),
+        // Parked: its clock is stopped, so `remainingSeconds` does not move between the
+        // two readings.
+        due_at: Some(now + Duration::hours(50)),
+        onsite_due_at: Some(now + Duration::hours(20)),
+        warn_at: Some(now + Duration::hours(40)),
+        onsite_warn_at: Some(now + Duration::hours(10)),
+        text_check: Some(TextCheck::Risky),
+        parked_at: Some(t(2)),
+        parked_seconds: 25,
+        extended_count: 3,
+        checkin_lat: Some(row.lat + 0.001),
+        checkin_lng: Some(row.lng + 0.001),
+        checkin_distance_m: Some(29.5),
+        checkin_far: true,
+        rating: Some(4),
+        rating_comment: Some("满意".into()),
+        rated_at: Some(t(25)),
+        created_at: t(40),
+        updated_at: t(1),
+        campaign_id: Some(campaign),
+        ..row
+    };
+    case::ActiveModel::from(set)
+        .reset_all()
+        .update(&app.db)
+        .await
+        .unwrap();
+
+    // The fields of `Case`, each with what to select under it.
+    let (admin, _) = app.login("demo-admin").await;
+    let (inspector, _) = app.login(&format!("demo-insp-{VILLAGE}")).await;
+    let intro = |name: &str| {
+        format!(
+            "{{ __type(name: \"{name}\") {{ fields {{ name args {{ type {{ kind }} }} \
+             type {{ kind name ofType {{ kind name ofType {{ kind name ofType {{ kind name }} }} }} }} }} }} }}"
+        )
+    };
+    let named = |ty: &Value| {
+        let mut ty = ty;
+        while ty["name"].is_null() {
+            ty = &ty["ofType"];
+        }
+        (
+            ty["kind"].as_str().unwrap().to_owned(),
+            ty["name"].as_str().unwrap().to_owned(),
+        )
+    };
+    let required_args = |f: &Value| {
+        f["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["type"]["kind"] == "NON_NULL")
+    };
+    let fields = app.gql(Some(&admin), &intro("Case"), json!({})).await;
+    let fields = fields["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(fields.len() > 40, "{fields:?}");
+    let id_text = id.to_string();
+    let mut asked = 0;
+    for f in &fields {
+        let name = f["name"].as_str().unwrap();
+        assert!(!required_args(f), "{name} takes a required argument");
+        let (kind, ty) = named(&f["type"]);
+        let selection = if kind == "OBJECT" {
+            let sub = app.gql(Some(&admin), &intro(&ty), json!({})).await;
+            // Scalars of the related object; not the ones that read the wall clock or
+            // sign a link (they could differ between two readings).
+            let leaves: Vec<String> = sub["data"]["__type"]["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|g| !required_args(g))
+                .filter(|g| matches!(named(&g["type"]).0.as_str(), "SCALAR" | "ENUM"))
+                .map(|g| g["name"].as_str().unwrap().to_owned())
+                .filter(|g| !matches!(g.as_str(), "remainingSeconds" | "overdue" | "url"))
+                .collect();
+            assert!(!leaves.is_empty(), "{ty}");
+            format!("{name} {{ __typename {} }}", leaves.join(" "))
+        } else {
+            name.to_owned()
+        };
+        for (who, token, page) in [
+            ("admin", &admin, "cases(first: 10) { nodes { id SEL } }"),
+            (
+                "inspector",
+                &inspector,
+                "myTasks(first: 10) { edges { node { id SEL } } }",
+            ),
+        ] {
+            let q = format!(
+                "query($id: ID!) {{ list: {} one: case(id: $id) {{ {selection} }} }}",
+                page.replace("SEL", &selection)
+            );
+            let b = app
+                .gql(Some(token), &q, json!({ "id": id.to_string() }))
+                .await;
+            assert!(b.get("errors").is_none(), "{who} {name}: {b}");
+            let list = &b["data"]["list"];
+            let nodes: Vec<&Value> = match list["nodes"].as_array() {
+                Some(n) => n.iter().collect(),
+                None => list["edges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| &e["node"])
+                    .collect(),
+            };
+            let node = nodes
+                .iter()
+                .find(|n| n["id"].as_str() == Some(id_text.as_str()))
+                .unwrap_or_else(|| panic!("{who} {name}: the case is on the page: {b}"));
+            let one = &b["data"]["one"];
+            assert!(one.is_object(), "{who} {name}: {b}");
+            assert_eq!(node[name], one[name], "{who}: {name} through a page");
+            asked += 1;
+        }
+    }
+    assert_eq!(asked, 2 * fields.len());
+    // The values are the row's, not placeholders (a few, read back as the app sees them).
+    let b = app
+        .gql(
+            Some(&admin),
+            "{ cases(first: 10) { nodes { number source priority outsideGrid parkedSeconds \
+             category { code } tipster campaign { id } siteId } } }",
+            json!({}),
+        )
+        .await;
+    let node = b["data"]["cases"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["number"] == "N-NARROW")
+        .unwrap_or_else(|| panic!("{b}"))
+        .clone();
+    assert_eq!(node["source"], "PATROL");
+    assert_eq!(node["priority"], "HIGH");
+    assert_eq!(node["outsideGrid"], true);
+    assert_eq!(node["parkedSeconds"], 25);
+    assert_eq!(node["category"]["code"], "DUST");
+    assert!(node["tipster"].is_string(), "{node}");
+    assert_eq!(node["campaign"]["id"], campaign.to_string());
+    assert_eq!(node["siteId"], site.to_string());
+}
+both!(narrow_pages, narrow_pages_answer_as_the_whole_row);

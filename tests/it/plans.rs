@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use gridwatch::domain::cases::{self, CaseFilter, CaseStatus};
+use gridwatch::domain::cases::{self, CaseColumns, CaseFilter, CaseStatus};
 use gridwatch::domain::page::PageRequest;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait,
@@ -109,7 +109,19 @@ async fn case_list_plans_use_indexes_at_100k_postgres() {
     // What the lists run, page by page (relations: the last events of each page).
     let mut pages: Vec<(&str, Vec<i64>)> = Vec::new();
     let first = |n| PageRequest::new(Some(n), None, 100).unwrap();
-    let tasks = cases::my_tasks(&rec, &inspector, first(20)).await.unwrap();
+    // A page narrowed to what P2's query reads (the plan must not change with it).
+    let narrow = CaseColumns::of(&[
+        entity::case::Column::Id,
+        entity::case::Column::Number,
+        entity::case::Column::Status,
+        entity::case::Column::DueAt,
+        entity::case::Column::CategoryId,
+        entity::case::Column::RegionId,
+        entity::case::Column::AssigneeId,
+    ]);
+    let tasks = cases::my_tasks(&rec, &inspector, first(20), CaseColumns::ALL)
+        .await
+        .unwrap();
     pages.push((
         "inspector myTasks",
         tasks.items.iter().map(|c| c.id).collect(),
@@ -119,17 +131,19 @@ async fn case_list_plans_use_indexes_at_100k_postgres() {
         ("supervisor", &supervisor),
         ("county admin", &admin),
     ] {
-        let page = cases::list(&svc, viewer, CaseFilter::default(), first(100))
+        let page = cases::list(&svc, viewer, CaseFilter::default(), first(100), narrow)
             .await
             .unwrap();
         let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
         assert_eq!(ids.len(), 100, "{who}: a full page at 100,000 cases");
         // The next page, by cursor, and the open cases only.
         let after = PageRequest::new(Some(100), ids.last().copied(), 100).unwrap();
-        cases::list(&svc, viewer, CaseFilter::default(), after)
+        cases::list(&svc, viewer, CaseFilter::default(), after, CaseColumns::ALL)
             .await
             .unwrap();
-        cases::list(&svc, viewer, open(), first(100)).await.unwrap();
+        cases::list(&svc, viewer, open(), first(100), CaseColumns::ALL)
+            .await
+            .unwrap();
         pages.push((who, ids));
     }
     assert!(

@@ -31,14 +31,14 @@ use entity::{case, case_event, case_follower, case_team};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::access::{Role, Viewer};
 use super::grid::{path_is_within, subtree};
 use super::page::{Page, PageRequest};
 use crate::error::{AppError, Msg};
-use rows::CaseRow;
+pub use rows::CaseColumns;
 
 pub use entity::enums::{CaseSource, CaseStatus, Priority, RejectReason};
 
@@ -272,6 +272,7 @@ pub async fn list(
     viewer: &Viewer,
     filter: CaseFilter,
     page: PageRequest,
+    columns: CaseColumns,
 ) -> Result<Page<case::Model>, AppError> {
     let staff = viewer.staff()?;
     let (db, grid) = (&svc.db, &*svc.grid.snapshot());
@@ -319,16 +320,14 @@ pub async fn list(
     if let Some(after) = page.after {
         q = q.filter(case::Column::Id.lt(after));
     }
-    let rows = q
+    let statement = columns
+        .with(CaseColumns::ID)
+        .select(q)
         .order_by_desc(case::Column::Id)
         .limit(page.fetch_limit())
-        .into_model::<CaseRow>()
-        .all(db)
-        .await?;
-    Ok(Page::from_rows(
-        rows.into_iter().map(|r| r.0).collect(),
-        page,
-    ))
+        .build(db.get_database_backend());
+    let rows = rows::read(db, statement, columns.with(CaseColumns::ID)).await?;
+    Ok(Page::from_rows(rows, page))
 }
 
 /// The inspector's open work: cases assigned to them and cases whose team they are on
@@ -337,29 +336,30 @@ pub async fn my_tasks(
     db: &DatabaseConnection,
     viewer: &Viewer,
     page: PageRequest,
+    columns: CaseColumns,
 ) -> Result<Page<case::Model>, AppError> {
     let staff = viewer.staff()?;
-    let statement = my_tasks_statement(db.get_database_backend(), staff.user_id, &page);
-    let rows = <CaseRow as sea_orm::FromQueryResult>::find_by_statement(statement)
-        .all(db)
-        .await?;
+    let columns = columns.with(CaseColumns::ID);
+    let statement = my_tasks_statement(db.get_database_backend(), staff.user_id, &page, columns);
     Ok(Page::from_rows(
-        rows.into_iter().map(|r| r.0).collect(),
+        rows::read(db, statement, columns).await?,
         page,
     ))
 }
 
 /// The statement of one `myTasks` page: the SQL of [`build_my_tasks`], built once per
-/// shape (backend, with a cursor or not, page size — at most a few hundred shapes) and
-/// kept, with this request's values in the order the builder binds them. Building the
-/// 50-column select and tokenizing [`task_ids`]' condition was ~4 % of the server's CPU
-/// per `myTasks` request (perf, issue 14); a test holds the two equal.
+/// shape (backend, with a cursor or not, page size, columns — the apps ask a handful
+/// of selections, so a few hundred shapes at most) and kept, with this request's values
+/// in the order the builder binds them. Building the 50-column select and tokenizing
+/// [`task_ids`]' condition was ~4 % of the server's CPU per `myTasks` request (perf,
+/// issue 14); a test holds the two equal.
 fn my_tasks_statement(
     backend: sea_orm::DbBackend,
     user_id: i64,
     page: &PageRequest,
+    columns: CaseColumns,
 ) -> sea_orm::Statement {
-    type Shape = (bool, bool, u64);
+    type Shape = (bool, bool, u64, u64);
     static SQL: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<Shape, String>>> =
         std::sync::LazyLock::new(Default::default);
     let limit = page.fetch_limit();
@@ -367,6 +367,7 @@ fn my_tasks_statement(
         backend == sea_orm::DbBackend::Postgres,
         page.after.is_some(),
         limit,
+        columns.bits(),
     );
     let cached = SQL
         .read()
@@ -376,7 +377,7 @@ fn my_tasks_statement(
     let sql = match cached {
         Some(sql) => sql,
         None => {
-            let sql = build_my_tasks(backend, user_id, page).sql;
+            let sql = build_my_tasks(backend, user_id, page, columns).sql;
             SQL.write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(shape, sql.clone());
@@ -394,14 +395,16 @@ fn my_tasks_statement(
     sea_orm::Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// One `myTasks` page as sea-orm builds it: the whole case row, [`task_ids`], newest first.
+/// One `myTasks` page as sea-orm builds it: the case row's `columns`, [`task_ids`],
+/// newest first.
 fn build_my_tasks(
     backend: sea_orm::DbBackend,
     user_id: i64,
     page: &PageRequest,
+    columns: CaseColumns,
 ) -> sea_orm::Statement {
-    use sea_orm::QueryTrait;
-    case::Entity::find()
+    columns
+        .select(case::Entity::find())
         .filter(task_ids(backend, user_id, page))
         .order_by_desc(case::Column::Id)
         .limit(page.fetch_limit())
@@ -678,9 +681,18 @@ mod tests {
             for after in [None, Some(4_242)] {
                 for first in [1, 20, 100] {
                     let page = PageRequest::new(Some(first), after, 100).unwrap();
-                    for user in [7, 1_000_001] {
-                        let kept = my_tasks_statement(backend, user, &page);
-                        let built = build_my_tasks(backend, user, &page);
+                    for (user, columns) in [
+                        (7, CaseColumns::ALL),
+                        (1_000_001, CaseColumns::ALL),
+                        (8, CaseColumns::ID),
+                        (9, CaseColumns::of(&[case::Column::Id, case::Column::DueAt])),
+                        (
+                            1_000_002,
+                            CaseColumns::of(&[case::Column::Id, case::Column::DueAt]),
+                        ),
+                    ] {
+                        let kept = my_tasks_statement(backend, user, &page, columns);
+                        let built = build_my_tasks(backend, user, &page, columns);
                         assert_eq!(kept.sql, built.sql, "{backend:?} {after:?} {first}");
                         assert_eq!(kept.values, built.values, "{backend:?} {after:?} {first}");
                         assert_eq!(kept.db_backend, built.db_backend);

@@ -10,8 +10,13 @@
 //! [`EventRow`] does the same for `case_event` (the last events of a page). A test
 //! compares both decoders on rows with every column set and with every optional column
 //! NULL, on both databases.
+//!
+//! Pages read fewer columns still: [`CaseColumns`] is the part of the row their query
+//! asks for, selected in column order and read by [`read`]; the same test reads every
+//! single column, and sets of them, back from their places.
 
 use chrono::{DateTime, Utc};
+use entity::enums::{CaseSource, CaseStatus, Priority};
 use entity::{case, case_event};
 use sea_orm::sqlx::{self, ColumnIndex, Decode, Row, Type};
 use sea_orm::{ActiveEnum, DbErr, FromQueryResult, QueryResult};
@@ -24,7 +29,129 @@ pub struct CaseRow(pub case::Model);
 
 impl FromQueryResult for CaseRow {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        by_position(res, pre, COLUMNS, |r| decode(r), |r| decode(r)).map(CaseRow)
+        by_position(
+            res,
+            pre,
+            COLUMNS,
+            |r| decode(r, CaseColumns::ALL),
+            |r| decode(r, CaseColumns::ALL),
+        )
+        .map(CaseRow)
+    }
+}
+
+/// Some columns of `case`: what a page needs of each case. A list selects only these
+/// ([`CaseColumns::select`]) and [`read`] leaves the others at a placeholder (zero, empty,
+/// `None`, the epoch, the enums' first values), so a caller must ask for every column it
+/// then reads: the GraphQL pages derive the set from the fields the query selects, and
+/// a field they do not know takes the whole row. On an inspector's page of 20 cases the
+/// whole row was 50 columns for the 8 the app shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CaseColumns(u64);
+
+impl CaseColumns {
+    /// The whole row.
+    pub const ALL: Self = Self((1 << COLUMNS) - 1);
+    /// Only the id (every page needs it for its cursors).
+    pub const ID: Self = Self::of(&[case::Column::Id]);
+
+    /// These columns.
+    pub const fn of(columns: &[case::Column]) -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < columns.len() {
+            bits |= 1 << (columns[i] as u32);
+            i += 1;
+        }
+        Self(bits)
+    }
+
+    /// Both sets.
+    #[must_use]
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether the `i`th column (in `case::Column` order) is in the set.
+    pub const fn has(self, i: usize) -> bool {
+        i < COLUMNS && self.0 & (1 << i) != 0
+    }
+
+    /// Whether this is the whole row.
+    pub const fn is_all(self) -> bool {
+        self.0 == Self::ALL.0
+    }
+
+    /// The set as bits (bit `i` for the `i`th column), e.g. to key a statement cache.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// `select` narrowed to these columns, in `case::Column` order (what [`read`]
+    /// expects); the whole row as `Entity::find()` selects it for [`Self::ALL`].
+    pub fn select(self, select: sea_orm::Select<case::Entity>) -> sea_orm::Select<case::Entity> {
+        use sea_orm::{Iterable, QuerySelect};
+        if self.is_all() {
+            return select;
+        }
+        let mut select = select.select_only();
+        for (i, column) in case::Column::iter().enumerate() {
+            if self.has(i) {
+                select = select.column(column);
+            }
+        }
+        select
+    }
+}
+
+/// Cases of a statement that selects `columns` in `case::Column` order (see
+/// [`CaseColumns::select`]), the others at their placeholder.
+pub async fn read<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    statement: sea_orm::Statement,
+    columns: CaseColumns,
+) -> Result<Vec<case::Model>, DbErr> {
+    conn.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|res| {
+            if let Some(row) = res.try_as_pg_row() {
+                decode(row, columns)
+            } else if let Some(row) = res.try_as_sqlite_row() {
+                decode(row, columns)
+            } else {
+                Err(DbErr::Type(
+                    "case rows come from PostgreSQL or SQLite".into(),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Where the columns of a [`CaseColumns`] row are: the `i`th column of the entity is at
+/// the next position when the set has it.
+struct Positions {
+    columns: CaseColumns,
+    next: usize,
+}
+
+impl Positions {
+    fn at(&mut self, i: usize) -> Option<usize> {
+        self.columns.has(i).then(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+
+    fn read<T: Default>(
+        &mut self,
+        i: usize,
+        read: impl FnOnce(usize) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        match self.at(i) {
+            Some(k) => read(k),
+            None => Ok(T::default()),
+        }
     }
 }
 
@@ -88,7 +215,7 @@ where
     s.map(|s| E::try_from_value(&s)).transpose()
 }
 
-fn decode<'r, R>(row: &'r R) -> Result<case::Model, DbErr>
+fn decode<'r, R>(row: &'r R, columns: CaseColumns) -> Result<case::Model, DbErr>
 where
     R: Row,
     usize: ColumnIndex<R>,
@@ -99,57 +226,67 @@ where
     String: Decode<'r, R::Database> + Type<R::Database>,
     DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
 {
+    let mut c = Positions { columns, next: 0 };
     Ok(case::Model {
-        id: get(row, 0)?,
-        number: get(row, 1)?,
-        tracking_code: get(row, 2)?,
-        source: en(row, 3)?,
-        category_id: get(row, 4)?,
-        title: get(row, 5)?,
-        description: get(row, 6)?,
-        status: en(row, 7)?,
-        priority: en(row, 8)?,
-        region_id: get(row, 9)?,
-        region_path: get(row, 10)?,
-        lat: get(row, 11)?,
-        lng: get(row, 12)?,
-        accuracy_m: get(row, 13)?,
-        outside_grid: get(row, 14)?,
-        address: get(row, 15)?,
-        tipster_id: get(row, 16)?,
-        reporter_id: get(row, 17)?,
-        created_by: get(row, 18)?,
-        assignee_id: get(row, 19)?,
-        site_id: get(row, 20)?,
-        duplicate_of: get(row, 21)?,
-        merged_into: get(row, 22)?,
-        reject_reason: opt_en(row, 23)?,
-        rework_count: get(row, 24)?,
-        escalation_level: get(row, 25)?,
-        version: get(row, 26)?,
-        accepted_at: get(row, 27)?,
-        started_at: get(row, 28)?,
-        submitted_at: get(row, 29)?,
-        closed_at: get(row, 30)?,
-        first_submitted_at: get(row, 31)?,
-        due_at: get(row, 32)?,
-        onsite_due_at: get(row, 33)?,
-        warn_at: get(row, 34)?,
-        onsite_warn_at: get(row, 35)?,
-        text_check: opt_en(row, 36)?,
-        parked_at: get(row, 37)?,
-        parked_seconds: get(row, 38)?,
-        extended_count: get(row, 39)?,
-        checkin_lat: get(row, 40)?,
-        checkin_lng: get(row, 41)?,
-        checkin_distance_m: get(row, 42)?,
-        checkin_far: get(row, 43)?,
-        rating: get(row, 44)?,
-        rating_comment: get(row, 45)?,
-        rated_at: get(row, 46)?,
-        created_at: get(row, 47)?,
-        updated_at: get(row, 48)?,
-        campaign_id: get(row, 49)?,
+        id: c.read(0, |k| get(row, k))?,
+        number: c.read(1, |k| get(row, k))?,
+        tracking_code: c.read(2, |k| get(row, k))?,
+        source: match c.at(3) {
+            Some(k) => en(row, k)?,
+            None => CaseSource::Tip,
+        },
+        category_id: c.read(4, |k| get(row, k))?,
+        title: c.read(5, |k| get(row, k))?,
+        description: c.read(6, |k| get(row, k))?,
+        status: match c.at(7) {
+            Some(k) => en(row, k)?,
+            None => CaseStatus::Pending,
+        },
+        priority: match c.at(8) {
+            Some(k) => en(row, k)?,
+            None => Priority::Normal,
+        },
+        region_id: c.read(9, |k| get(row, k))?,
+        region_path: c.read(10, |k| get(row, k))?,
+        lat: c.read(11, |k| get(row, k))?,
+        lng: c.read(12, |k| get(row, k))?,
+        accuracy_m: c.read(13, |k| get(row, k))?,
+        outside_grid: c.read(14, |k| get(row, k))?,
+        address: c.read(15, |k| get(row, k))?,
+        tipster_id: c.read(16, |k| get(row, k))?,
+        reporter_id: c.read(17, |k| get(row, k))?,
+        created_by: c.read(18, |k| get(row, k))?,
+        assignee_id: c.read(19, |k| get(row, k))?,
+        site_id: c.read(20, |k| get(row, k))?,
+        duplicate_of: c.read(21, |k| get(row, k))?,
+        merged_into: c.read(22, |k| get(row, k))?,
+        reject_reason: c.read(23, |k| opt_en(row, k))?,
+        rework_count: c.read(24, |k| get(row, k))?,
+        escalation_level: c.read(25, |k| get(row, k))?,
+        version: c.read(26, |k| get(row, k))?,
+        accepted_at: c.read(27, |k| get(row, k))?,
+        started_at: c.read(28, |k| get(row, k))?,
+        submitted_at: c.read(29, |k| get(row, k))?,
+        closed_at: c.read(30, |k| get(row, k))?,
+        first_submitted_at: c.read(31, |k| get(row, k))?,
+        due_at: c.read(32, |k| get(row, k))?,
+        onsite_due_at: c.read(33, |k| get(row, k))?,
+        warn_at: c.read(34, |k| get(row, k))?,
+        onsite_warn_at: c.read(35, |k| get(row, k))?,
+        text_check: c.read(36, |k| opt_en(row, k))?,
+        parked_at: c.read(37, |k| get(row, k))?,
+        parked_seconds: c.read(38, |k| get(row, k))?,
+        extended_count: c.read(39, |k| get(row, k))?,
+        checkin_lat: c.read(40, |k| get(row, k))?,
+        checkin_lng: c.read(41, |k| get(row, k))?,
+        checkin_distance_m: c.read(42, |k| get(row, k))?,
+        checkin_far: c.read(43, |k| get(row, k))?,
+        rating: c.read(44, |k| get(row, k))?,
+        rating_comment: c.read(45, |k| get(row, k))?,
+        rated_at: c.read(46, |k| get(row, k))?,
+        created_at: c.read(47, |k| get(row, k))?,
+        updated_at: c.read(48, |k| get(row, k))?,
+        campaign_id: c.read(49, |k| get(row, k))?,
     })
 }
 

@@ -23,6 +23,7 @@ pub use types::CaseStatus;
 use super::fast::Fast;
 use super::loaders::Loaders;
 use super::pagination::connection;
+use crate::domain::cases::CaseColumns;
 use crate::domain::page::Page;
 use crate::error::AppError;
 
@@ -42,6 +43,25 @@ pub(crate) async fn case_page(
     let nodes = [l.field("edges").field("node"), l.field("nodes")];
     loaders(ctx)?.prime_cases(&nodes, &page.items).await?;
     Ok(Fast(connection("case", page, |c| c.id, |c| Fast(Case(c)))))
+}
+
+/// The columns a page of cases must read for what the query selects under `edges.node`
+/// and `nodes` (fragments included): the union of [`Case::columns`] of the fields, or
+/// the whole row when one of them needs it.
+pub(crate) fn page_columns(ctx: &Context<'_>) -> CaseColumns {
+    let l = ctx.look_ahead();
+    let mut columns = CaseColumns::ID;
+    for nodes in [l.field("edges").field("node"), l.field("nodes")] {
+        for node in nodes.selection_fields() {
+            for field in node.selection_set() {
+                match Case::columns(field.name()) {
+                    Some(c) => columns = columns.with(c),
+                    None => return CaseColumns::ALL,
+                }
+            }
+        }
+    }
+    columns
 }
 
 /// GraphQL's `Int` is 32 bits: durations beyond ±68 years are shown at the limit

@@ -6,10 +6,10 @@ use async_graphql::{Context, ID, Object};
 use super::super::fast::Fast;
 use super::super::pagination::{connection, page_request};
 use super::super::{parse_id, state, viewer};
-use super::case_page;
 use super::inputs::CaseFilter;
 use super::objects::Case;
 use super::public::{DisclosedCase, PublicCase};
+use super::{case_page, page_columns};
 use crate::domain::cases::{self as dom, CaseFilter as DomainFilter};
 use crate::error::AppError;
 
@@ -63,7 +63,7 @@ impl CaseQuery {
             created_to: f.created_to,
             text: f.text,
         };
-        let page = dom::list(&st.services, v, filter, page)
+        let page = dom::list(&st.services, v, filter, page, page_columns(ctx))
             .await
             .map_err(|e| e.under("filter"))?;
         case_page(ctx, page).await
@@ -100,7 +100,7 @@ impl CaseQuery {
             after,
             st.services.config.limits.max_page_size,
         )?;
-        let page = dom::my_tasks(&st.services.db, viewer(ctx)?, page).await?;
+        let page = dom::my_tasks(&st.services.db, viewer(ctx)?, page, page_columns(ctx)).await?;
         case_page(ctx, page).await
     }
 

@@ -62,7 +62,27 @@ pub struct TokenKeys {
     issuer: String,
     audience: String,
     ttl: Duration,
+    /// Tokens whose signature and claims were checked, by their exact text, with what
+    /// the per-request check still needs (subject, expiry, not-before). Every request
+    /// carries its token: decoding and HMAC-checking it again was ~2.5 % of the
+    /// server's CPU for an inspector's `myTasks` (perf, issue 14). The time checks run
+    /// on every request; only tokens that passed everything else are kept.
+    checked: std::sync::RwLock<std::collections::HashMap<String, Checked>>,
 }
+
+/// What [`TokenKeys::verify`] needs of a token whose signature and claims it checked.
+#[derive(Debug, Clone, Copy)]
+struct Checked {
+    subject: Subject,
+    exp: i64,
+    nbf: i64,
+}
+
+/// Checked tokens kept at most (access tokens live 15 minutes: a county's active users
+/// hold far fewer); when full the cache starts over.
+const CHECKED_ENTRIES: usize = 4096;
+/// Longer texts are checked every time, never kept (ours are about 250 bytes).
+const MAX_KEPT_TOKEN_BYTES: usize = 1024;
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,6 +115,7 @@ impl TokenKeys {
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
             ttl: Duration::seconds(i64::try_from(cfg.access_ttl_secs.min(900)).unwrap_or(900)),
+            checked: std::sync::RwLock::default(),
         })
     }
 
@@ -122,17 +143,51 @@ impl TokenKeys {
     /// Checks signature, algorithm, issuer, audience, and expiry and not-before at
     /// `now` (with the validation's leeway).
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Subject, AppError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| AppError::Unauthenticated)?;
+        let kept = self
+            .checked
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .copied();
+        let c = match kept {
+            Some(c) => c,
+            None => {
+                let c = self.check(token)?;
+                if token.len() <= MAX_KEPT_TOKEN_BYTES {
+                    let mut kept = self
+                        .checked
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if kept.len() >= CHECKED_ENTRIES {
+                        kept.clear();
+                    }
+                    kept.insert(token.to_owned(), c);
+                }
+                c
+            }
+        };
         let leeway = i64::try_from(self.validation.leeway).unwrap_or(0);
         let t = now.timestamp();
-        if data.claims.exp + leeway < t || data.claims.nbf - leeway > t {
+        if c.exp + leeway < t || c.nbf - leeway > t {
             return Err(AppError::Unauthenticated);
         }
+        Ok(c.subject)
+    }
+
+    /// Signature, algorithm, issuer, audience, kind and subject of a token: everything
+    /// but the time.
+    fn check(&self, token: &str) -> Result<Checked, AppError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| AppError::Unauthenticated)?;
         if data.claims.typ != "access" {
             return Err(AppError::Unauthenticated);
         }
-        Subject::decode(&data.claims.sub).ok_or(AppError::Unauthenticated)
+        let subject = Subject::decode(&data.claims.sub).ok_or(AppError::Unauthenticated)?;
+        Ok(Checked {
+            subject,
+            exp: data.claims.exp,
+            nbf: data.claims.nbf,
+        })
     }
 }
 
@@ -187,6 +242,53 @@ mod tests {
         assert_ne!(ha, hb);
         assert_eq!(hash_refresh_token(&a), ha);
         assert!(k_rejects(&a));
+    }
+
+    /// A checked token is kept: later requests with it pass without a second check,
+    /// still expire on time, and nothing else passes for it (a changed signature, a
+    /// token of other keys, a wrong kind).
+    #[test]
+    fn kept_tokens_change_only_the_cost() {
+        let k = keys();
+        let now = Utc::now();
+        let (t, _) = k.issue(Subject::User(7), now).unwrap();
+        assert_eq!(k.verify(&t, now).unwrap(), Subject::User(7));
+        assert_eq!(k.checked.read().unwrap().len(), 1);
+        assert_eq!(k.verify(&t, now).unwrap(), Subject::User(7));
+        assert_eq!(k.checked.read().unwrap().len(), 1, "kept once");
+        let later = now + Duration::minutes(16);
+        assert_eq!(k.verify(&t, later).unwrap_err().code(), "UNAUTHENTICATED");
+        // Another signature on the same claims.
+        let (head, sig) = t.rsplit_once('.').unwrap();
+        let mut forged = sig.as_bytes().to_vec();
+        forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
+        let forged = format!("{head}.{}", String::from_utf8(forged).unwrap());
+        assert_eq!(
+            k.verify(&forged, now).unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
+        // Claims of other keys.
+        let other = TokenKeys::from_config(&AuthConfig {
+            jwt_secret: Some(SecretString::from("another-key-entirely-0123456789abcdef")),
+            ..AuthConfig::default()
+        })
+        .unwrap();
+        let (theirs, _) = other.issue(Subject::User(7), now).unwrap();
+        assert_eq!(
+            k.verify(&theirs, now).unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(
+            k.checked.read().unwrap().len(),
+            1,
+            "refused tokens are not kept"
+        );
+        // Bounded.
+        for i in 0..CHECKED_ENTRIES as i64 + 10 {
+            let (t, _) = k.issue(Subject::Tipster(i), now).unwrap();
+            assert_eq!(k.verify(&t, now).unwrap(), Subject::Tipster(i));
+        }
+        assert!(k.checked.read().unwrap().len() <= CHECKED_ENTRIES);
     }
 
     fn k_rejects(t: &str) -> bool {

@@ -13,6 +13,7 @@
 # the comparison; read ratios between binaries of the same round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 SECS=$1; ROUNDS=$2; shift 2
 BINS=("$@")
 B=${P:-P1}
@@ -36,32 +37,10 @@ start() { local bin=$1; shift
 if [ "${FRESH:-0}" = 1 ] || ! psql -qtA "$PG/postgres" -c "SELECT 1 FROM pg_database WHERE datname='$DB'" | grep -q 1; then
   psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
   start "${BINS[0]}"; stop
-  psql -q "$URL" <<SQL
-WITH insp AS (SELECT id, region_id FROM app_user WHERE username = 'demo-insp-140521100201'),
-     r AS (SELECT id, path FROM region WHERE code = '140521100201'),
-     cat AS (SELECT id FROM category WHERE code = 'DUST')
-INSERT INTO "case" (number, source, category_id, title, description, status, priority, region_id,
-  region_path, lat, lng, outside_grid, assignee_id, rework_count, escalation_level, version,
-  accepted_at, due_at, parked_seconds, extended_count, checkin_far, created_at, updated_at)
-SELECT 'B' || lpad(g::text, 12, '0'), 'TASK', cat.id, '工地扬尘 ' || g, '基准数据集案件 ' || g,
-  CASE WHEN g % 10 < 3 THEN 'ASSIGNED' WHEN g % 10 < 5 THEN 'IN_PROGRESS' ELSE 'CLOSED' END,
-  'NORMAL', r.id, r.path, 35.69, 112.27, false,
-  CASE WHEN g % 5 = 0 THEN insp.id ELSE NULL END, 0, 0, 1,
-  now() - interval '2 days', now() + (g % 72) * interval '1 hour', 0, 0, false,
-  now() - (g % 1000) * interval '1 minute', now()
-FROM generate_series(1, 10000) g, insp, r, cat;
-INSERT INTO case_event (case_id, seq, actor_role, action, to_status, created_at)
-SELECT id, 1, 'SYSTEM', 'CREATE_TASK', status, created_at FROM "case" WHERE number LIKE 'B%';
-ANALYZE;
-CHECKPOINT;
-SQL
+  bench_dataset "$URL" 10000
+  psql -q "$URL" -c CHECKPOINT
 fi
-PASSWORD=$(grep -o 'DEMO_PASSWORD: &str = "[^"]*"' server/src/seed.rs | sed 's/.*"\(.*\)"/\1/')
-declare -A QUERY USER
-QUERY[P1]='{ myTasks(first: 20) { edges { node { id number status dueAt remainingSeconds overdue category { code name } region { code name } } } } }'
-USER[P1]=demo-insp-140521100201
-QUERY[P2]='{ cases(first: 100) { edges { node { id number status dueAt category { code name } region { code name } assignee { username name } lastEvent { seq action createdAt } } } } }'
-USER[P2]=demo-sup-140521100
+PASSWORD=$(bench_password)
 body=$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "${QUERY[$B]}")
 for r in $(seq 1 "$ROUNDS"); do
   for bin in "${BINS[@]}"; do
@@ -69,20 +48,8 @@ for r in $(seq 1 "$ROUNDS"); do
     tok=$(curl -sf "127.0.0.1:$port/graphql" -H 'content-type: application/json' \
       -d "{\"query\":\"mutation { login(username: \\\"${USER[$B]}\\\", password: \\\"$PASSWORD\\\") { accessToken } }\"}" |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
-    python3 - "$body" "$tok" >"$work/req.lua" <<'PY'
-import json, sys
-print(f'''wrk.method = "POST"
-wrk.body = {json.dumps(sys.argv[1])}
-wrk.headers["content-type"] = "application/json"
-wrk.headers["authorization"] = "Bearer {sys.argv[2]}"
-local bad = 0
-function response(status, headers, body)
-  if status ~= 200 or string.find(body, '"errors"', 1, true) then bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  io.stderr:write("BAD " .. bad .. "\\n")
-end''')
-PY
+    printf '%s' "$body" >"$work/req.json"
+    bench_lua "$work/req.json" "$tok" >"$work/req.lua"
     out=$(curl -sf "127.0.0.1:$port/graphql" -H 'content-type: application/json' -H "authorization: Bearer $tok" -d "$body")
     case "$out" in *'"errors"'*) echo "error: $out"; exit 1;; esac
     wrk -t2 -c8 -d2s -s "$work/req.lua" "http://127.0.0.1:$port/graphql" >/dev/null 2>&1
@@ -94,7 +61,8 @@ PY
     bad=$(echo "$res" | awk '/BAD/ {print $2}')
     tck=$(getconf CLK_TCK)
     us=$(python3 -c "print(round(($c1-$c0)/$tck*1e6/$n))")
-    echo "round $r $(basename $bin): $rps req/s, $us us CPU/req, bad=$bad"
+    echo "round $r $(basename "$bin"): $rps req/s, $us µs CPU/request"
+    [ "$bad" = 0 ] || { echo "bench-ab.sh: $bad answers were not 200 or carried errors"; exit 1; }
     stop
   done
 done

@@ -40,6 +40,7 @@
 # P7 footprint: resident memory when idle, and time from start to ready.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 SECS=${1:-10}
 ROUNDS=${2:-3}
 CASES=${CASES:-10000}
@@ -121,24 +122,7 @@ start() { # start [extra env…]: the server on the bench database; waits until 
 # 1. Migrate and seed (first start), then the dataset.
 start GRIDWATCH__JOBS__ENABLED=false
 stop
-psql -q "$URL" <<SQL
-WITH insp AS (SELECT id, region_id FROM app_user WHERE username = 'demo-insp-140521100201'),
-     r AS (SELECT id, path FROM region WHERE code = '140521100201'),
-     cat AS (SELECT id FROM category WHERE code = 'DUST')
-INSERT INTO "case" (number, source, category_id, title, description, status, priority, region_id,
-  region_path, lat, lng, outside_grid, assignee_id, rework_count, escalation_level, version,
-  accepted_at, due_at, parked_seconds, extended_count, checkin_far, created_at, updated_at)
-SELECT 'B' || lpad(g::text, 12, '0'), 'TASK', cat.id, '工地扬尘 ' || g, '基准数据集案件 ' || g,
-  CASE WHEN g % 10 < 3 THEN 'ASSIGNED' WHEN g % 10 < 5 THEN 'IN_PROGRESS' ELSE 'CLOSED' END,
-  'NORMAL', r.id, r.path, 35.69, 112.27, false,
-  CASE WHEN g % 5 = 0 THEN insp.id ELSE NULL END, 0, 0, 1,
-  now() - interval '2 days', now() + (g % 72) * interval '1 hour', 0, 0, false,
-  now() - (g % 1000) * interval '1 minute', now()
-FROM generate_series(1, $CASES) g, insp, r, cat;
-INSERT INTO case_event (case_id, seq, actor_role, action, to_status, created_at)
-SELECT id, 1, 'SYSTEM', 'CREATE_TASK', status, created_at FROM "case" WHERE number LIKE 'B%';
-ANALYZE;
-SQL
+bench_dataset "$URL" "$CASES"
 
 # pgbench -M prepared (the server prepares its statements too) takes every `:name` as a
 # variable, even inside a quoted literal (a timestamp's `:25`, JSON's `"id":1`, a key's
@@ -176,13 +160,8 @@ wechat_login() {
     -d "{\"query\":\"mutation { loginWithWechat(code: \\\"$1\\\") { accessToken } }\"}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["loginWithWechat"]["accessToken"])'
 }
-PASSWORD=$(grep -o 'DEMO_PASSWORD: &str = "[^"]*"' server/src/seed.rs | sed 's/.*"\(.*\)"/\1/')
+PASSWORD=$(bench_password)
 
-declare -A QUERY USER
-QUERY[P1]='{ myTasks(first: 20) { edges { node { id number status dueAt remainingSeconds overdue category { code name } region { code name } } } } }'
-USER[P1]=demo-insp-140521100201
-QUERY[P2]='{ cases(first: 100) { edges { node { id number status dueAt category { code name } region { code name } assignee { username name } lastEvent { seq action createdAt } } } } }'
-USER[P2]=demo-sup-140521100
 P3_QUERY='mutation($i: SubmitTipInput!) { submitTip(input: $i) { trackingCode tip { status } } }'
 P3_CATEGORY=OPEN_BURNING
 P3_TEXT='村口有人焚烧秸秆，浓烟很大'
@@ -294,21 +273,7 @@ stop
 
 # 3. wrk scripts: POST the body with the token; count answers that are not 200 or carry errors.
 for b in P1 P2; do
-  python3 - "$work/$b.json" "${TOKEN[$b]}" >"$work/$b.lua" <<'PY'
-import json, sys
-body = open(sys.argv[1]).read()
-print(f'''wrk.method = "POST"
-wrk.body = {json.dumps(body)}
-wrk.headers["content-type"] = "application/json"
-wrk.headers["authorization"] = "Bearer {sys.argv[2]}"
-local bad = 0
-function response(status, headers, body)
-  if status ~= 200 or string.find(body, '"errors"', 1, true) then bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  io.stderr:write("BAD " .. bad .. "\\n")
-end''')
-PY
+  bench_lua "$work/$b.json" "${TOKEN[$b]}" >"$work/$b.lua"
 done
 # P3: a fresh idempotency key and a place within ±P3_SPREAD° of the township's centre. wrk's done()
 # sees no thread state, so each thread reports its bad answers as it finishes a response.
@@ -387,20 +352,7 @@ JS
   n_peer=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["data"]["benchPeerMyTasks"]["nodes"]))' "$out")
   [ "$n_peer" = 20 ] || { echo "bench.sh: the peer answered $n_peer rows, not 20"; exit 1; }
   gql "" "$PEER_QUERY" >"$work/PEER.json"
-  python3 - "$work/PEER.json" >"$work/PEER.lua" <<'PY'
-import json, sys
-body = open(sys.argv[1]).read().strip()
-print(f'''wrk.method = "POST"
-wrk.body = {json.dumps(body)}
-wrk.headers["content-type"] = "application/json"
-local bad = 0
-function response(status, headers, body)
-  if status ~= 200 or string.find(body, '"errors"', 1, true) then bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  io.stderr:write("BAD " .. bad .. "\\n")
-end''')
-PY
+  bench_lua "$work/PEER.json" >"$work/PEER.lua"
   kill -STOP "$peer_pid" # runs only in its turns (see the rounds)
 fi
 

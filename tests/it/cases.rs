@@ -226,7 +226,7 @@ async fn unchecked_txn(app: &TestApp, backend: Backend) -> sea_orm::DatabaseTran
     txn
 }
 
-/// Case pages are read by position (`cases::rows::CaseRow`, for speed); it must read
+/// Case pages are read by position (`cases::rows::read`, for speed); it must read
 /// exactly what sea-orm's derived decoder reads, column for column: on a row with every
 /// column set to a value no other column has, and on one with every optional column
 /// NULL, written by sea-orm itself. Inside a transaction that is rolled back, with the
@@ -235,7 +235,7 @@ async fn case_rows_read_by_position_match_the_derived_decoder(backend: Backend) 
     use chrono::{Duration, TimeZone, Utc};
     use entity::case;
     use entity::enums::{CaseSource, CaseStatus, Priority, RejectReason, TextCheck};
-    use gridwatch::domain::cases::rows::{self, COLUMNS, CaseColumns, CaseRow};
+    use gridwatch::domain::cases::rows::{self, COLUMNS, CaseColumns};
     use sea_orm::{ActiveModelTrait, ConnectionTrait, Iterable, ModelTrait, QueryTrait};
 
     assert_eq!(case::Column::iter().count(), COLUMNS, "a column was added");
@@ -346,13 +346,15 @@ async fn case_rows_read_by_position_match_the_derived_decoder(backend: Backend) 
             .await
             .unwrap()
             .unwrap();
-        let by_position = case::Entity::find_by_id(id)
-            .into_model::<CaseRow>()
-            .one(&txn)
-            .await
-            .unwrap()
-            .unwrap()
-            .0;
+        let whole = CaseColumns::ALL.select(case::Entity::find_by_id(id));
+        let by_position = rows::read(
+            &txn,
+            whole.build(txn.get_database_backend()),
+            CaseColumns::ALL,
+        )
+        .await
+        .unwrap()
+        .remove(0);
         assert_eq!(by_position, derived);
         assert_eq!(by_position, written);
         // Narrowed rows (`CaseColumns`): each selected column read from its place.

@@ -320,13 +320,13 @@ pub async fn list(
     if let Some(after) = page.after {
         q = q.filter(case::Column::Id.lt(after));
     }
+    let columns = columns.with(CaseColumns::ID);
     let statement = columns
-        .with(CaseColumns::ID)
         .select(q)
         .order_by_desc(case::Column::Id)
         .limit(page.fetch_limit())
         .build(db.get_database_backend());
-    let rows = rows::read(db, statement, columns.with(CaseColumns::ID)).await?;
+    let rows = rows::read(db, statement, columns).await?;
     Ok(Page::from_rows(rows, page))
 }
 

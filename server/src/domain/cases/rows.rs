@@ -4,16 +4,13 @@
 //! NULL in an optional column, formats the column's name into an error that it then
 //! drops. On a page of cases that was 17 % of the server's CPU for an inspector's
 //! `myTasks` (perf, release build, issue 14), most of it in `format!` and `<str as
-//! Debug>`. [`CaseRow`] reads the same columns by position straight from the driver's
-//! row, for selects of the whole `case` row (`case::Entity::find()`, which lists the
-//! columns in `case::Column` order); anything else falls back to the derived decoder.
-//! [`EventRow`] does the same for `case_event` (the last events of a page). A test
-//! compares both decoders on rows with every column set and with every optional column
-//! NULL, on both databases.
-//!
-//! Pages read fewer columns still: [`CaseColumns`] is the part of the row their query
-//! asks for, selected in column order and read by [`read`]; the same test reads every
-//! single column, and sets of them, back from their places.
+//! Debug>`. [`read`] reads a page's cases by position straight from the driver's rows,
+//! and only the columns the page asks for ([`CaseColumns`], selected in `case::Column`
+//! order). [`EventRow`] reads `case_event` by position (the last events of a page),
+//! falling back to the derived decoder for anything but a whole row. A test compares
+//! both with the derived decoder on rows with every column set and with every optional
+//! column NULL, on both databases, and reads every single case column, and sets of
+//! them, back from their places.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{CaseSource, CaseStatus, Priority};
@@ -23,22 +20,6 @@ use sea_orm::{ActiveEnum, DbErr, FromQueryResult, QueryResult};
 
 /// Columns of a whole `case` row.
 pub const COLUMNS: usize = 50;
-
-/// A whole `case` row, read by position when the row has exactly its columns.
-pub struct CaseRow(pub case::Model);
-
-impl FromQueryResult for CaseRow {
-    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        by_position(
-            res,
-            pre,
-            COLUMNS,
-            |r| decode(r, CaseColumns::ALL),
-            |r| decode(r, CaseColumns::ALL),
-        )
-        .map(CaseRow)
-    }
-}
 
 /// Some columns of `case`: what a page needs of each case. A list selects only these
 /// ([`CaseColumns::select`]) and [`read`] leaves the others at a placeholder (zero, empty,
@@ -148,9 +129,19 @@ impl Positions {
         i: usize,
         read: impl FnOnce(usize) -> Result<T, DbErr>,
     ) -> Result<T, DbErr> {
+        self.read_or(i, read, T::default())
+    }
+
+    /// [`Self::read`] with the placeholder given (the enums have no default).
+    fn read_or<T>(
+        &mut self,
+        i: usize,
+        read: impl FnOnce(usize) -> Result<T, DbErr>,
+        placeholder: T,
+    ) -> Result<T, DbErr> {
         match self.at(i) {
             Some(k) => read(k),
-            None => Ok(T::default()),
+            None => Ok(placeholder),
         }
     }
 }
@@ -231,21 +222,12 @@ where
         id: c.read(0, |k| get(row, k))?,
         number: c.read(1, |k| get(row, k))?,
         tracking_code: c.read(2, |k| get(row, k))?,
-        source: match c.at(3) {
-            Some(k) => en(row, k)?,
-            None => CaseSource::Tip,
-        },
+        source: c.read_or(3, |k| en(row, k), CaseSource::Tip)?,
         category_id: c.read(4, |k| get(row, k))?,
         title: c.read(5, |k| get(row, k))?,
         description: c.read(6, |k| get(row, k))?,
-        status: match c.at(7) {
-            Some(k) => en(row, k)?,
-            None => CaseStatus::Pending,
-        },
-        priority: match c.at(8) {
-            Some(k) => en(row, k)?,
-            None => Priority::Normal,
-        },
+        status: c.read_or(7, |k| en(row, k), CaseStatus::Pending)?,
+        priority: c.read_or(8, |k| en(row, k), Priority::Normal)?,
         region_id: c.read(9, |k| get(row, k))?,
         region_path: c.read(10, |k| get(row, k))?,
         lat: c.read(11, |k| get(row, k))?,
